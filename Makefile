@@ -1,0 +1,38 @@
+# Everyday targets. `make install` once, then `make test`, `make run`, `make bench`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export RNNCLS_DATA_DIR ?= $(abspath ../shared/data/mnist)
+
+.PHONY: install test test-fast lint format run bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python  ## the package in editable mode, with the test and lint tools
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+test: ## every test, the real-MNIST end-to-end run included
+	$(BIN)/python -m pytest
+
+test-fast: ## the unit tests only (seconds)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint:
+	$(BIN)/ruff check rnncls tests bench
+	$(BIN)/ruff format --check rnncls tests bench
+
+format:
+	$(BIN)/ruff format rnncls tests bench
+	$(BIN)/ruff check --fix rnncls tests bench
+
+run: ## the seed's experiment: 1200 steps on MNIST
+	$(BIN)/rnncls train
+
+bench: ## rnncls against a PyTorch reference, side by side (needs the bench extra)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf runs sample.png .pytest_cache .ruff_cache build dist *.egg-info

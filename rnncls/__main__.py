@@ -1,0 +1,3 @@
+from rnncls.cli import app
+
+app(prog_name="rnncls")

@@ -1,0 +1,243 @@
+"""Configuration: TOML sections mapped one to one onto frozen dataclasses.
+
+Standard library only, so every command (even the ones that never touch TensorFlow)
+can load and validate a config cheaply.
+
+Precedence, lowest first: the dataclass defaults, the config file, ``--set`` overrides,
+then the named command-line flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+
+class ConfigError(ValueError):
+    """A configuration problem the user can fix; the CLI exits 2 on it."""
+
+
+def _at_least(minimum: float) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value >= minimum else f"must be at least {minimum}"
+
+    return check
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _spec(default: Any, check: Callable[[Any], str | None] | None = None) -> Any:
+    return field(default=default, metadata={"check": check})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    # Folder with the four MNIST files (or mnist.npz); "" searches the usual places.
+    dir: str = _spec("")
+    # Images held out from the end of the training set for the periodic evaluation.
+    validation_size: int = _spec(5000, _at_least(1))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # Size of the LSTM state.
+    hidden_units: int = _spec(64, _at_least(1))
+    # Number of output classes (logits of the dense layer).
+    num_classes: int = _spec(10, _at_least(2))
+    # Unroll the 28 time steps into a static graph: faster on the CPU, same result.
+    unroll: bool = _spec(True)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # Optimizer steps (one batch each).
+    steps: int = _spec(1200, _at_least(1))
+    # Images per step.
+    batch_size: int = _spec(64, _at_least(1))
+    # Adam's learning rate.
+    learning_rate: float = _spec(0.01, _positive)
+    # Seeds the weights and the data order; the same seed gives the same run.
+    seed: int = _spec(1, _at_least(0))
+    # Evaluate on the validation split (and save a checkpoint) every this many steps.
+    eval_every: int = _spec(50, _at_least(1))
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def default_config_path() -> Path:
+    """The packaged default config, the same file as ``configs/default.toml``."""
+    return Path(str(resources.files("rnncls") / "default.toml"))
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def _coerce(section: str, key: str, value: Any, source: str) -> Any:
+    """Check one value against its field's type and range; return it in that type."""
+    fld = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[key]
+    expected = fld.type
+    where = f"{section}.{key} = {value!r} (in {source})"
+    if expected == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {_type_name(value)}")
+    elif expected == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {_type_name(value)}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number")
+    elif expected == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {_type_name(value)}")
+    elif expected == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {_type_name(value)}")
+    check = fld.metadata.get("check")
+    problem = check(value) if check else None
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+    return value
+
+
+def _merge(values: dict[str, dict[str, Any]], document: dict[str, Any], source: str) -> None:
+    """Validate ``document`` (section -> key -> value) and merge it into ``values``."""
+    for section, table in document.items():
+        if section not in SECTIONS:
+            known = ", ".join(SECTIONS)
+            raise ConfigError(f"unknown section [{section}] in {source} (known: {known})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section} in {source} must be a table like [{section}]")
+        fields = {f.name for f in dataclasses.fields(SECTIONS[section])}
+        for key, value in table.items():
+            if key not in fields:
+                known = ", ".join(sorted(fields))
+                raise ConfigError(
+                    f"unknown key {section}.{key} in {source} (known in [{section}]: {known})"
+                )
+            values[section][key] = _coerce(section, key, value, source)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file is a directory: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"malformed TOML in {path}: {exc}") from None
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Parse one ``--set section.key=value``; the value is read as a TOML value.
+
+    A value that is not valid TOML (``--set data.dir=/tmp/x``) is taken as a string.
+    """
+    name, sep, raw = text.partition("=")
+    if not sep:
+        raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE")
+    section, dot, key = name.strip().partition(".")
+    if not dot or not section or not key:
+        raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE, like train.steps=500")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, key, value
+
+
+def load_config(
+    path: Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    flags: dict[str, Any] | None = None,
+) -> Config:
+    """Resolve a config: defaults < file < ``--set`` overrides < named flags.
+
+    ``flags`` maps ``"section.key"`` to a value, ``None`` meaning "not given".
+    """
+    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    path = path or default_config_path()
+    _merge(values, read_toml(path), str(path))
+    for text in overrides:
+        section, key, value = parse_override(text)
+        _merge(values, {section: {key: value}}, f"--set {text}")
+    for dotted, value in (flags or {}).items():
+        if value is not None:
+            section, key = dotted.split(".")
+            _merge(values, {section: {key: value}}, f"--{key.replace('_', '-')}")
+    return Config(**{name: cls(**values[name]) for name, cls in SECTIONS.items()})
+
+
+def with_values(config: Config, **changes: dict[str, Any]) -> Config:
+    """A copy of ``config`` with validated changes, e.g. ``train={"steps": 2000}``."""
+    values = to_dict(config)
+    _merge(values, changes, "the command line")
+    return Config(**{name: cls(**values[name]) for name, cls in SECTIONS.items()})
+
+
+def to_dict(config: Config) -> dict[str, dict[str, Any]]:
+    return dataclasses.asdict(config)
+
+
+def to_toml(config: Config) -> str:
+    """The resolved config as TOML, itself a valid config file, with each key's comment."""
+    comments = _field_comments()
+    lines: list[str] = []
+    for section, table in to_dict(config).items():
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            comment = comments.get((section, key))
+            if comment:
+                lines.append(f"# {comment}")
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    import tomli_w
+
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
+def _field_comments() -> dict[tuple[str, str], str]:
+    """The comment above each key in the packaged default config."""
+    comments: dict[tuple[str, str], str] = {}
+    section, pending = "", []
+    for line in default_config_path().read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section, pending = stripped[1:-1], []
+        elif stripped.startswith("#"):
+            pending.append(stripped.lstrip("# "))
+        elif "=" in stripped and section:
+            comments[(section, stripped.split("=")[0].strip())] = " ".join(pending)
+            pending = []
+        else:
+            pending = []
+    return comments
