@@ -158,7 +158,7 @@ def parse_idx(raw: bytes, expect: str, name: str = "<bytes>") -> np.ndarray:
     """Parse IDX bytes: ``expect`` is "images" (n, 28, 28) or "labels" (n,)."""
     header = 16 if expect == "images" else 8
     magic_wanted = IMAGES_MAGIC if expect == "images" else LABELS_MAGIC
-    if len(raw) < header:
+    if len(raw) < 4:
         what = "empty" if not raw else f"only {len(raw)} bytes"
         raise DataError(f"{name}: file is {what}, too short for an IDX {expect} header")
     (magic,) = struct.unpack(">I", raw[:4])
@@ -167,6 +167,8 @@ def parse_idx(raw: bytes, expect: str, name: str = "<bytes>") -> np.ndarray:
             f"{name}: wrong magic number {magic:#010x} for IDX {expect} "
             f"(expected {magic_wanted:#010x})"
         )
+    if len(raw) < header:
+        raise DataError(f"{name}: file is truncated inside its {header}-byte header")
     if expect == "images":
         count, rows, cols = struct.unpack(">III", raw[4:16])
         if (rows, cols) != (IMAGE_SIZE, IMAGE_SIZE):

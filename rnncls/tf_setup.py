@@ -11,7 +11,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from types import ModuleType
 
 
@@ -43,11 +43,17 @@ def import_tensorflow(threads: int | None = None) -> ModuleType:
 
 @contextmanager
 def quiet_output() -> Iterator[Callable[[], str]]:
-    """Send file descriptors 1 and 2 (C++ logging included) to a temporary file."""
+    """Send stdout and stderr to a temporary file, at the Python level and at file
+    descriptors 1 and 2 (where TensorFlow's C++ logging writes); yield a reader of it."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with tempfile.TemporaryFile(mode="w+") as sink, warnings.catch_warnings():
+    with (
+        tempfile.TemporaryFile(mode="w+") as sink,
+        warnings.catch_warnings(),
+        redirect_stdout(sink),
+        redirect_stderr(sink),
+    ):
         warnings.simplefilter("ignore")
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import filecmp
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from rnncls.config import (
+    Config,
+    ConfigError,
+    default_config_path,
+    load_config,
+    parse_override,
+    to_toml,
+    with_values,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_packaged_default_is_the_repository_default():
+    assert filecmp.cmp(default_config_path(), REPO / "configs" / "default.toml", shallow=False)
+
+
+def test_default_config_is_the_seed_experiment():
+    config = load_config()
+    assert config == Config()  # the file and the dataclass defaults agree
+    assert config.model.hidden_units == 64
+    assert config.train.learning_rate == 0.01
+    assert config.train.batch_size == 64
+    assert config.train.steps == 1200
+    assert config.train.eval_every == 50
+
+
+def test_every_default_key_has_a_comment():
+    lines = default_config_path().read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "=" in line and not line.startswith("#"):
+            assert lines[number - 1].startswith("#"), f"no comment above {line!r}"
+
+
+def test_precedence_defaults_file_set_flags(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nsteps = 10\nbatch_size = 8\nseed = 3\n")
+    config = load_config(
+        path,
+        ["train.batch_size=16", "train.seed=4"],
+        {"train.seed": 5, "train.learning_rate": None},
+    )
+    assert config.train.steps == 10  # file
+    assert config.train.batch_size == 16  # --set over the file
+    assert config.train.seed == 5  # flag over --set
+    assert config.train.learning_rate == 0.01  # flag not given: default
+
+
+def test_integer_accepted_where_a_float_belongs():
+    config = load_config(overrides=["train.learning_rate=1"])
+    assert config.train.learning_rate == 1.0
+    assert isinstance(config.train.learning_rate, float)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("train.steps=500", ("train", "steps", 500)),
+        ("train.learning_rate=1e-3", ("train", "learning_rate", 0.001)),
+        ("model.unroll=false", ("model", "unroll", False)),
+        ('data.dir="/tmp/x"', ("data", "dir", "/tmp/x")),
+        ("data.dir=/tmp/x", ("data", "dir", "/tmp/x")),
+        (" train.steps = 7 ", ("train", "steps", 7)),
+    ],
+)
+def test_parse_override(text, expected):
+    assert parse_override(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("train.steps=0", "train.steps = 0"),
+        ("train.steps=-3", "must be at least 1"),
+        ("train.steps=1.5", "expected an integer"),
+        ("train.steps=true", "expected an integer"),
+        ('train.steps="10"', "expected an integer"),
+        ("train.batch_size=0", "train.batch_size"),
+        ("train.learning_rate=0", "must be greater than 0"),
+        ("train.learning_rate=nan", "finite"),
+        ("train.learning_rate=inf", "finite"),
+        ("model.hidden_units=0", "model.hidden_units"),
+        ("model.unroll=1", "expected true or false"),
+        ("train.stepz=10", "unknown key train.stepz"),
+        ("trian.steps=10", "unknown section [trian]"),
+        ("train.steps", "expected SECTION.KEY=VALUE"),
+        ("steps=10", "expected SECTION.KEY=VALUE"),
+    ],
+)
+def test_bad_override_names_key_and_source(override, fragment):
+    with pytest.raises(ConfigError) as caught:
+        load_config(overrides=[override])
+    message = str(caught.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_bad_file_value_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[train]\nbatch_size = -1\n")
+    with pytest.raises(ConfigError, match=r"train.batch_size = -1 \(in .*bad.toml\)"):
+        load_config(path)
+
+
+def test_malformed_and_missing_files(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[train\nsteps = 1\n")
+    with pytest.raises(ConfigError, match="malformed TOML in .*broken.toml"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_to_toml_round_trips_with_comments(tmp_path):
+    config = load_config(overrides=["train.steps=33", "data.dir=/x y"])
+    text = to_toml(config)
+    assert "# Optimizer steps" in text
+    path = tmp_path / "again.toml"
+    path.write_text(text)
+    assert load_config(path) == config
+    assert tomllib.loads(text)["train"]["steps"] == 33
+
+
+def test_with_values_validates():
+    config = with_values(Config(), train={"steps": 2000})
+    assert config.train.steps == 2000
+    with pytest.raises(ConfigError):
+        with_values(Config(), train={"steps": 0})
