@@ -1,0 +1,29 @@
+"""The wheel is what users install: it must carry the default config and the entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_ships_default_config_and_console_script(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path),
+         str(REPO)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("rnncls-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        packaged = archive.read("rnncls/default.toml")
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "rnncls = rnncls.cli:app" in archive.read(entry_points).decode()
+    assert packaged == (REPO / "configs" / "default.toml").read_bytes()
+    assert not [n for n in names if n.startswith(("tests/", "configs/", "runs/"))]
