@@ -84,11 +84,10 @@ def source_in(path: Path) -> DataSource | None:
 
 
 def cache_candidates() -> list[Path]:
+    """Keras's download cache (``$KERAS_HOME`` or ``~/.keras``), then ours."""
+    keras_home = os.environ.get("KERAS_HOME") or str(Path.home() / ".keras")
     cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return [
-        Path.home() / ".keras" / "datasets" / NPZ_NAME,
-        Path(cache_home) / "rnncls",
-    ]
+    return [Path(keras_home) / "datasets" / NPZ_NAME, Path(cache_home) / "rnncls"]
 
 
 def find_data(
@@ -134,10 +133,21 @@ def find_data(
 
 
 def _download() -> DataSource:
-    """Fetch mnist.npz into ``~/.keras/datasets`` through Keras (imports TensorFlow)."""
+    """Fetch mnist.npz into ``~/.keras/datasets`` through Keras, which checks its hash.
+
+    The only path here that imports TensorFlow; Keras's progress goes to stderr, since
+    stdout carries results.
+    """
+    import contextlib
+    import sys
+
+    from rnncls.tf_setup import import_tensorflow
+
+    import_tensorflow()
     import keras
 
-    keras.datasets.mnist.load_data()
+    with contextlib.redirect_stdout(sys.stderr):
+        keras.datasets.mnist.load_data()
     return DataSource(cache_candidates()[0], "npz")
 
 

@@ -83,3 +83,34 @@ def test_count_mismatch_and_bad_labels(tmp_path):
 def test_validation_size_must_leave_training_images(tiny_mnist):
     with pytest.raises(DataError, match="validation_size"):
         load_training_data(find_data(tiny_mnist), validation_size=120)
+
+
+def test_download_through_keras_lands_in_its_cache(in_tmp, monkeypatch):
+    """The last resort, offline: Keras's fetch is replaced by a copy of a local file, so
+    what is tested is our side: calling keras.datasets.mnist and reading its cache."""
+    pytest.importorskip("keras")
+    from rnncls.tf_setup import import_tensorflow
+
+    import_tensorflow()
+    import keras.src.datasets.mnist as keras_mnist
+
+    x_train, y_train = make_digits(30, 0)
+    x_test, y_test = make_digits(10, 1)
+    local = in_tmp / "served.npz"
+    np.savez(local, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    fetched = []
+
+    def fake_get_file(fname, origin, **kwargs):
+        fetched.append(origin)
+        target = in_tmp / "home" / ".keras" / "datasets" / fname
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(local.read_bytes())
+        return str(target)
+
+    monkeypatch.setattr(keras_mnist, "get_file", fake_get_file)
+    source = find_data(None, "")
+    assert fetched and fetched[0].endswith("mnist.npz")
+    assert source.kind == "npz"
+    np.testing.assert_array_equal(load_split(source, "test").labels, y_test)
+    # the next search finds the cached file without fetching again
+    assert find_data(None, "").path == source.path and len(fetched) == 1
