@@ -1,3 +1,3 @@
-from rnncls.cli import app
+from rnncls.cli import run
 
-app(prog_name="rnncls")
+run()

@@ -90,7 +90,7 @@ def version_callback(value: bool) -> None:
 
 
 @app.callback()
-def main(
+def root(
     version: Annotated[
         bool,
         typer.Option(
@@ -297,3 +297,25 @@ def show_train_result(result: Any, json_output: bool) -> None:
         f"({result.ms_per_step:.2f} ms/step)  run {result.run_dir}",
         flush=True,
     )
+
+
+def run() -> None:
+    """The console script: the app, with the parser's usage errors as one line too.
+
+    Typer (0.29 vendors its own click) raises its usage errors as exceptions with
+    ``format_message()`` and ``exit_code`` when not in standalone mode; that shape is
+    what is caught here, whichever click provides it.
+    """
+    try:
+        code = app(prog_name="rnncls", standalone_mode=False)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        context = getattr(exc, "ctx", None)
+        hint = f" (see `{context.command_path} --help`)" if context and exc.exit_code == 2 else ""
+        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

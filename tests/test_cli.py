@@ -119,3 +119,13 @@ def test_python_dash_m():
         [sys.executable, "-m", "rnncls", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "train" in result.stdout
+
+
+def test_parser_usage_errors_are_one_line_and_exit_2():
+    for args in (["train", "--steps", "abc"], ["trian"], ["train", "--bogus"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "rnncls", *args], capture_output=True, text=True
+        )
+        assert result.returncode == 2, args
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, args
