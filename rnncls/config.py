@@ -10,6 +10,7 @@ then the named command-line flags.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,9 +28,20 @@ class ConfigError(ValueError):
     """A configuration problem the user can fix; the CLI exits 2 on it."""
 
 
-def _at_least(minimum: float) -> Callable[[Any], str | None]:
+# Integers are counts and sizes that end up in int32 tensors; anything larger is a typo,
+# and would otherwise fail deep inside TensorFlow (or train for ever).
+LARGEST_INT = 2**31 - 1
+# numpy and Keras take seeds below 2**32.
+LARGEST_SEED = 2**32 - 1
+
+
+def _at_least(minimum: int, maximum: int = LARGEST_INT) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
-        return None if value >= minimum else f"must be at least {minimum}"
+        if value < minimum:
+            return f"must be at least {minimum}"
+        if value > maximum:
+            return f"must be at most {maximum}"
+        return None
 
     return check
 
@@ -69,7 +81,7 @@ class TrainConfig:
     # Adam's learning rate.
     learning_rate: float = _spec(0.01, _positive)
     # Seeds the weights and the data order; the same seed gives the same run.
-    seed: int = _spec(1, _at_least(0))
+    seed: int = _spec(1, _at_least(0, LARGEST_SEED))
     # Evaluate on the validation split (and save a checkpoint) every this many steps.
     eval_every: int = _spec(50, _at_least(1))
 
@@ -95,11 +107,24 @@ def _type_name(value: Any) -> str:
     )
 
 
+def _shown(name: str) -> str:
+    """A section or key as TOML would write it: bare when it can be, quoted otherwise,
+    so a strange name (a newline, a space) never breaks the one-line message."""
+    if name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name):
+        return name
+    return json.dumps(name)
+
+
+def _shown_value(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _coerce(section: str, key: str, value: Any, source: str) -> Any:
     """Check one value against its field's type and range; return it in that type."""
     fld = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[key]
     expected = fld.type
-    where = f"{section}.{key} = {value!r} (in {source})"
+    where = f"{section}.{key} = {_shown_value(value)} (in {source})"
     if expected == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {_type_name(value)}")
@@ -127,7 +152,7 @@ def _merge(values: dict[str, dict[str, Any]], document: dict[str, Any], source: 
     for section, table in document.items():
         if section not in SECTIONS:
             known = ", ".join(SECTIONS)
-            raise ConfigError(f"unknown section [{section}] in {source} (known: {known})")
+            raise ConfigError(f"unknown section [{_shown(section)}] in {source} (known: {known})")
         if not isinstance(table, dict):
             raise ConfigError(f"{section} in {source} must be a table like [{section}]")
         fields = {f.name for f in dataclasses.fields(SECTIONS[section])}
@@ -135,7 +160,8 @@ def _merge(values: dict[str, dict[str, Any]], document: dict[str, Any], source: 
             if key not in fields:
                 known = ", ".join(sorted(fields))
                 raise ConfigError(
-                    f"unknown key {section}.{key} in {source} (known in [{section}]: {known})"
+                    f"unknown key {section}.{_shown(key)} in {source} "
+                    f"(known in [{section}]: {known})"
                 )
             values[section][key] = _coerce(section, key, value, source)
 
@@ -153,6 +179,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"malformed TOML in {path}: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"malformed TOML in {path}: values nested too deeply") from None
+
+
+def _shown_override(text: str) -> str:
+    return text if text.isprintable() else repr(text)
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:
@@ -169,7 +201,7 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     raw = raw.strip()
     try:
         value = tomllib.loads(f"value = {raw}")["value"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = raw
     return section, key, value
 
@@ -188,7 +220,7 @@ def load_config(
     _merge(values, read_toml(path), str(path))
     for text in overrides:
         section, key, value = parse_override(text)
-        _merge(values, {section: {key: value}}, f"--set {text}")
+        _merge(values, {section: {key: value}}, f"--set {_shown_override(text)}")
     for dotted, value in (flags or {}).items():
         if value is not None:
             section, key = dotted.split(".")
