@@ -12,6 +12,7 @@ import gzip
 import os
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as handle:
                 return handle.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged gzip stream is zlib.error
         raise DataError(f"cannot read {path}: {exc}") from None
 
 
@@ -229,6 +230,8 @@ def _read_idx_part(folder: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
 def _read_npz_part(path: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
     keys = (f"x_{part}", f"y_{part}")
     try:
+        if not zipfile.is_zipfile(path):
+            raise DataError(f"{path}: not an npz archive (damaged, or another format)")
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in keys if k not in archive.files]
             if missing:
@@ -236,8 +239,11 @@ def _read_npz_part(path: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
             images, labels = (archive[k] for k in keys)
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged archive fails in many ways inside
+        # numpy and zipfile (ValueError, zlib.error, tokenize.TokenError, ...): all of
+        # them mean the same thing here.
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(f"cannot read {path}: {reason}") from None
     if images.dtype != np.uint8 or labels.dtype.kind not in "iu":
         raise DataError(
             f"{path}: expected uint8 images and integer labels, "
