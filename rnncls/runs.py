@@ -6,16 +6,23 @@ kill at any moment leaves the previous version intact. numpy only: no TensorFlow
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, run directories are not locked
+    fcntl = None  # type: ignore[assignment]
 
 RUNS_ROOT = Path("runs")
 LATEST = "latest"
@@ -39,6 +46,10 @@ RUN_FILES = (
 
 class RunError(RuntimeError):
     """A run directory that is missing, damaged or must not be touched; exit 1."""
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 # ---------------------------------------------------------------------- atomic writes
@@ -69,23 +80,33 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
     The temporary name keeps the suffix (Keras insists on ``.keras``), and on any
     failure it is removed, so nothing half-written is ever left behind.
+    A failure to write (a full disk, a read-only folder) is a :class:`RunError` that
+    names ``path``. A kill leaves at most a temporary file, which the next training in
+    that run directory removes (:func:`remove_temporary_files`).
     """
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
+    try:
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+        )
+    except OSError as exc:
+        raise RunError(f"cannot write {path}: {_reason(exc)}") from None
     os.close(fd)
     temporary_path = Path(temporary)
-    os.chmod(temporary_path, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
     try:
+        os.chmod(temporary_path, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
         yield temporary_path
         with open(temporary_path, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary_path, path)
         _fsync_dir(path.parent)
+    except OSError as exc:
+        raise RunError(f"cannot write {path}: {_reason(exc)}") from None
     finally:
-        if temporary_path.exists():
-            temporary_path.unlink()
+        try:
+            temporary_path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def write_text(path: Path, text: str) -> None:
@@ -106,23 +127,58 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> None:
 # ---------------------------------------------------------------------- run folders
 
 
-def new_run_dir(root: Path = RUNS_ROOT) -> Path:
-    """A fresh name under ``root``: the start time, with a suffix if it is taken."""
+def new_run_dir(root: Path = RUNS_ROOT, *, create: bool = False) -> Path:
+    """A fresh name under ``root``: the start time, with a suffix if it is taken.
+
+    With ``create`` the folder is made here, atomically, so two trainings started in the
+    same second never share one.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate, number = root / stamp, 1
-    while candidate.exists():
-        number += 1
-        candidate = root / f"{stamp}-{number}"
-    return candidate
+    if create:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create {root}: {_reason(exc)}") from None
+    for number in itertools.count(1):
+        candidate = root / (stamp if number == 1 else f"{stamp}-{number}")
+        if not create:
+            if not candidate.exists():
+                return candidate
+            continue
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunError(f"cannot create run directory {candidate}: {_reason(exc)}") from None
+    raise AssertionError("itertools.count never ends")
 
 
 def is_run_dir(path: Path) -> bool:
     return (path / CONFIG_FILE).is_file()
 
 
-def check_run_dir(path: Path, *, resume: bool, force: bool) -> bool:
+def check_writable(path: Path | None) -> None:
+    """Fail early, before any work, where a run directory cannot be written: ``path``
+    itself, or the nearest folder above it that exists (``None``: ``runs/``)."""
+    existing = (path or RUNS_ROOT).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir() and not os.access(existing, os.W_OK):
+        raise RunError(f"cannot write in {existing}: permission denied or read-only")
+
+
+def check_run_dir(path: Path | None, *, resume: bool, force: bool) -> bool:
     """Refuse what must not happen to ``path``, without touching it; return True when
-    there is a run to resume. A run is never overwritten without ``--force``."""
+    there is a run to resume. A run is never overwritten without ``--force``.
+
+    ``None`` means a new run directory under ``runs/``, chosen when it is claimed.
+    """
+    if path is None:
+        if resume:
+            raise RunError("nothing to resume: no run directory given")
+        return False
     if path.exists() and not path.is_dir():
         raise RunError(f"run directory {path} exists and is not a directory")
     if resume:
@@ -142,31 +198,97 @@ def check_run_dir(path: Path, *, resume: bool, force: bool) -> bool:
     return False
 
 
-def claim_run_dir(path: Path, *, fresh: bool) -> None:
-    """Create ``path`` (a ``fresh`` start first removes the files of an old run)."""
-    if fresh and path.is_dir():
-        for name in RUN_FILES:
-            (path / name).unlink(missing_ok=True)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+def claim_run_dir(path: Path | None, *, fresh: bool, root: Path = RUNS_ROOT) -> Path:
+    """Create and lock ``path`` (``None``: a new folder under ``root``) and return it.
+
+    The lock (held until this process ends or claims the folder again) keeps a second
+    training out of a run directory in use; holding it, the temporary files a killed
+    training may have left are removed, and a ``fresh`` start removes an old run's files.
+    """
+    if path is None:
+        path = new_run_dir(root, create=True)
+    else:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create run directory {path}: {_reason(exc)}") from None
     if not os.access(path, os.W_OK):
         raise RunError(f"run directory {path} is not writable")
+    _lock(path)
+    remove_temporary_files(path)
+    if fresh:
+        for name in RUN_FILES:
+            (path / name).unlink(missing_ok=True)
+    return path
+
+
+# Run directories this process holds: resolved path -> (descriptor, inode).
+_LOCKS: dict[str, tuple[int, int]] = {}
+
+
+def _lock(path: Path) -> None:
+    """An exclusive ``flock`` on the folder; the kernel drops it when the process dies,
+    so a killed training never leaves a stale lock."""
+    if fcntl is None:
+        return
+    key, inode = str(path.resolve()), path.stat().st_ino
+    held = _LOCKS.get(key)
+    if held and held[1] == inode:
+        return
+    if held:
+        release_run_dir(path)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        raise RunError(
+            f"run directory {path} is in use by another training; wait for it to end "
+            "or choose another --run-dir"
+        ) from None
+    _LOCKS[key] = (descriptor, inode)
+
+
+def release_run_dir(path: Path) -> None:
+    held = _LOCKS.pop(str(path.resolve()), None)
+    if held:
+        os.close(held[0])
+
+
+def temporary_files(run_dir: Path) -> list[Path]:
+    """The temporary files of :func:`atomic_path` in ``run_dir`` (a kill's leftovers)."""
+    found: list[Path] = []
+    for name in RUN_FILES:
+        stem, suffix = os.path.splitext(name)
+        found.extend(run_dir.glob(f".{stem}.*.tmp{suffix}"))
+    return sorted(found)
+
+
+def remove_temporary_files(run_dir: Path) -> None:
+    """Remove what killed trainings left half-written; only safe while holding the lock."""
+    for path in temporary_files(run_dir):
+        path.unlink(missing_ok=True)
 
 
 def update_latest(run_dir: Path, root: Path = RUNS_ROOT) -> None:
     """Point ``root/latest`` at ``run_dir`` (a symlink swapped in atomically)."""
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create {root}: {_reason(exc)}") from None
     run_dir = run_dir.resolve()
     try:
         target = str(run_dir.relative_to(root.resolve()))
     except ValueError:
         target = str(run_dir)
     temporary = root / f".{LATEST}.tmp{os.getpid()}"
-    temporary.unlink(missing_ok=True)
-    os.symlink(target, temporary)
-    os.replace(temporary, root / LATEST)
+    try:
+        temporary.unlink(missing_ok=True)
+        os.symlink(target, temporary)
+        os.replace(temporary, root / LATEST)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise RunError(f"cannot update {root / LATEST}: {_reason(exc)}") from None
 
 
 def resolve_run(path: str | os.PathLike | None, root: Path = RUNS_ROOT) -> Path:
@@ -217,25 +339,46 @@ def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], dict[str, list[np.nd
     if not path.exists():
         return None
     try:
+        if not zipfile.is_zipfile(path):
+            raise ValueError("not an npz archive")
         with np.load(path, allow_pickle=False) as archive:
             state = json.loads(str(archive["state"]))
             arrays: dict[str, list[np.ndarray]] = {}
             for key in sorted(k for k in archive.files if k != "state"):
                 group = key.split("/")[0]
                 arrays.setdefault(group, []).append(archive[key])
+        _check_state(state)
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same error
-        raise RunError(f"checkpoint {path} is damaged: {exc}") from None
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise RunError(f"checkpoint {path} is damaged: {reason}") from None
     return state, arrays
+
+
+def _check_state(state: Any) -> None:
+    if not isinstance(state, dict):
+        raise ValueError("its state is not a JSON object")
+    step = state.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"its step is {step!r}, not a count")
+    for key in ("loss_sum", "loss_count", "train_seconds"):
+        value = state.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"its {key} is {value!r}, not a number")
 
 
 # ---------------------------------------------------------------------- metrics
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with open(run_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """One line more; a line cut short by a kill or a full disk is dropped when read,
+    and a resume rewrites the file up to its checkpoint."""
+    try:
+        with open(run_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise RunError(f"cannot write {run_dir / METRICS_FILE}: {_reason(exc)}") from None
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
