@@ -72,6 +72,13 @@ def errors() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
+    except KeyboardInterrupt:
+        # Ctrl-C before training started or while its result is saved (during training
+        # it is a TrainingInterrupted): nothing half-written is left, exit 1 as failures do.
+        if STATE["debug"]:
+            traceback.print_exc()
+        print("error: interrupted", file=sys.stderr, flush=True)
+        raise typer.Exit(code=1) from None
     except Exception as exc:  # noqa: BLE001 - this is the one place that reports errors
         if STATE["debug"]:
             traceback.print_exc()
@@ -79,6 +86,7 @@ def errors() -> Iterator[None]:
         message = str(exc) if isinstance(exc, known) else f"{type(exc).__name__}: {exc}"
         if type(exc).__name__ == "TrainingInterrupted":
             message = str(exc)
+        message = " ".join(message.split())  # one line, whatever a library put in it
         print(f"error: {message}", file=sys.stderr, flush=True)
         raise typer.Exit(code=2 if isinstance(exc, USAGE_ERRORS) else 1) from None
 
@@ -186,7 +194,6 @@ def train(
                 cfg = with_values(cfg, train={"steps": steps})
         else:
             cfg = resolve_config(config, set_, flags)
-            run_dir = run_dir or runs.new_run_dir()
         source = find_data(data_dir, cfg.data.dir)
         result = run_training(
             cfg, source, run_dir, resume=resume, force=force, json_output=json_output, quiet=quiet
@@ -206,7 +213,7 @@ def newest_run_dir() -> Path:
 def run_training(
     cfg: Config,
     source: Any,
-    run_dir: Path,
+    run_dir: Path | None,
     *,
     resume: bool,
     force: bool,
@@ -216,8 +223,6 @@ def run_training(
     from rnncls.train import train as train_model
 
     console = stderr_console()
-    if not quiet:
-        log(f"data: {source}   run: {run_dir}")
     if json_output or quiet or not console.is_terminal:
 
         def on_event(event: Any) -> None:
@@ -247,7 +252,7 @@ def format_eval(event: Any, total_steps: int) -> str:
 
 
 def train_with_progress(
-    cfg: Config, source: Any, run_dir: Path, *, resume: bool, force: bool, console: Any
+    cfg: Config, source: Any, run_dir: Path | None, *, resume: bool, force: bool, console: Any
 ) -> Any:
     """Training on a terminal: a rich progress bar, an evaluation line every eval_every."""
     from rich.progress import (

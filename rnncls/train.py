@@ -57,7 +57,8 @@ class TrainResult:
 
 
 class TrainingInterrupted(RuntimeError):
-    """SIGINT or SIGTERM stopped training after a checkpoint was saved."""
+    """SIGINT or SIGTERM stopped training after a checkpoint was saved (the CLI exits 1:
+    the run is not finished; ``--resume`` continues it to the same weights)."""
 
     def __init__(self, run_dir: Path, step: int, signal_name: str) -> None:
         super().__init__(
@@ -181,8 +182,8 @@ class Trainer:
             ("optimizer", self.optimizer.variables),
         ):
             values = arrays.get(group, [])
-            shapes = [tuple(v.shape) for v in variables]
-            if [tuple(np.shape(v)) for v in values] != shapes:
+            kinds = [(tuple(v.shape), np.dtype(v.dtype)) for v in variables]
+            if [(np.shape(v), np.asarray(v).dtype) for v in values] != kinds:
                 raise runs.RunError(
                     f"checkpoint in {where} does not fit this model ({group} variables differ)"
                 )
@@ -209,7 +210,7 @@ def _evaluate(model: Any, split: Split) -> tuple[float, float]:
 def train(
     config: Config,
     source: DataSource,
-    run_dir: Path,
+    run_dir: Path | None,
     *,
     resume: bool = False,
     force: bool = False,
@@ -220,43 +221,68 @@ def train(
 
     ``on_event`` gets each periodic evaluation; ``on_status`` short messages about what
     happens (resuming, exporting). A resumed run takes its config from the run directory.
+    ``run_dir`` None trains into a new folder under ``runs/``, named when it is made.
+
+    Every input is checked before anything is written: a bad config, data set or run
+    directory leaves the file system as it was.
     """
     status = on_status or (lambda message: None)
     notify = on_event or (lambda event: None)
     resuming = runs.check_run_dir(run_dir, resume=resume, force=force)
     checkpoint = runs.load_checkpoint(run_dir) if resuming else None
-    state: dict[str, Any] = {"step": 0, "loss_sum": 0.0, "loss_count": 0, "train_seconds": 0.0}
+    state: dict[str, Any] = {
+        "version": CHECKPOINT_VERSION,
+        "step": 0,
+        "loss_sum": 0.0,
+        "loss_count": 0,
+        "train_seconds": 0.0,
+    }
+    summary = runs.read_summary(run_dir) if resuming else None
     if checkpoint is not None:
         state.update(checkpoint[0])
+        if state["version"] != CHECKPOINT_VERSION:
+            raise runs.RunError(
+                f"the checkpoint in {run_dir} has version {state['version']!r}; this rnncls "
+                f"reads version {CHECKPOINT_VERSION}"
+            )
         if state["step"] > config.train.steps:
             raise ConfigError(
                 f"train.steps = {config.train.steps}: the run in {run_dir} is already at "
                 f"step {state['step']}; ask for at least that many steps"
             )
-        summary = runs.read_summary(run_dir)
         if summary is not None and summary.get("steps") == config.train.steps:
             status(f"run {run_dir} already finished at step {state['step']}")
             return TrainResult(**{k: summary[k] for k in TrainResult.__dataclass_fields__})
+    elif summary is not None:
+        raise runs.RunError(
+            f"{run_dir} holds a finished run but no {runs.CHECKPOINT_FILE} to continue from; "
+            "use --force to start it over"
+        )
+    runs.check_writable(run_dir)
 
     train_split, validation_split = load_training_data(source, config.data.validation_size)
     test_split = load_split(source, "test")
+    check_labels(config, (train_split, validation_split, test_split))
     order = BatchOrder(config.train.seed, len(train_split), config.train.batch_size)
 
     trainer = Trainer(config, train_split)
-    runs.claim_run_dir(run_dir, fresh=not resuming)
+    run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
     if checkpoint is not None:
         trainer.restore(checkpoint[1], run_dir)
+    status(f"data: {source}   run: {run_dir}")
+    if checkpoint is not None:
         status(f"resuming {run_dir} from step {state['step']}")
     elif resuming:
         status(f"no checkpoint in {run_dir} yet: starting it from step 0")
     runs.write_text(run_dir / runs.CONFIG_FILE, to_toml(config))
     runs.truncate_metrics(run_dir, state["step"])
-    (run_dir / runs.SUMMARY_FILE).unlink(missing_ok=True)
+    # An old summary.json stays until the new one replaces it: a run continued to more
+    # steps and killed is still the finished run its model.keras and summary describe.
 
     eval_every, total_steps = config.train.eval_every, config.train.steps
-    if state["step"] < total_steps:
-        trainer.warm_up(order.batches(state["step"], 1))
     with stop_on_signals() as stop:
+        if state["step"] < total_steps:
+            trainer.warm_up(order.batches(state["step"], 1))
         while state["step"] < total_steps:
             step = state["step"]
             count = min(eval_every - step % eval_every, total_steps - step)
@@ -282,9 +308,12 @@ def train(
                 runs.save_checkpoint(run_dir, state, trainer.state_arrays())
                 raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
 
-    test_loss, test_accuracy = _evaluate(trainer.model, test_split)
-    status("saving the model")
-    save_model(trainer.model, run_dir, status)
+    try:
+        test_loss, test_accuracy = _evaluate(trainer.model, test_split)
+        status("saving the model")
+        save_model(trainer.model, run_dir, status)
+    except KeyboardInterrupt:  # Ctrl-C after the last step: its checkpoint is saved
+        raise TrainingInterrupted(run_dir, state["step"], "SIGINT") from None
     result = TrainResult(
         steps=state["step"],
         test_accuracy=test_accuracy,
@@ -295,7 +324,19 @@ def train(
     )
     runs.write_json(run_dir / runs.SUMMARY_FILE, result.to_json())
     runs.update_latest(run_dir)
+    runs.release_run_dir(run_dir)
     return result
+
+
+def check_labels(config: Config, splits: tuple[Split, ...]) -> None:
+    """Every label must be one of the model's classes (else TensorFlow fails mid-step)."""
+    for split in splits:
+        largest = int(split.labels.max())
+        if largest >= config.model.num_classes:
+            raise ConfigError(
+                f"model.num_classes = {config.model.num_classes}: the {split.name} split has "
+                f"label {largest}; use at least {largest + 1} classes"
+            )
 
 
 def save_model(model: Any, run_dir: Path, status: Callable[[str], None]) -> None:
