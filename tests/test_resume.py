@@ -28,7 +28,9 @@ SETTINGS = [
     "train.eval_every=10",
     "data.validation_size=100",
 ]
-KILL_SEED = 20240605  # the kill moments are random, but the same on every run of the test
+# The kill moments are random, but the same on every run of the test; set
+# RNNCLS_KILL_SEED to try other moments.
+KILL_SEED = int(os.environ.get("RNNCLS_KILL_SEED", "20240605"))
 
 
 def sets(settings: list[str]) -> list[str]:
@@ -240,6 +242,44 @@ def test_leftover_temporary_files_are_ignored_and_removed(in_tmp, tiny_mnist):
     assert result.steps == 6
     assert runs.temporary_files(run_dir) == []
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
+
+
+def test_ctrl_c_while_saving_the_model_says_how_to_resume(in_tmp, tiny_mnist, monkeypatch):
+    """After the last step only the test evaluation and saving are left; Ctrl-C there
+    still names the resume command, and the resume just saves the model."""
+    from rnncls import train as train_module
+    from rnncls.config import load_config
+    from rnncls.data import find_data
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    config = load_config(overrides=TINY_SETTINGS)
+    source = find_data(tiny_mnist)
+    with monkeypatch.context() as patched:
+        patched.setattr(train_module, "save_model", interrupted)
+        with pytest.raises(train_module.TrainingInterrupted, match="--run-dir run --resume"):
+            train_module.train(config, source, Path("run"))
+    assert checkpoint_step(Path("run")) == 6 and not Path("run/summary.json").exists()
+    result = train_module.train(config, source, Path("run"), resume=True)
+    assert result.steps == 6 and Path("run/model.keras").is_file()
+
+
+def test_ctrl_c_before_training_is_one_line(in_tmp, tiny_mnist, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rnncls import data
+    from rnncls.cli import app
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "load_training_data", interrupted)
+    monkeypatch.setattr("rnncls.train.load_training_data", interrupted)
+    result = CliRunner().invoke(app, ["train", "--data-dir", str(tiny_mnist), *sets(TINY_SETTINGS)])
+    assert result.exit_code == 1
+    assert result.stderr == "error: interrupted\n"
+    assert not (in_tmp / "runs").exists()
 
 
 def test_a_run_directory_in_use_is_refused(tmp_path):
