@@ -323,7 +323,10 @@ def train(
         run_dir=str(run_dir),
     )
     runs.write_json(run_dir / runs.SUMMARY_FILE, result.to_json())
-    runs.update_latest(run_dir)
+    try:
+        runs.update_latest(run_dir)
+    except runs.RunError as exc:  # the run is complete; only the pointer to it is not
+        status(f"warning: {exc}")
     runs.release_run_dir(run_dir)
     return result
 

@@ -726,3 +726,14 @@ def test_read_only_run_directories(workspace: Path, read_only: Path) -> None:
     done = json.loads(result.stdout.splitlines()[-1])
     assert done == json.loads((read_only / "run" / "summary.json").read_text())
     assert snapshot(workspace) == before
+
+
+def test_unwritable_runs_latest_is_a_warning(workspace: Path) -> None:
+    """A run written elsewhere completes even where runs/latest cannot be made."""
+    (workspace / "runs").write_text("a file where the runs folder belongs")
+    args = ["train", "--run-dir", "elsewhere", "--json", "--data-dir", workspace / "mnist"]
+    result = runner.invoke(app, [str(a) for a in [*args, *sets(TINY_SETTINGS)]])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["steps"] == 6
+    assert "warning: cannot create runs" in result.stderr
+    assert (workspace / "elsewhere" / "summary.json").is_file()
