@@ -368,14 +368,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("trained")
     source = find_data(write_mnist(folder / "mnist", gz=False))
     config = load_config(overrides=TINY_SETTINGS)
-    train(with_values(config, train={"steps": 3}), source, folder / "partial")
-    # what a run of 6 steps killed after its checkpoint at step 3 looks like
-    runs.write_text(folder / "partial" / "config.toml", to_toml(config))
-    for name in ("summary.json", "model.keras", "model.onnx"):
-        (folder / "partial" / name).unlink(missing_ok=True)
-    train(config, source, folder / "finished")
-    for run_dir in ("partial", "finished"):
-        runs.release_run_dir(folder / run_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # runs/latest goes here, not into the checkout
+        train(with_values(config, train={"steps": 3}), source, folder / "partial")
+        # what a run of 6 steps killed after its checkpoint at step 3 looks like
+        runs.write_text(folder / "partial" / "config.toml", to_toml(config))
+        for name in ("summary.json", "model.keras", "model.onnx"):
+            (folder / "partial" / name).unlink(missing_ok=True)
+        train(config, source, folder / "finished")
     return {"partial": folder / "partial", "finished": folder / "finished"}
 
 
