@@ -448,6 +448,7 @@ def predict(
         if inputs and (n is not None or split is not None or offset is not None):
             raise ConfigError("--n, --split and --offset choose data-set images; not with INPUT")
         run_path = resolve_run(run)
+        classifier = load_classifier(run_path)
         if inputs:
             data = read_inputs(inputs)
         else:
@@ -457,7 +458,7 @@ def predict(
             data = split_inputs(
                 source, split or "test", offset or 0, count, cfg.data.validation_size
             )
-        predictions = predict_digits(load_classifier(run_path), data, top_k)
+        predictions = predict_digits(classifier, data, top_k)
         show_predictions(predictions, output_format)
 
 
@@ -554,10 +555,11 @@ def show_sample(
 
     with errors():
         run_path = resolve_run(run) if run is not None else None
+        classifier = load_classifier(run_path) if run_path is not None else None
         cfg = run_config(run_path) if run_path is not None else load_config()
         source = find_data(data_dir, cfg.data.dir)
-        data = split_inputs(source, split, index, n, cfg.data.validation_size)
-        predictions = predict_digits(load_classifier(run_path), data) if run_path else None
+        data = split_inputs(source, split, index, n, cfg.data.validation_size, "--index")
+        predictions = predict_digits(classifier, data) if classifier is not None else None
         captions = sample_captions(data, predictions)
         path = sample_grid(data.images, captions, out)
         print(path, flush=True)

@@ -196,16 +196,24 @@ def run_config(run: Path) -> Config:
 
 
 def split_inputs(
-    source: DataSource, split: str, offset: int, count: int, validation_size: int
+    source: DataSource,
+    split: str,
+    offset: int,
+    count: int,
+    validation_size: int,
+    offset_option: str = "--offset",
 ) -> Inputs:
-    """``count`` images of a data-set split from ``offset`` on (fewer at its end)."""
+    """``count`` images of a data-set split from ``offset`` on (fewer at its end);
+    ``offset_option`` names the option that chose ``offset``, for the error messages."""
     if offset < 0:
-        raise ConfigError(f"--offset {offset}: must be at least 0")
+        raise ConfigError(f"{offset_option} {offset}: must be at least 0")
     if count < 1:
         raise ConfigError(f"--n {count}: must be at least 1")
     data = load_split(source, split, validation_size)
     if offset >= len(data):
-        raise ConfigError(f"--offset {offset}: the {split} split has only {len(data)} images")
+        raise ConfigError(
+            f"{offset_option} {offset}: the {split} split has only {len(data)} images"
+        )
     stop = min(offset + count, len(data))
     return Inputs(
         images=data.images[offset:stop],
