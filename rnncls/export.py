@@ -3,7 +3,9 @@ TensorFlow SavedModel, written aside and moved into place."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,15 +40,17 @@ def export_model(run: Path, file_format: str, out: Path | None = None) -> Path:
     model = load_keras_model(source)
     # Keras's ONNX export traces a model that has run at least once; a loaded one has not.
     model(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32))
-    if file_format == "onnx":
-        from rnncls.train import export_onnx
+    # The exporters print ("Saved artifact at ..."); stdout is for the path we return.
+    with contextlib.redirect_stdout(sys.stderr):
+        if file_format == "onnx":
+            from rnncls.train import export_onnx
 
-        try:
-            export_onnx(model, out)
-        except OSError as exc:
-            raise runs.RunError(f"cannot write {out}: {exc.strerror or exc}") from None
-    else:
-        export_saved_model(model, out)
+            try:
+                export_onnx(model, out)
+            except OSError as exc:
+                raise runs.RunError(f"cannot write {out}: {exc.strerror or exc}") from None
+        else:
+            export_saved_model(model, out)
     return out
 
 
