@@ -230,8 +230,12 @@ def read_inputs(names: Sequence[str], stdin: BinaryIO | None = None) -> Inputs:
         raise ConfigError("standard input (-) can be read only once")
     for name in names:
         if name == STDIN:
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            found = _read_stdin(stream.read())
+            if stdin is None and sys.stdin.isatty():
+                raise ConfigError(
+                    "- reads standard input, which is a terminal here; "
+                    "pipe a .npy stream or file paths into it"
+                )
+            found = _read_stdin((stdin or sys.stdin.buffer).read())
         else:
             found = _read_path(Path(name))
         for array, source in found:
