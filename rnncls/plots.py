@@ -56,7 +56,8 @@ def sample_grid(images: np.ndarray, captions: Sequence[str], path: Path) -> Path
     count = len(images)
     columns = min(count, 10)
     rows = math.ceil(count / columns)
-    figure = _figure(1.3 * columns + 0.4, 1.5 * rows + 0.2)
+    cell = 1.3 if count > 1 else 2.8  # a single digit gets a picture of readable size
+    figure = _figure(cell * columns + 0.4, (cell + 0.2) * rows + 0.2)
     for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
         axes.set_axis_off()
         if index < count:
