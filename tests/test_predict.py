@@ -331,3 +331,23 @@ def test_importing_the_cli_loads_nothing_heavy() -> None:
 def test_load_split_is_what_predict_labels_come_from(tiny_run: TinyRun) -> None:
     split = load_split(DataSource(tiny_run.data, "idx"), "test")
     assert np.array_equal(split.images, TEST_IMAGES) and np.array_equal(split.labels, TEST_LABELS)
+
+
+def test_the_fast_path_imports_only_onnxruntime(tiny_run: TinyRun, tmp_path: Path) -> None:
+    """What `predict --n N` imports in a fresh process (its speed, without timing it)."""
+    args = ["--run", str(tiny_run.run), "--data-dir", str(tiny_run.data), "--format", "jsonl"]
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "rnncls", "predict", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "onnxruntime" in imported
+    heavy = {"tensorflow", "keras", "matplotlib", "PIL", "rich", "pydantic", "torch"}
+    assert imported & heavy == set()
