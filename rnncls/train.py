@@ -294,8 +294,19 @@ def train(
         run_dir=str(run_dir),
     )
     runs.write_json(run_dir / runs.SUMMARY_FILE, result.to_json())
+    draw_curves(run_dir, status)
     runs.update_latest(run_dir)
     return result
+
+
+def draw_curves(run_dir: Path, status: Callable[[str], None]) -> None:
+    """``curves.png`` from ``metrics.jsonl``; a plot that fails costs a warning, not the run."""
+    from rnncls.plots import training_curves
+
+    try:
+        training_curves(runs.read_metrics(run_dir), run_dir / runs.CURVES_FILE)
+    except Exception as exc:  # noqa: BLE001 - the run is complete without its picture
+        status(f"warning: could not draw the training curves ({exc})")
 
 
 def save_model(model: Any, run_dir: Path, status: Callable[[str], None]) -> None:
