@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -79,6 +79,14 @@ def errors() -> Iterator[None]:
             traceback.print_exc()
         print("error: interrupted", file=sys.stderr, flush=True)
         raise typer.Exit(code=1) from None
+    except BrokenPipeError:
+        # The reader stopped early (`rnncls predict ... | head`): it has all it wanted.
+        # Point stdout at /dev/null so the flush at exit does not fail again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        raise typer.Exit(code=0) from None
     except Exception as exc:  # noqa: BLE001 - this is the one place that reports errors
         if STATE["debug"]:
             traceback.print_exc()
@@ -304,6 +312,308 @@ def show_train_result(result: Any, json_output: bool) -> None:
     )
 
 
+# ---------------------------------------------------------------------- using a model
+
+RunOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--run", help="Run directory or model file (.onnx, .keras); default: runs/latest."
+    ),
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Folder with the MNIST files.")
+]
+Split = Literal["test", "validation", "train"]
+
+
+def at_least(option: str, value: int | None, minimum: int) -> None:
+    if value is not None and value < minimum:
+        raise ConfigError(f"{option} {value}: must be at least {minimum}")
+
+
+@app.command("eval")
+def eval_command(
+    run: RunOption = None,
+    split: Annotated[Split, typer.Option(help="Data-set split to evaluate on.")] = "test",
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first N images of the split.", show_default=False)
+    ] = None,
+    data_dir: DataDirOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object on stdout instead of tables.")
+    ] = False,
+    confusion: Annotated[
+        Path | None,
+        typer.Option("--confusion", metavar="PNG", help="Also draw the confusion matrix here."),
+    ] = None,
+) -> None:
+    """Evaluate a trained model on a data-set split.
+
+    Loss, accuracy, per-class precision/recall/support and the confusion matrix.
+    """
+    from rnncls.data import find_data, load_split
+    from rnncls.evaluate import evaluate
+    from rnncls.predict import load_classifier, run_config
+    from rnncls.runs import resolve_run
+
+    with errors():
+        at_least("--limit", limit, 1)
+        run_path = resolve_run(run)
+        cfg = run_config(run_path)
+        classifier = load_classifier(run_path)
+        data = load_split(find_data(data_dir, cfg.data.dir), split, cfg.data.validation_size)
+        metrics = evaluate(classifier, data, limit)
+        if confusion is not None:
+            from rnncls.plots import confusion_matrix
+
+            title = f"{split}: accuracy {metrics.accuracy:.4f} on {metrics.n} images"
+            log(f"confusion matrix: {confusion_matrix(metrics.confusion, confusion, title)}")
+        if json_output:
+            emit_json({**metrics.to_json(), "model": str(classifier.path)})
+        else:
+            show_metrics(metrics, classifier.path)
+
+
+def show_metrics(metrics: Any, model_path: Path) -> None:
+    from rich import box
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(
+        f"{metrics.split}: {metrics.n} images   accuracy {metrics.accuracy:.4f}   "
+        f"loss {metrics.loss:.4f}   model {model_path}",
+        soft_wrap=True,
+    )
+    per_class = Table("class", "precision", "recall", "support", box=box.SIMPLE_HEAD)
+    for row in metrics.per_class:
+        per_class.add_row(
+            str(row.label), f"{row.precision:.4f}", f"{row.recall:.4f}", str(row.support)
+        )
+    console.print(per_class)
+    classes = range(len(metrics.confusion))
+    matrix = Table(
+        "true",
+        *(str(c) for c in classes),
+        box=box.SIMPLE_HEAD,
+        title="confusion matrix (rows: true class, columns: predicted)",
+    )
+    for true_class, counts in enumerate(metrics.confusion):
+        cells = [confusion_cell(count, col == true_class) for col, count in enumerate(counts)]
+        matrix.add_row(str(true_class), *cells)
+    console.print(matrix)
+
+
+def confusion_cell(count: int, correct: bool) -> str:
+    if correct:
+        return f"[bold green]{count}[/]"
+    return f"[red]{count}[/]" if count else "0"
+
+
+@app.command()
+def predict(
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="INPUT",
+            help="PNG or JPEG files, .npy arrays, folders of them, or - for standard "
+            "input (a .npy stream or one path a line). None: images of the data set.",
+            show_default=False,
+        ),
+    ] = None,
+    run: RunOption = None,
+    n: Annotated[
+        int | None, typer.Option("--n", "-n", help="Data-set images to predict.  [default: 10]")
+    ] = None,
+    split: Annotated[
+        Split | None, typer.Option(help="Data-set split.  [default: test]", show_default=False)
+    ] = None,
+    offset: Annotated[
+        int | None, typer.Option(help="First data-set image.  [default: 0]", show_default=False)
+    ] = None,
+    data_dir: DataDirOption = None,
+    output_format: Annotated[
+        Literal["table", "jsonl", "csv"], typer.Option("--format", "-f", help="Output format.")
+    ] = "table",
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", "-k", help="Also give the K most likely classes."),
+    ] = None,
+) -> None:
+    """Predict the digits of images or arrays.
+
+    Image files or arrays given as INPUT, or else data-set images beside their labels.
+    """
+    from rnncls.data import find_data
+    from rnncls.predict import load_classifier, read_inputs, run_config, split_inputs
+    from rnncls.predict import predict as predict_digits
+    from rnncls.runs import resolve_run
+
+    with errors():
+        at_least("--top-k", top_k, 1)
+        if inputs and (n is not None or split is not None or offset is not None):
+            raise ConfigError("--n, --split and --offset choose data-set images; not with INPUT")
+        run_path = resolve_run(run)
+        classifier = load_classifier(run_path)
+        if inputs:
+            data = read_inputs(inputs)
+        else:
+            cfg = run_config(run_path)
+            source = find_data(data_dir, cfg.data.dir)
+            count = 10 if n is None else n
+            data = split_inputs(
+                source, split or "test", offset or 0, count, cfg.data.validation_size
+            )
+        predictions = predict_digits(classifier, data, top_k)
+        show_predictions(predictions, output_format)
+
+
+def show_predictions(predictions: list[Any], output_format: str) -> None:
+    if output_format == "jsonl":
+        for prediction in predictions:
+            emit_json(prediction.to_json())
+    elif output_format == "csv":
+        write_predictions_csv(predictions)
+    else:
+        show_predictions_table(predictions)
+
+
+def write_predictions_csv(predictions: list[Any]) -> None:
+    import csv
+
+    top_k = len(predictions[0].top_k or ())
+    header = ["source", "prediction", "probability", "label"]
+    for rank in range(1, top_k + 1):
+        header += [f"class_{rank}", f"probability_{rank}"]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    for p in predictions:
+        ranked = [value for pair in (p.top_k or ()) for value in pair]
+        writer.writerow([p.source, p.prediction, p.probability, p.label, *ranked])
+    sys.stdout.flush()
+
+
+def show_predictions_table(predictions: list[Any]) -> None:
+    """A table, and for data-set images the seed's two lines: predictions, real labels.
+    rich draws it on a terminal; piped, it is plain aligned text (and rich not imported)."""
+    labelled = all(p.label is not None for p in predictions)
+    header = ["source", "prediction", "probability"] + (["label"] if labelled else [])
+    if predictions[0].top_k is not None:
+        header.append("top k")
+    rows = []
+    for p in predictions:
+        row = [p.source, str(p.prediction), f"{p.probability:.4f}"]
+        if labelled:
+            row.append(str(p.label))
+        if p.top_k is not None:
+            row.append("  ".join(f"{c}:{q:.3f}" for c, q in p.top_k))
+        rows.append(row)
+    if sys.stdout.isatty():
+        wrong = [labelled and p.prediction != p.label for p in predictions]
+        print_rich_table(header, rows, wrong)
+    else:
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            print("  ".join(cells).rstrip())
+    if labelled:
+        print(f"[{' '.join(str(p.prediction) for p in predictions)}] prediction number")
+        print(f"[{' '.join(str(p.label) for p in predictions)}] real number", flush=True)
+
+
+def print_rich_table(header: list[str], rows: list[list[str]], wrong: list[bool]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(*header, box=box.SIMPLE_HEAD)
+    for row, is_wrong in zip(rows, wrong, strict=True):
+        table.add_row(*row, style="red" if is_wrong else None)
+    stdout_console().print(table)
+
+
+@app.command("show-sample")
+def show_sample(
+    split: Annotated[Split, typer.Option(help="Data-set split.")] = "train",
+    index: Annotated[int, typer.Option(help="Index of the (first) image.")] = 0,
+    n: Annotated[int, typer.Option("--n", "-n", help="Images in the grid.")] = 1,
+    out: Annotated[Path, typer.Option(help="Picture to write (PNG).")] = Path("sample.png"),
+    run: Annotated[
+        Path | None,
+        typer.Option(help="Also show this run's (or model file's) predictions."),
+    ] = None,
+    data_dir: DataDirOption = None,
+    show: Annotated[
+        bool, typer.Option("--show", help="Open a window (where a display exists).")
+    ] = False,
+) -> None:
+    """Draw data-set images into a PNG.
+
+    One image or a grid, with labels (and predictions, given --run).
+    """
+    import shutil
+
+    from rnncls.data import find_data
+    from rnncls.images import render_text
+    from rnncls.plots import sample_grid, show_window
+    from rnncls.predict import load_classifier, run_config, split_inputs
+    from rnncls.predict import predict as predict_digits
+    from rnncls.runs import resolve_run
+
+    with errors():
+        run_path = resolve_run(run) if run is not None else None
+        classifier = load_classifier(run_path) if run_path is not None else None
+        cfg = run_config(run_path) if run_path is not None else load_config()
+        source = find_data(data_dir, cfg.data.dir)
+        data = split_inputs(source, split, index, n, cfg.data.validation_size, "--index")
+        predictions = predict_digits(classifier, data) if classifier is not None else None
+        captions = sample_captions(data, predictions)
+        path = sample_grid(data.images, captions, out)
+        print(path, flush=True)
+        shown = TERMINAL_SAMPLES
+        width = shutil.get_terminal_size().columns
+        one_line = [caption.replace("\n", " ") for caption in captions[:shown]]
+        log(render_text(data.images[:shown], one_line, width))
+        if len(data) > shown:
+            log(f"(the first {shown} of {len(data)} images; all of them are in {path})")
+        if show and not show_window(path):
+            log(f"warning: no display to show a window on; the picture is in {path}")
+
+
+TERMINAL_SAMPLES = 8
+
+
+def sample_captions(data: Any, predictions: list[Any] | None) -> list[str]:
+    captions = []
+    for index, source in enumerate(data.sources):
+        caption = f"{source}\nlabel {data.label(index)}"
+        if predictions is not None:
+            caption += f" pred {predictions[index].prediction}"
+        captions.append(caption)
+    return captions
+
+
+@app.command()
+def export(
+    file_format: Annotated[
+        Literal["onnx", "saved_model"],
+        typer.Option("--format", "-f", help="onnx (a file) or saved_model (a folder)."),
+    ],
+    run: RunOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write it (default: model.onnx or saved_model/ in the run)."),
+    ] = None,
+) -> None:
+    """Export the model as ONNX or a SavedModel.
+
+    Through Keras's own export; prints the path written.
+    """
+    from rnncls.export import export_model
+    from rnncls.runs import resolve_run
+
+    with errors():
+        print(export_model(resolve_run(run), file_format, out), flush=True)
+
+
 def run() -> None:
     """The console script: the app, with the parser's usage errors as one line too.
 
@@ -321,6 +631,7 @@ def run() -> None:
             raise
         context = getattr(exc, "ctx", None)
         hint = f" (see `{context.command_path} --help`)" if context and exc.exit_code == 2 else ""
-        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
+        message = " ".join(exc.format_message().split())  # choices come one per line
+        print(f"error: {message}{hint}", file=sys.stderr)
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

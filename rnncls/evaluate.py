@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from rnncls.config import ConfigError
+from rnncls.data import DataError, Split
+
 
 @dataclass(frozen=True)
 class ClassMetrics:
@@ -103,3 +106,18 @@ def keras_logits(model: Any, images: np.ndarray, batch_size: int = 2000) -> np.n
         for start in range(0, len(images), batch_size)
     ]
     return np.concatenate(parts) if parts else np.zeros((0, model.output_shape[-1]), np.float32)
+
+
+def evaluate(classifier: Any, split: Split, limit: int | None = None) -> Metrics:
+    """Metrics of a classifier (anything with ``logits(uint8 images)``) on a split, or on
+    its first ``limit`` images."""
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit}: must be at least 1")
+    images, labels = split.images[:limit], split.labels[:limit]
+    logits = classifier.logits(images)
+    if labels.max() >= logits.shape[1]:
+        raise DataError(
+            f"the {split.name} split has label {int(labels.max())}, but the model "
+            f"has only {logits.shape[1]} classes"
+        )
+    return metrics_from_logits(logits, labels, split.name)

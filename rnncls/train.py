@@ -312,6 +312,7 @@ def train(
         test_loss, test_accuracy = _evaluate(trainer.model, test_split)
         status("saving the model")
         save_model(trainer.model, run_dir, status)
+        draw_curves(run_dir, status)
     except KeyboardInterrupt:  # Ctrl-C after the last step: its checkpoint is saved
         raise TrainingInterrupted(run_dir, state["step"], "SIGINT") from None
     result = TrainResult(
@@ -340,6 +341,16 @@ def check_labels(config: Config, splits: tuple[Split, ...]) -> None:
                 f"model.num_classes = {config.model.num_classes}: the {split.name} split has "
                 f"label {largest}; use at least {largest + 1} classes"
             )
+
+
+def draw_curves(run_dir: Path, status: Callable[[str], None]) -> None:
+    """``curves.png`` from ``metrics.jsonl``; a plot that fails costs a warning, not the run."""
+    from rnncls.plots import training_curves
+
+    try:
+        training_curves(runs.read_metrics(run_dir), run_dir / runs.CURVES_FILE)
+    except Exception as exc:  # noqa: BLE001 - the run is complete without its picture
+        status(f"warning: could not draw the training curves ({exc})")
 
 
 def save_model(model: Any, run_dir: Path, status: Callable[[str], None]) -> None:

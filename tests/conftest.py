@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,3 +71,51 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path
+
+
+# ---------------------------------------------------------------------- a trained run
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    """A model trained once per test session on tiny synthetic data, with its files."""
+
+    root: Path  # holds runs/latest -> run
+    run: Path
+    data: Path
+
+    def copy(self, destination: Path) -> Path:
+        """A private copy of the run directory, for tests that damage or change it."""
+        return Path(shutil.copytree(self.run, destination))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
+    from typer.testing import CliRunner
+
+    from rnncls.cli import app
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    data = write_mnist(root / "mnist")
+    run = root / "runs" / "tiny"
+    settings = [arg for setting in TINY_SETTINGS for arg in ("--set", setting)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)  # runs/latest lands in root, not in the checkout
+        result = CliRunner().invoke(
+            app, ["train", *settings, "--data-dir", str(data), "--run-dir", str(run), "--quiet"]
+        )
+    assert result.exit_code == 0, result.output
+    assert (run / "model.onnx").is_file(), "training exported no ONNX model"
+    return TinyRun(root=root, run=run, data=data)
+
+
+def assert_one_line_error(result: Any, exit_code: int, fragment: str = "") -> str:
+    """A failure as the spec has it: the exit code, one `error: ...` line on stderr, no
+    traceback. Returns the line."""
+    assert result.exit_code == exit_code, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    return lines[0]

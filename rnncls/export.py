@@ -1,0 +1,87 @@
+"""Exporting a trained model through Keras's own ``Model.export``: ONNX or a
+TensorFlow SavedModel, written aside and moved into place."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from rnncls import runs
+from rnncls.data import IMAGE_SIZE
+from rnncls.predict import load_keras_model
+
+FORMATS = ("onnx", "saved_model")
+DEFAULT_NAMES = {"onnx": runs.ONNX_FILE, "saved_model": "saved_model"}
+
+
+def keras_file(run: Path) -> Path:
+    """The Keras model of a run directory or ``.keras`` path: what every export reads."""
+    path = run / runs.MODEL_FILE if run.is_dir() else run
+    if path.suffix != ".keras":
+        raise runs.RunError(f"{path}: export reads a Keras model (.keras); pass its run")
+    if not path.is_file():
+        raise runs.RunError(f"{path.parent} has no {runs.MODEL_FILE} to export")
+    return path
+
+
+def export_model(run: Path, file_format: str, out: Path | None = None) -> Path:
+    """Export the Keras model of ``run`` as ``file_format``; by default into the run
+    directory (``model.onnx`` or ``saved_model/``). Returns the path written."""
+    if file_format not in FORMATS:
+        raise ValueError(f"unknown export format {file_format!r}; choose from {FORMATS}")
+    source = keras_file(run)
+    out = Path(out) if out is not None else source.parent / DEFAULT_NAMES[file_format]
+    _check_target(out, file_format)
+    model = load_keras_model(source)
+    # Keras's ONNX export traces a model that has run at least once; a loaded one has not.
+    model(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32))
+    # The exporters print ("Saved artifact at ..."); stdout is for the path we return.
+    with contextlib.redirect_stdout(sys.stderr):
+        if file_format == "onnx":
+            from rnncls.train import export_onnx
+
+            try:
+                export_onnx(model, out)
+            except OSError as exc:
+                raise runs.RunError(f"cannot write {out}: {exc.strerror or exc}") from None
+        else:
+            export_saved_model(model, out)
+    return out
+
+
+def _check_target(out: Path, file_format: str) -> None:
+    """Never replace anything but an earlier export of the same kind."""
+    if file_format == "onnx" and out.is_dir():
+        raise runs.RunError(f"{out} is a folder; name the .onnx file to write")
+    if file_format == "saved_model" and out.exists():
+        is_saved_model = out.is_dir() and (out / "saved_model.pb").is_file()
+        if not is_saved_model and not (out.is_dir() and not any(out.iterdir())):
+            raise runs.RunError(f"{out} exists and is not a SavedModel; choose another --out")
+    if not out.parent.is_dir():
+        raise runs.RunError(f"cannot write {out}: folder {out.parent} does not exist")
+
+
+def export_saved_model(model: object, out: Path) -> None:
+    """A SavedModel folder (its ``serve`` signature takes float images in 0..1), built
+    beside ``out`` and swapped in, so a failure leaves any earlier export intact."""
+    from rnncls.tf_setup import quiet_output
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    retired = staging.with_suffix(".old")
+    try:
+        with quiet_output() as captured:
+            try:
+                model.export(str(staging), format="tf_saved_model", verbose=False)  # type: ignore[attr-defined]
+            except Exception as exc:
+                raise RuntimeError(f"{exc}; exporter output: {captured()[-500:]}") from exc
+        if out.exists():
+            out.rename(retired)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,138 @@
+"""Figures: sample grids, the confusion matrix and the training curves.
+
+Figures are drawn on matplotlib's object-oriented ``Figure`` (the Agg canvas), never
+through pyplot, so drawing works on a headless machine and picks no GUI backend; only
+:func:`show_window` asks pyplot for a window. matplotlib is imported inside the
+functions: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnncls import runs
+from rnncls.config import ConfigError
+
+DPI = 100
+HEADLESS_BACKENDS = ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template")
+
+
+def save_figure(figure: Any, path: Path) -> Path:
+    """Write ``figure`` atomically; the file type follows the suffix (PNG without one)."""
+    path = Path(path)
+    file_type = path.suffix.lower().lstrip(".") or "png"
+    supported = figure.canvas.get_supported_filetypes()
+    if file_type not in supported:
+        raise ConfigError(
+            f"{path}: cannot draw a .{file_type} file; use one of "
+            + ", ".join(f".{name}" for name in sorted(supported))
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise runs.RunError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+    try:
+        runs.write_with(path, lambda temporary: figure.savefig(temporary, format=file_type))
+    except OSError as exc:
+        raise runs.RunError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def sample_grid(images: np.ndarray, captions: Sequence[str], path: Path) -> Path:
+    """Digits in a grid (up to 10 a row), each with its caption above it."""
+    count = len(images)
+    columns = min(count, 10)
+    rows = math.ceil(count / columns)
+    cell = 1.3 if count > 1 else 2.8  # a single digit gets a picture of readable size
+    figure = _figure(cell * columns + 0.4, (cell + 0.2) * rows + 0.2)
+    for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
+        axes.set_axis_off()
+        if index < count:
+            axes.imshow(images[index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            axes.set_title(captions[index], fontsize=8 if columns > 1 else 11)
+    return save_figure(figure, path)
+
+
+def confusion_matrix(confusion: np.ndarray, path: Path, title: str = "") -> Path:
+    """The confusion matrix (rows: true class, columns: predicted), counts in each cell."""
+    classes = len(confusion)
+    figure = _figure(6.4, 5.6)
+    axes = figure.add_subplot()
+    shown = axes.imshow(confusion, cmap="Blues")
+    figure.colorbar(shown, ax=axes, shrink=0.8)
+    axes.set_xticks(range(classes))
+    axes.set_yticks(range(classes))
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    if title:
+        axes.set_title(title)
+    threshold = confusion.max() / 2 if confusion.size else 0
+    for (row, col), count in np.ndenumerate(confusion):
+        colour = "white" if count > threshold else "black"
+        axes.text(col, row, str(count), ha="center", va="center", fontsize=7, color=colour)
+    return save_figure(figure, path)
+
+
+def training_curves(records: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Training and evaluation loss, and evaluation accuracy, against the step."""
+    records = [r for r in records if r.get("event", "eval") == "eval" and "step" in r]
+    if not records:
+        raise ValueError("no evaluations recorded yet")
+    steps = [r["step"] for r in records]
+    figure = _figure(9.0, 3.6)
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    loss_axes.plot(steps, [r["train_loss"] for r in records], marker=".", label="train loss")
+    if all("eval_loss" in r for r in records):
+        loss_axes.plot(steps, [r["eval_loss"] for r in records], marker=".", label="eval loss")
+    loss_axes.set_xlabel("step")
+    loss_axes.set_ylabel("loss")
+    loss_axes.legend()
+    loss_axes.grid(alpha=0.3)
+    accuracy = [r["eval_accuracy"] for r in records]
+    accuracy_axes.plot(steps, accuracy, marker=".", color="tab:green")
+    accuracy_axes.set_xlabel("step")
+    accuracy_axes.set_ylabel("evaluation accuracy")
+    accuracy_axes.set_title(f"last {accuracy[-1]:.4f}", fontsize=9)
+    accuracy_axes.grid(alpha=0.3)
+    return save_figure(figure, path)
+
+
+def has_display() -> bool:
+    """Whether a window can open: always on macOS and Windows, with X11 or Wayland else."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def show_window(path: Path, title: str = "rnncls") -> bool:
+    """Show a picture in a window until it is closed; False (and no wait) where there
+    is no display or matplotlib has no interactive backend."""
+    if not has_display():
+        return False
+    import matplotlib
+    import matplotlib.pyplot as pyplot
+
+    if matplotlib.get_backend().lower() in HEADLESS_BACKENDS:
+        return False
+    try:
+        picture = pyplot.imread(path)
+    except (OSError, ValueError, SyntaxError):
+        return False  # a file type that only an editor shows (PDF, SVG)
+    height, width = picture.shape[:2]
+    figure = pyplot.figure(title, figsize=(width / DPI, height / DPI), dpi=DPI)
+    figure.figimage(picture)
+    pyplot.show()
+    return True
