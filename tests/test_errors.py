@@ -32,9 +32,15 @@ def sets(settings: list[str]) -> list[str]:
 
 
 def snapshot(folder: Path) -> dict[str, tuple]:
-    """Every path under ``folder`` with its kind, size, mode, time and content digest."""
+    """Every path under ``folder`` with its kind, size, mode, time and content digest.
+
+    ``home/`` and ``cache/`` (the fixture's HOME and XDG_CACHE_HOME) are left out: they
+    are the libraries' (onnxruntime writes a device id there), not rnncls's output.
+    """
     found = {}
     for path in sorted(folder.rglob("*")):
+        if path.relative_to(folder).parts[0] in ("home", "cache"):
+            continue
         info = path.lstat()
         content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
         found[str(path.relative_to(folder))] = (
@@ -737,3 +743,113 @@ def test_unwritable_runs_latest_is_a_warning(workspace: Path) -> None:
     assert json.loads(result.stdout.splitlines()[-1])["steps"] == 6
     assert "warning: cannot create runs" in result.stderr
     assert (workspace / "elsewhere" / "summary.json").is_file()
+
+
+# ---------------------------------------------------------------------- model files
+
+
+def flat_onnx_model(path: Path) -> None:
+    """A valid ONNX model that reads (n, 784), not the (n, 28, 28) images rnncls gives."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.zeros((784, 10), np.float32), "weights")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["images", "weights"], ["logits"])],
+        "flat",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["n", 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 10])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def flat_keras_model(path: Path) -> None:
+    import keras
+
+    inputs = keras.Input(shape=(784,))
+    keras.Model(inputs, keras.layers.Dense(10)(inputs)).save(path)
+
+
+def without_onnx(change: Callable[[Path], None]) -> Callable[[Path], None]:
+    """Damage a run that has only model.keras, so the Keras model is what is read."""
+
+    def apply(run: Path) -> None:
+        (run / "model.onnx").unlink()
+        change(run)
+
+    return apply
+
+
+MODEL_CASES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
+    "no model file": (
+        lambda r: ((r / "model.onnx").unlink(), (r / "model.keras").unlink()),
+        ["run is not a finished run: it has no model.keras or model.onnx"],
+    ),
+    "empty model.onnx": (
+        damage("model.onnx", lambda b: b""),
+        ["cannot load model run/model.onnx"],
+    ),
+    "truncated model.onnx": (
+        damage("model.onnx", lambda b: b[: len(b) // 2]),
+        ["cannot load model run/model.onnx"],
+    ),
+    "model.onnx that reads other shapes": (
+        lambda r: flat_onnx_model(r / "model.onnx"),
+        ["run/model.onnx: the model reads inputs of shape (?, 784)", "(n, 28, 28)"],
+    ),
+    "empty model.keras": (
+        without_onnx(damage("model.keras", lambda b: b"")),
+        ["cannot load model run/model.keras"],
+    ),
+    "truncated model.keras": (
+        without_onnx(damage("model.keras", lambda b: b[: len(b) // 2])),
+        ["cannot load model run/model.keras"],
+    ),
+    "model.keras that reads other shapes": (
+        without_onnx(lambda r: flat_keras_model(r / "model.keras")),
+        ["run/model.keras: the model reads inputs of shape (?, 784)"],
+    ),
+}
+MODEL_COMMANDS = {
+    "eval": ["eval", "--run", "run", "--confusion", "confusion.png"],
+    "predict": ["predict", "--run", "run", "--n", "3"],
+    "show-sample": ["show-sample", "--run", "run", "--out", "sample.png"],
+}
+
+
+@pytest.mark.parametrize("command", MODEL_COMMANDS)
+@pytest.mark.parametrize("case", MODEL_CASES)
+def test_damaged_or_unfit_models(workspace: Path, tiny_run, command: str, case: str) -> None:
+    change, fragments = MODEL_CASES[case]
+    change(tiny_run.copy(workspace / "run"))
+    before = snapshot(workspace)
+    code, out, err = run_cli([*MODEL_COMMANDS[command], "--data-dir", workspace / "mnist"])
+    assert_one_error_line(code, 1, out, err, fragments)
+    assert snapshot(workspace) == before  # no confusion.png, no sample.png
+
+
+@pytest.mark.parametrize("command", MODEL_COMMANDS)
+def test_run_that_is_not_one(workspace: Path, command: str) -> None:
+    (workspace / "run").mkdir()
+    write(workspace / "run" / "notes.txt", "not a run")
+    before = snapshot(workspace)
+    args = [*MODEL_COMMANDS[command], "--data-dir", workspace / "mnist"]
+    code, out, err = run_cli(args)
+    assert_one_error_line(code, 1, out, err, ["run is not a finished run"])
+    args[args.index("run")] = "run/notes.txt"
+    code, out, err = run_cli(args)
+    assert_one_error_line(code, 1, out, err, ["run/notes.txt: not a model file"])
+    assert snapshot(workspace) == before
+
+
+def test_export_of_a_damaged_keras_model(workspace: Path, tiny_run) -> None:
+    run = tiny_run.copy(workspace / "run")
+    damage("model.keras", lambda b: b[: len(b) // 3])(run)
+    before = snapshot(workspace)
+    args = ["export", "--run", "run", "--format", "onnx", "--out", "exported.onnx"]
+    code, out, err = run_cli(args)
+    assert_one_error_line(code, 1, out, err, ["cannot load model run/model.keras"])
+    assert snapshot(workspace) == before
