@@ -125,6 +125,7 @@ def reference(workspace: Path) -> Path:
 # ---------------------------------------------------------------------- SIGKILL
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_gives_the_same_weights(workspace, reference):
     """Killed with SIGKILL at several random moments (start-up, training, checkpointing,
     saving), resumed each time: the run ends exactly where the uninterrupted one does.
@@ -168,6 +169,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_weights(workspace,
 # ---------------------------------------------------------------------- SIGINT, SIGTERM
 
 
+@pytest.mark.slow
 def test_sigint_and_sigterm_save_a_checkpoint_and_say_how_to_resume(workspace, reference):
     """Ctrl-C or a SIGTERM during training: a checkpoint, one line that says how to
     resume, exit 1 (the run is not finished); that command then ends it as if it had never
@@ -309,6 +311,7 @@ def test_a_run_directory_in_use_is_refused(tmp_path):
     runs.release_run_dir(run_dir)
 
 
+@pytest.mark.slow
 def test_two_trainings_at_once_do_not_disturb_each_other(tmp_path):
     """Two trainings started together in one folder, with no --run-dir: each gets its own
     run directory (even within the same second), and both end as a lone run does."""
