@@ -1,0 +1,596 @@
+"""rnncls against a PyTorch reference, side by side on this machine: ``make bench``.
+
+Training: ``rnncls train`` and ``bench/torch_reference.py`` (same model, optimizer, batch,
+data and data order) each run in a fresh process, alternately, several rounds; each
+reports the milliseconds per training step of its timed steps only. The PyTorch
+reference runs at each thread count of ``--torch-threads`` and the faster median is the
+reference to beat (on a busy 2-core machine OpenMP's spinning threads make 2 threads
+slower than 1). Peak memory is each process's own maximum resident set size, read from
+``os.wait4`` when it ends. Start-up: ``rnncls --help``, ``rnncls predict --n 10`` and
+``rnncls eval`` (the full test set) each timed as wall time of a fresh process.
+
+Everything is printed as a table, and written as JSON to ``bench/results/latest.json``
+(``--json`` prints the JSON on stdout instead). Nothing here imports TensorFlow or torch:
+this process stays small and out of the way of what it measures.
+
+    python bench/run.py                  # the default experiment, 3 rounds (about 5 min)
+    python bench/run.py --rounds 5
+    python bench/run.py --smoke --data-dir DIR   # seconds: checks that the benchmark works
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+TORCH_REFERENCE = BENCH_DIR / "torch_reference.py"
+
+# Targets of issue 4, checked in the table (medians on the benchmark machine).
+TARGETS = {
+    "train_ratio": 1.0,  # rnncls ms/step over PyTorch's
+    "test_accuracy": 0.965,  # after 1200 steps
+    "train_peak_mb": 1000.0,
+    "predict_s": 0.5,
+    "help_s": 0.25,
+    "eval_s": 3.0,
+}
+
+
+# ---------------------------------------------------------------------- processes
+
+
+@dataclass
+class ProcessResult:
+    """One fresh process: its exit status, wall time, peak memory and output."""
+
+    returncode: int
+    wall_seconds: float
+    peak_mb: float
+    stdout: str
+    stderr: str
+
+    def last_json(self) -> dict[str, Any] | None:
+        for line in reversed(self.stdout.splitlines()):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                return record
+        return None
+
+    def error_line(self) -> str:
+        lines = [line for line in self.stderr.splitlines() if line.strip()]
+        return lines[-1][:200] if lines else f"exit {self.returncode}"
+
+
+def run_process(command: list[str], env: dict[str, str], cwd: Path) -> ProcessResult:
+    """Run ``command`` to its end; its peak RSS comes from the kernel (``wait4``), exact
+    for this one process and not polled."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=cwd)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ProcessResult(
+            returncode=process.returncode,
+            wall_seconds=wall,
+            peak_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+            stdout=out.read().decode(errors="replace"),
+            stderr=err.read().decode(errors="replace"),
+        )
+
+
+def rnncls_command() -> list[str]:
+    """The console script beside this Python (what a user types), else ``-m rnncls``."""
+    script = Path(sys.executable).parent / "rnncls"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("rnncls")
+    return [found] if found else [sys.executable, "-m", "rnncls"]
+
+
+# ---------------------------------------------------------------------- training
+
+
+@dataclass
+class Experiment:
+    steps: int = 1200
+    batch_size: int = 64
+    hidden_units: int = 64
+    learning_rate: float = 0.01
+    seed: int = 1
+    validation_size: int = 5000
+    eval_every: int = 50
+
+    def rnncls_settings(self) -> list[str]:
+        values = {
+            "train.steps": self.steps,
+            "train.batch_size": self.batch_size,
+            "model.hidden_units": self.hidden_units,
+            "train.learning_rate": self.learning_rate,
+            "train.seed": self.seed,
+            "data.validation_size": self.validation_size,
+            "train.eval_every": self.eval_every,
+        }
+        return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+
+    def torch_arguments(self) -> list[str]:
+        return [
+            f"--steps={self.steps}",
+            f"--batch-size={self.batch_size}",
+            f"--hidden-units={self.hidden_units}",
+            f"--lr={self.learning_rate}",
+            f"--seed={self.seed}",
+            f"--validation-size={self.validation_size}",
+        ]
+
+    def flops_per_step(self, image_size: int = 28, classes: int = 10) -> float:
+        """Multiply-adds (x2) of one training step: forward through the LSTM's 28 time
+        steps of a (batch x (inputs + units)) by ((inputs + units) x 4 units) product and
+        the dense layer, and twice that backward (input and weight gradients)."""
+        gates = 4 * self.hidden_units
+        lstm = image_size * 2 * self.batch_size * (image_size + self.hidden_units) * gates
+        dense = 2 * self.batch_size * self.hidden_units * classes
+        return 3 * (lstm + dense)
+
+
+@dataclass
+class TrainRun:
+    name: str
+    ms_per_step: float | None
+    test_accuracy: float | None
+    peak_mb: float
+    wall_seconds: float
+    error: str | None = None
+
+
+def train_rnncls(experiment: Experiment, env: dict[str, str], workdir: Path, tag: str) -> TrainRun:
+    run_dir = workdir / f"rnncls-{tag}"
+    command = [
+        *rnncls_command(),
+        "train",
+        *experiment.rnncls_settings(),
+        "--json",
+        "--force",
+        "--run-dir",
+        str(run_dir),
+    ]
+    return _train_run("rnncls", command, env, workdir)
+
+
+def train_torch(
+    experiment: Experiment, env: dict[str, str], workdir: Path, threads: int
+) -> TrainRun:
+    command = [
+        sys.executable,
+        str(TORCH_REFERENCE),
+        *experiment.torch_arguments(),
+        f"--threads={threads}",
+    ]
+    return _train_run(f"pytorch-{threads}t", command, env, workdir)
+
+
+def _train_run(name: str, command: list[str], env: dict[str, str], workdir: Path) -> TrainRun:
+    result = run_process(command, env, workdir)
+    done = result.last_json()
+    if result.returncode != 0 or not done or done.get("event") != "done":
+        return TrainRun(name, None, None, result.peak_mb, result.wall_seconds, result.error_line())
+    return TrainRun(
+        name, done["ms_per_step"], done["test_accuracy"], result.peak_mb, result.wall_seconds
+    )
+
+
+@dataclass
+class Summary:
+    """Medians over the rounds of one contender."""
+
+    name: str
+    runs: list[TrainRun] = field(default_factory=list)
+
+    def good(self) -> list[TrainRun]:
+        return [r for r in self.runs if r.error is None]
+
+    def median(self, attribute: str) -> float | None:
+        values = [getattr(r, attribute) for r in self.good()]
+        return statistics.median(values) if values else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ms_per_step_median": self.median("ms_per_step"),
+            "ms_per_step_all": [r.ms_per_step for r in self.runs],
+            "test_accuracy_median": self.median("test_accuracy"),
+            "test_accuracy_all": [r.test_accuracy for r in self.runs],
+            "peak_mb_median": self.median("peak_mb"),
+            "peak_mb_max": max((r.peak_mb for r in self.good()), default=None),
+            "wall_seconds_median": self.median("wall_seconds"),
+            "errors": [r.error for r in self.runs if r.error],
+        }
+
+
+def benchmark_training(
+    experiment: Experiment,
+    rounds: int,
+    torch_threads: list[int],
+    env: dict[str, str],
+    workdir: Path,
+    log: Any,
+) -> dict[str, Summary]:
+    """Alternate rnncls and PyTorch, reversing the order every other round, so a slow
+    spell of a shared machine falls on both."""
+    summaries = {"rnncls": Summary("rnncls")}
+    for threads in torch_threads:
+        summaries[f"pytorch-{threads}t"] = Summary(f"pytorch-{threads}t")
+    for round_index in range(rounds):
+        contenders: list[tuple[str, Any, tuple[Any, ...]]] = [
+            ("rnncls", train_rnncls, (experiment, env, workdir, str(round_index)))
+        ]
+        for threads in torch_threads:
+            contenders.append(
+                (f"pytorch-{threads}t", train_torch, (experiment, env, workdir, threads))
+            )
+        if round_index % 2:
+            contenders.reverse()
+        for name, contender, arguments in contenders:
+            run = contender(*arguments)
+            summaries[name].runs.append(run)
+            shown = f"{run.ms_per_step:.3f} ms/step" if run.error is None else run.error
+            log(f"round {round_index + 1}/{rounds}  {name:12} {shown}  peak {run.peak_mb:.0f} MB")
+    return summaries
+
+
+# ---------------------------------------------------------------------- start-up
+
+
+@dataclass
+class CommandTiming:
+    name: str
+    command: str
+    wall_seconds_median: float | None
+    wall_seconds_all: list[float]
+    peak_mb_median: float | None
+    error: str | None = None
+
+
+def time_command(
+    name: str,
+    arguments: list[str],
+    repeats: int,
+    env: dict[str, str],
+    workdir: Path,
+    warm_up: bool = True,
+) -> CommandTiming:
+    """Median wall time of ``rnncls ARGUMENTS`` in fresh processes; not available when
+    the command fails (the first failure stops the repeats). One untimed run first, so
+    every timed one finds the files in the page cache and the byte code compiled."""
+    command = [*rnncls_command(), *arguments]
+    shown = " ".join(["rnncls", *("RUN" if Path(a).is_absolute() else a for a in arguments)])
+    if warm_up:
+        run_process(command, env, workdir)
+    walls, peaks = [], []
+    for _ in range(repeats):
+        result = run_process(command, env, workdir)
+        if result.returncode != 0:
+            return CommandTiming(name, shown, None, walls, None, result.error_line())
+        walls.append(round(result.wall_seconds, 4))
+        peaks.append(result.peak_mb)
+    return CommandTiming(
+        name, shown, statistics.median(walls), walls, statistics.median(peaks) if peaks else None
+    )
+
+
+def benchmark_startup(
+    run_dir: Path | None,
+    repeats: int,
+    env: dict[str, str],
+    workdir: Path,
+    log: Any,
+    warm_up: bool = True,
+) -> list[CommandTiming]:
+    run = ["--run", str(run_dir)] if run_dir else []
+    commands = [
+        ("help", ["--help"]),
+        ("predict", ["predict", "--n", "10", *run]),
+        ("eval", ["eval", *run, "--json"]),
+    ]
+    timings = []
+    for name, arguments in commands:
+        timing = time_command(name, arguments, repeats, env, workdir, warm_up)
+        shown = (
+            f"{timing.wall_seconds_median:.3f} s"
+            if timing.error is None
+            else f"not available ({timing.error})"
+        )
+        log(f"{timing.command:40} {shown}")
+        timings.append(timing)
+    return timings
+
+
+# ---------------------------------------------------------------------- the machine
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def version_of(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info() -> dict[str, Any]:
+    try:
+        memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        memory_gb = None
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_gb, 1) if memory_gb else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {
+            name: version_of(name)
+            for name in ("rnncls", "tensorflow", "keras", "torch", "onnxruntime", "numpy")
+        },
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def matmul_rates(env: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """GFLOP/s of float32 products on this machine (bench/matmul_rates.py)."""
+    result = run_process([sys.executable, str(BENCH_DIR / "matmul_rates.py")], env, workdir)
+    rates = result.last_json()
+    if result.returncode != 0 or rates is None:
+        raise RuntimeError(f"bench/matmul_rates.py failed: {result.error_line()}")
+    return rates
+
+
+# ---------------------------------------------------------------------- report
+
+
+def build_report(
+    args: argparse.Namespace,
+    experiment: Experiment,
+    machine: dict[str, Any],
+    rates: dict[str, float],
+    summaries: dict[str, Summary],
+    startup: list[CommandTiming],
+) -> dict[str, Any]:
+    rnncls = summaries["rnncls"]
+    torch_summaries = [s for name, s in summaries.items() if name.startswith("pytorch")]
+    timed = [s for s in torch_summaries if s.median("ms_per_step") is not None]
+    reference = min(timed, key=lambda s: s.median("ms_per_step")) if timed else None
+    rnncls_ms = rnncls.median("ms_per_step")
+    reference_ms = reference.median("ms_per_step") if reference else None
+    flops = experiment.flops_per_step()
+    floor = {
+        "gflop_per_step": round(flops / 1e9, 4),
+        "ms_at_large_matmul_rate": round(flops / (rates["large_1024"] * 1e9) * 1e3, 3),
+        "ms_at_small_matmul_rate": round(flops / (rates["small_64x64x256"] * 1e9) * 1e3, 3),
+    }
+    by_name = {t.name: t for t in startup}
+    checks = {
+        "train_ratio": _at_most(
+            rnncls_ms / reference_ms if rnncls_ms and reference_ms else None,
+            TARGETS["train_ratio"],
+        ),
+        "test_accuracy": _at_least(rnncls.median("test_accuracy"), TARGETS["test_accuracy"]),
+        "train_peak_mb": _at_most(rnncls.median("peak_mb"), TARGETS["train_peak_mb"]),
+    }
+    for name in ("help", "predict", "eval"):
+        timing = by_name.get(name)
+        checks[f"{name}_s"] = _at_most(
+            timing.wall_seconds_median if timing else None, TARGETS[f"{name}_s"]
+        )
+    return {
+        "benchmark": "rnncls vs PyTorch, side by side",
+        "smoke": args.smoke,
+        "rounds": args.rounds,
+        "experiment": asdict(experiment),
+        "machine": machine,
+        "matmul_gflops": rates,
+        "flop_floor": floor,
+        "training": {name: s.to_json() for name, s in summaries.items()},
+        "reference": reference.name if reference else None,
+        "ratio": round(rnncls_ms / reference_ms, 3) if rnncls_ms and reference_ms else None,
+        "startup": [asdict(t) for t in startup],
+        "targets": TARGETS,
+        "checks": checks,
+        "note": None if not args.smoke else "smoke run: tiny settings, numbers mean nothing",
+    }
+
+
+def _at_most(value: float | None, limit: float) -> dict[str, Any]:
+    return {"value": value, "limit": limit, "ok": None if value is None else value <= limit}
+
+
+def _at_least(value: float | None, limit: float) -> dict[str, Any]:
+    return {"value": value, "limit": limit, "ok": None if value is None else value >= limit}
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _verdict(check: dict[str, Any]) -> str:
+    return {True: "yes", False: "NO", None: "n/a"}[check["ok"]]
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A Markdown table (the README quotes it as printed)."""
+    machine = report["machine"]
+    experiment = report["experiment"]
+    training = report["training"]
+    checks = report["checks"]
+    rows = [
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GiB; "
+        f"Python {machine['python']}, TensorFlow {machine['versions']['tensorflow']}, "
+        f"Keras {machine['versions']['keras']}, PyTorch {machine['versions']['torch']}; "
+        f"load average at start {machine['load_average'][0]}",
+        f"Experiment: LSTM {experiment['hidden_units']}, batch {experiment['batch_size']}, "
+        f"Adam {experiment['learning_rate']}, {experiment['steps']} steps; "
+        f"{report['rounds']} alternating rounds, medians",
+        "",
+        "| training | ms/step (median) | all rounds | test accuracy | peak memory (MB) |",
+        "| --- | ---: | --- | ---: | ---: |",
+    ]
+    for name, summary in training.items():
+        all_rounds = ", ".join(_number(x, 2) for x in summary["ms_per_step_all"])
+        rows.append(
+            f"| {name} | {_number(summary['ms_per_step_median'])} | {all_rounds} | "
+            f"{_number(summary['test_accuracy_median'], 4)} | "
+            f"{_number(summary['peak_mb_median'], 0)} |"
+        )
+    floor = report["flop_floor"]
+    rates = report["matmul_gflops"]
+    rows += [
+        "",
+        f"FLOP floor: {floor['gflop_per_step']} GFLOP/step; "
+        f"{floor['ms_at_large_matmul_rate']} ms/step at the large-matmul rate "
+        f"({rates['large_1024']} GFLOP/s), {floor['ms_at_small_matmul_rate']} ms/step at the "
+        f"64x64x256 rate ({rates['small_64x64x256']} GFLOP/s); best rates of {rates['library']}",
+        "",
+        "| fresh process | wall s (median) | peak memory (MB) |",
+        "| --- | ---: | ---: |",
+    ]
+    for timing in report["startup"]:
+        shown = (
+            _number(timing["wall_seconds_median"])
+            if timing["error"] is None
+            else f"not available: {timing['error']}"
+        )
+        rows.append(f"| `{timing['command']}` | {shown} | {_number(timing['peak_mb_median'], 0)} |")
+    rows += [
+        "",
+        "| target | value | limit | met |",
+        "| --- | ---: | ---: | --- |",
+        f"| rnncls ms/step over {report['reference']} | "
+        f"{_number(checks['train_ratio']['value'])} | <= 1.0 | "
+        f"{_verdict(checks['train_ratio'])} |",
+    ]
+    labels = {
+        "test_accuracy": ("rnncls test accuracy", ">=", 4),
+        "train_peak_mb": ("rnncls train peak memory (MB)", "<=", 0),
+        "predict_s": ("`rnncls predict --n 10` (s)", "<=", 3),
+        "help_s": ("`rnncls --help` (s)", "<=", 3),
+        "eval_s": ("`rnncls eval`, 10,000 images (s)", "<=", 3),
+    }
+    for key, (label, sign, digits) in labels.items():
+        check = checks[key]
+        rows.append(
+            f"| {label} | {_number(check['value'], digits)} | {sign} {check['limit']} | "
+            f"{_verdict(check)} |"
+        )
+    if report["note"]:
+        rows += ["", f"Note: {report['note']}"]
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------- main
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating training rounds")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (1200)")
+    parser.add_argument(
+        "--torch-threads",
+        default=None,
+        help="comma-separated PyTorch thread counts to try (default: 1 and the core count)",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="fresh-process timings each")
+    parser.add_argument("--data-dir", default=None, help="MNIST folder (RNNCLS_DATA_DIR)")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: check it works")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.json")
+    parser.add_argument("--json", action="store_true", help="print the JSON, not the table")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds = 1
+        args.repeats = 1
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    experiment = Experiment()
+    if args.smoke:
+        experiment = Experiment(
+            steps=4, batch_size=16, hidden_units=8, validation_size=20, eval_every=2
+        )
+    if args.steps:
+        experiment.steps = args.steps
+    if args.torch_threads:
+        torch_threads = [int(x) for x in args.torch_threads.split(",")]
+    elif args.smoke:
+        torch_threads = [1]
+    else:
+        torch_threads = sorted({1, os.cpu_count() or 1})
+    if args.no_torch:
+        torch_threads = []
+
+    env = dict(os.environ)
+    if args.data_dir:
+        env["RNNCLS_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    env.setdefault("MPLBACKEND", "Agg")
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(BENCH_DIR.parent), env.get("PYTHONPATH")) if p
+    )
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    machine = machine_info()
+    with tempfile.TemporaryDirectory(prefix="rnncls-bench-") as folder:
+        workdir = Path(folder)
+        summaries = benchmark_training(experiment, args.rounds, torch_threads, env, workdir, log)
+        last_run = workdir / f"rnncls-{args.rounds - 1}"
+        run_dir = last_run if (last_run / "summary.json").exists() else None
+        startup = benchmark_startup(
+            run_dir, args.repeats, env, workdir, log, warm_up=not args.smoke
+        )
+        rates = matmul_rates(env, workdir)
+    report = build_report(args, experiment, machine, rates, summaries, startup)
+    report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["table"] = format_table(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(report["table"])
+        print(f"\nJSON: {args.out}")
+    failed = summaries["rnncls"].good() == [] or any(
+        s.runs and not s.good() for s in summaries.values()
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The benchmark itself works: `bench/run.py --smoke` on tiny synthetic data.
+
+Only that it runs and reports sane fields; the numbers of a smoke run mean nothing, and
+timings are never asserted here (bench/NOTES.md and the README hold the real ones).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import write_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def test_bench_smoke_run_reports_every_field(tmp_path):
+    data = write_mnist(tmp_path / "mnist")
+    out = tmp_path / "bench.json"
+    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--json"]
+    command += ["--data-dir", str(data), "--out", str(out)]
+    if not HAS_TORCH:  # CI installs only the dev extra; `make bench` adds torch
+        command.append("--no-torch")
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert json.loads(out.read_text()) == report
+
+    rnncls = report["training"]["rnncls"]
+    assert rnncls["errors"] == []
+    assert rnncls["ms_per_step_median"] > 0
+    assert 0.0 <= rnncls["test_accuracy_median"] <= 1.0
+    assert 50 < rnncls["peak_mb_median"] < 20_000
+    if HAS_TORCH:
+        assert report["reference"] == "pytorch-1t"
+        torch_run = report["training"]["pytorch-1t"]
+        assert torch_run["errors"] == [] and torch_run["ms_per_step_median"] > 0
+        assert 0.0 <= torch_run["test_accuracy_median"] <= 1.0
+        assert report["ratio"] > 0
+
+    startup = {timing["name"]: timing for timing in report["startup"]}
+    assert set(startup) == {"help", "predict", "eval"}
+    assert startup["help"]["error"] is None and startup["help"]["wall_seconds_median"] > 0
+    for timing in startup.values():  # a command this branch lacks is reported, not fatal
+        assert (timing["error"] is None) != (timing["wall_seconds_median"] is None)
+
+    assert report["experiment"]["steps"] == 4
+    assert report["flop_floor"]["gflop_per_step"] > 0
+    assert report["matmul_gflops"]["small_64x64x256"] > 0
+    assert report["machine"]["cores"] >= 1
+    assert set(report["checks"]) == {
+        "train_ratio",
+        "test_accuracy",
+        "train_peak_mb",
+        "predict_s",
+        "help_s",
+        "eval_s",
+    }
+    assert "| rnncls |" in report["table"] and "FLOP floor" in report["table"]
