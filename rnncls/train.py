@@ -30,6 +30,9 @@ from rnncls.data import DataSource, Split, load_split, load_training_data
 from rnncls.evaluate import cross_entropy, keras_logits
 
 CHECKPOINT_VERSION = 1
+# Images per forward pass in the periodic and final evaluations: 2000 at a time made
+# oneDNN hold about 50 MB more at the run's peak, for no measurable speed (bench/NOTES.md).
+EVAL_BATCH_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ class Trainer:
 
 
 def _evaluate(model: Any, split: Split) -> tuple[float, float]:
-    logits = keras_logits(model, split.images)
+    logits = keras_logits(model, split.images, batch_size=EVAL_BATCH_SIZE)
     accuracy = float((logits.argmax(axis=1) == split.labels).mean())
     return cross_entropy(logits, split.labels), accuracy
 
@@ -261,11 +264,17 @@ def train(
     runs.check_writable(run_dir)
 
     train_split, validation_split = load_training_data(source, config.data.validation_size)
+    # A slice of the training file keeps the whole file's buffer alive: copy the small
+    # validation tail, so the buffer goes once the trainer holds the training images.
+    validation_split = Split(
+        validation_split.name, validation_split.images.copy(), validation_split.labels.copy()
+    )
     test_split = load_split(source, "test")
     check_labels(config, (train_split, validation_split, test_split))
     order = BatchOrder(config.train.seed, len(train_split), config.train.batch_size)
 
     trainer = Trainer(config, train_split)
+    del train_split
     run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
     if checkpoint is not None:
         trainer.restore(checkpoint[1], run_dir)
