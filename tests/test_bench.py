@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from conftest import write_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def bench_module() -> ModuleType:
+    """bench/run.py, imported from its path (bench/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fresh_process_timing_of_a_command_and_of_a_missing_one(tmp_path):
+    bench = bench_module()
+    env = dict(os.environ)
+    shown = bench.time_command("config", ["config", "show"], 2, env, tmp_path, warm_up=False)
+    assert shown.error is None and shown.command == "rnncls config show"
+    assert len(shown.wall_seconds_all) == 2 and shown.wall_seconds_median > 0
+    missing = bench.time_command("nope", ["no-such-command"], 2, env, tmp_path, warm_up=False)
+    assert missing.wall_seconds_median is None and "no-such-command" in missing.error
 
 
 def test_bench_smoke_run_reports_every_field(tmp_path):
