@@ -33,6 +33,11 @@ CHECKPOINT_VERSION = 1
 # Images per forward pass in the periodic and final evaluations: 2000 at a time made
 # oneDNN hold about 50 MB more at the run's peak, for no measurable speed (bench/NOTES.md).
 EVAL_BATCH_SIZE = 500
+# TensorFlow's intra-op threads while training. The ops of one step take microseconds
+# (64x64 by 64x256 products, elementwise gates on 64x64): a second thread costs more in
+# hand-offs than it brings, and on a busy machine it waits for a core. Measured on 2
+# cores: 2.35 vs 2.50 ms/step, and evaluations 73 vs 95 ms (bench/NOTES.md).
+TRAIN_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,8 @@ class Trainer:
     def __init__(self, config: Config, train_split: Split) -> None:
         from rnncls.tf_setup import import_tensorflow
 
-        tf = import_tensorflow()  # first: it sets Keras's backend and quiets start-up
+        # first: it sets Keras's backend, quiets start-up and fixes the thread pools
+        tf = import_tensorflow(threads=TRAIN_THREADS)
         import keras
 
         from rnncls.model import build_model
