@@ -15,12 +15,12 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from types import ModuleType
 
 
-def import_tensorflow(threads: int | None = None) -> ModuleType:
+def import_tensorflow(threads: int | None = None, inter_op_threads: int = 1) -> ModuleType:
     """Import TensorFlow quietly with Keras on its backend, and set its thread pools.
 
-    ``threads`` defaults to the CPU count: one pool of that size for the matrix products
-    inside an op, and one thread between ops (an LSTM step is a chain, nothing runs beside
-    it), which measured fastest on 2 cores (bench/NOTES.md).
+    ``threads`` (the pool for the work inside one op) defaults to the CPU count;
+    ``inter_op_threads`` run independent ops side by side (training asks for its own
+    numbers of both, bench/NOTES.md). Only the first call in a process sets them.
     """
     os.environ["KERAS_BACKEND"] = "tensorflow"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -35,7 +35,7 @@ def import_tensorflow(threads: int | None = None) -> ModuleType:
         tf.config.list_physical_devices()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads or os.cpu_count() or 1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
     except RuntimeError:
         pass  # TensorFlow already ran an op in this process: its pools are fixed now
     return tf

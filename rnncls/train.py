@@ -33,11 +33,14 @@ CHECKPOINT_VERSION = 1
 # Images per forward pass in the periodic and final evaluations: 2000 at a time made
 # oneDNN hold about 50 MB more at the run's peak, for no measurable speed (bench/NOTES.md).
 EVAL_BATCH_SIZE = 500
-# TensorFlow's intra-op threads while training. The ops of one step take microseconds
-# (64x64 by 64x256 products, elementwise gates on 64x64): a second thread costs more in
-# hand-offs than it brings, and on a busy machine it waits for a core. Measured on 2
-# cores: 2.35 vs 2.50 ms/step, and evaluations 73 vs 95 ms (bench/NOTES.md).
+# TensorFlow's threads while training (bench/NOTES.md has the numbers). The ops of a
+# step take microseconds (64x64 by 64x256 products, gates on 64x64), too short to split
+# over two threads: one intra-op thread. But many ops are independent of the chain
+# through the 28 time steps (the input products, the weight gradients), and two
+# inter-op threads run them beside it: 1.6 to 1.9 ms/step instead of 2.1 to 2.2 when
+# the second core is free. Thread counts change only the schedule, never the results.
 TRAIN_THREADS = 1
+TRAIN_INTER_OP_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ class Trainer:
         from rnncls.tf_setup import import_tensorflow
 
         # first: it sets Keras's backend, quiets start-up and fixes the thread pools
-        tf = import_tensorflow(threads=TRAIN_THREADS)
+        tf = import_tensorflow(threads=TRAIN_THREADS, inter_op_threads=TRAIN_INTER_OP_THREADS)
         import keras
 
         from rnncls.model import build_model
