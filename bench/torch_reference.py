@@ -50,8 +50,8 @@ def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> tuple[
     correct, loss_sum = 0, 0.0
     with torch.no_grad():
         for start in range(0, len(labels), 2000):
-            batch = scaled(torch.from_numpy(images[start : start + 2000]))
-            target = torch.from_numpy(labels[start : start + 2000].astype(np.int64))
+            batch = scaled(torch.tensor(images[start : start + 2000]))
+            target = torch.tensor(labels[start : start + 2000], dtype=torch.int64)
             logits = model(batch)
             correct += int((logits.argmax(dim=1) == target).sum())
             loss_sum += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     train_split, _ = load_training_data(source, args.validation_size)
     test_split = load_split(source, "test")
     order = BatchOrder(args.seed, len(train_split), args.batch_size)
-    images = torch.from_numpy(np.ascontiguousarray(train_split.images))
-    labels = torch.from_numpy(train_split.labels.astype(np.int64))
+    images = torch.tensor(train_split.images)  # a copy: the file's buffer is read-only
+    labels = torch.tensor(train_split.labels, dtype=torch.int64)
+    del train_split
 
     model = LSTMClassifier(args.hidden_units, 10)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
