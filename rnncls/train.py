@@ -242,35 +242,10 @@ def train(
     status = on_status or (lambda message: None)
     notify = on_event or (lambda event: None)
     resuming = runs.check_run_dir(run_dir, resume=resume, force=force)
-    checkpoint = runs.load_checkpoint(run_dir) if resuming else None
-    state: dict[str, Any] = {
-        "version": CHECKPOINT_VERSION,
-        "step": 0,
-        "loss_sum": 0.0,
-        "loss_count": 0,
-        "train_seconds": 0.0,
-    }
-    summary = runs.read_summary(run_dir) if resuming else None
-    if checkpoint is not None:
-        state.update(checkpoint[0])
-        if state["version"] != CHECKPOINT_VERSION:
-            raise runs.RunError(
-                f"the checkpoint in {run_dir} has version {state['version']!r}; this rnncls "
-                f"reads version {CHECKPOINT_VERSION}"
-            )
-        if state["step"] > config.train.steps:
-            raise ConfigError(
-                f"train.steps = {config.train.steps}: the run in {run_dir} is already at "
-                f"step {state['step']}; ask for at least that many steps"
-            )
-        if summary is not None and summary.get("steps") == config.train.steps:
-            status(f"run {run_dir} already finished at step {state['step']}")
-            return TrainResult(**{k: summary[k] for k in TrainResult.__dataclass_fields__})
-    elif summary is not None:
-        raise runs.RunError(
-            f"{run_dir} holds a finished run but no {runs.CHECKPOINT_FILE} to continue from; "
-            "use --force to start it over"
-        )
+    state, saved_arrays, finished = _starting_state(config, run_dir, resuming)
+    if finished is not None:
+        status(f"run {run_dir} already finished at step {finished.steps}")
+        return finished
     runs.check_writable(run_dir)
 
     train_split, validation_split = load_training_data(source, config.data.validation_size)
@@ -286,10 +261,10 @@ def train(
     trainer = Trainer(config, train_split)
     del train_split
     run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
-    if checkpoint is not None:
-        trainer.restore(checkpoint[1], run_dir)
+    if saved_arrays is not None:
+        trainer.restore(saved_arrays, run_dir)
     status(f"data: {source}   run: {run_dir}")
-    if checkpoint is not None:
+    if saved_arrays is not None:
         status(f"resuming {run_dir} from step {state['step']}")
     elif resuming:
         status(f"no checkpoint in {run_dir} yet: starting it from step 0")
@@ -298,6 +273,61 @@ def train(
     # An old summary.json stays until the new one replaces it: a run continued to more
     # steps and killed is still the finished run its model.keras and summary describe.
 
+    _run_intervals(trainer, order, validation_split, state, config, run_dir, notify)
+    return _finish(trainer, test_split, state, run_dir, status)
+
+
+def _starting_state(
+    config: Config, run_dir: Path | None, resuming: bool
+) -> tuple[dict[str, Any], dict[str, list[np.ndarray]] | None, TrainResult | None]:
+    """The training state to start from, the checkpoint's arrays (None on a fresh start),
+    and the finished result when a resumed run already has the steps asked for."""
+    state: dict[str, Any] = {
+        "version": CHECKPOINT_VERSION,
+        "step": 0,
+        "loss_sum": 0.0,
+        "loss_count": 0,
+        "train_seconds": 0.0,
+    }
+    if not resuming:
+        return state, None, None
+    checkpoint = runs.load_checkpoint(run_dir)
+    summary = runs.read_summary(run_dir)
+    if checkpoint is None:
+        if summary is not None:
+            raise runs.RunError(
+                f"{run_dir} holds a finished run but no {runs.CHECKPOINT_FILE} to continue "
+                "from; use --force to start it over"
+            )
+        return state, None, None
+    state.update(checkpoint[0])
+    if state["version"] != CHECKPOINT_VERSION:
+        raise runs.RunError(
+            f"the checkpoint in {run_dir} has version {state['version']!r}; this rnncls "
+            f"reads version {CHECKPOINT_VERSION}"
+        )
+    if state["step"] > config.train.steps:
+        raise ConfigError(
+            f"train.steps = {config.train.steps}: the run in {run_dir} is already at "
+            f"step {state['step']}; ask for at least that many steps"
+        )
+    if summary is not None and summary.get("steps") == config.train.steps:
+        finished = TrainResult(**{k: summary[k] for k in TrainResult.__dataclass_fields__})
+        return state, checkpoint[1], finished
+    return state, checkpoint[1], None
+
+
+def _run_intervals(
+    trainer: Trainer,
+    order: BatchOrder,
+    validation_split: Split,
+    state: dict[str, Any],
+    config: Config,
+    run_dir: Path,
+    notify: Callable[[EvalEvent], None],
+) -> None:
+    """Train from ``state["step"]`` to ``train.steps``, one compiled call per interval
+    between evaluations; evaluate, log and checkpoint at the end of each interval."""
     eval_every, total_steps = config.train.eval_every, config.train.steps
     with stop_on_signals() as stop:
         if state["step"] < total_steps:
@@ -327,6 +357,15 @@ def train(
                 runs.save_checkpoint(run_dir, state, trainer.state_arrays())
                 raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
 
+
+def _finish(
+    trainer: Trainer,
+    test_split: Split,
+    state: dict[str, Any],
+    run_dir: Path,
+    status: Callable[[str], None],
+) -> TrainResult:
+    """Test, save the model and its pictures, then the summary (the last file written)."""
     try:
         test_loss, test_accuracy = _evaluate(trainer.model, test_split)
         status("saving the model")
