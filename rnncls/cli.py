@@ -50,7 +50,14 @@ def stderr_console() -> Any:
 def stdout_console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    class ResultConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 here; a reader that stopped early (`| head`) is no failure, so
+            # hand it to errors(), which ends quietly with 0 as for plain output.
+            self.quiet = True
+            raise BrokenPipeError
+
+    return ResultConsole(highlight=False)
 
 
 def log(message: str) -> None:

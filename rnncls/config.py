@@ -96,6 +96,10 @@ class Config:
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
+# The named flags whose spelling is not the key's (error messages name the flag typed).
+FLAG_NAMES = {"train.learning_rate": "--lr"}
+
+
 def default_config_path() -> Path:
     """The packaged default config, the same file as ``configs/default.toml``."""
     return Path(str(resources.files("rnncls") / "default.toml"))
@@ -224,7 +228,8 @@ def load_config(
     for dotted, value in (flags or {}).items():
         if value is not None:
             section, key = dotted.split(".")
-            _merge(values, {section: {key: value}}, f"--{key.replace('_', '-')}")
+            flag = FLAG_NAMES.get(dotted, f"--{key.replace('_', '-')}")
+            _merge(values, {section: {key: value}}, flag)
     return Config(**{name: cls(**values[name]) for name, cls in SECTIONS.items()})
 
 

@@ -129,3 +129,21 @@ def test_parser_usage_errors_are_one_line_and_exit_2():
         assert result.returncode == 2, args
         assert result.stdout == ""
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, args
+
+
+def test_flag_errors_name_the_flag_as_typed(in_tmp):
+    result = invoke("train", "--lr", "-1")
+    assert result.exit_code == 2
+    assert "(in --lr)" in result.stderr
+
+
+def test_rich_table_output_into_a_closed_pipe_is_no_failure(tmp_path, tiny_run):
+    """`rnncls eval | head -1`: the reader stops early; that is not an error. `true`
+    reads nothing and is gone long before Python has started, so the pipe is closed."""
+    script = (
+        f"{sys.executable} -m rnncls eval --run {tiny_run.run} --data-dir {tiny_run.data} "
+        "| true; exit ${PIPESTATUS[0]}"
+    )
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
