@@ -21,7 +21,7 @@ install: $(BIN)/python  ## the package in editable mode, with the test and lint 
 test: ## every test, the real-MNIST end-to-end run included
 	$(BIN)/python -m pytest
 
-test-fast: ## the unit tests only (seconds)
+test-fast: ## the tests on tiny synthetic data, without the slow real runs
 	$(BIN)/python -m pytest -m "not slow"
 
 lint:
