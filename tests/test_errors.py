@@ -137,7 +137,7 @@ CONFIG_CASES: dict[str, tuple[Callable[[Path], list], list[str]]] = {
     ),
     "negative learning rate": (
         lambda w: ["--lr", "-0.1"],
-        ["train.learning_rate = -0.1 (in --learning-rate)", "greater than 0"],
+        ["train.learning_rate = -0.1 (in --lr)", "greater than 0"],
     ),
     "zero learning rate": (
         lambda w: ["--config", write(w / "c.toml", "[train]\nlearning_rate = 0.0\n")],
