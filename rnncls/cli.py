@@ -99,8 +99,6 @@ def errors() -> Iterator[None]:
             traceback.print_exc()
         known = (ConfigError, DataError, RunError)
         message = str(exc) if isinstance(exc, known) else f"{type(exc).__name__}: {exc}"
-        if type(exc).__name__ == "TrainingInterrupted":
-            message = str(exc)
         message = " ".join(message.split())  # one line, whatever a library put in it
         print(f"error: {message}", file=sys.stderr, flush=True)
         raise typer.Exit(code=2 if isinstance(exc, USAGE_ERRORS) else 1) from None

@@ -3,9 +3,7 @@ TensorFlow SavedModel, written aside and moved into place."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -40,17 +38,12 @@ def export_model(run: Path, file_format: str, out: Path | None = None) -> Path:
     model = load_keras_model(source)
     # Keras's ONNX export traces a model that has run at least once; a loaded one has not.
     model(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32))
-    # The exporters print ("Saved artifact at ..."); stdout is for the path we return.
-    with contextlib.redirect_stdout(sys.stderr):
-        if file_format == "onnx":
-            from rnncls.train import export_onnx
-
-            try:
-                export_onnx(model, out)
-            except OSError as exc:
-                raise runs.RunError(f"cannot write {out}: {exc.strerror or exc}") from None
-        else:
-            export_saved_model(model, out)
+    # Both exporters print ("Saved artifact at ..."); they run inside quiet_output, so
+    # stdout keeps only the path we return.
+    if file_format == "onnx":
+        export_onnx(model, out)
+    else:
+        export_saved_model(model, out)
     return out
 
 
@@ -64,6 +57,21 @@ def _check_target(out: Path, file_format: str) -> None:
             raise runs.RunError(f"{out} exists and is not a SavedModel; choose another --out")
     if not out.parent.is_dir():
         raise runs.RunError(f"cannot write {out}: folder {out.parent} does not exist")
+
+
+def export_onnx(model: object, path: Path) -> None:
+    """Write ``path`` through Keras's own ONNX export (tf2onnx underneath), keeping the
+    converter's chatter off our stdout and stderr unless it fails. Training calls this
+    for every run's ``model.onnx``, and ``rnncls export`` for its own."""
+    from rnncls.tf_setup import quiet_output
+
+    with quiet_output() as captured:
+        try:
+            runs.write_with(path, lambda temporary: model.export(str(temporary), format="onnx"))
+        except runs.RunError:
+            raise  # a failed write already names the file and why
+        except Exception as exc:
+            raise RuntimeError(f"{exc}; converter output: {captured()[-500:]}") from exc
 
 
 def export_saved_model(model: object, out: Path) -> None:

@@ -68,7 +68,7 @@ class TrainResult:
         return {"event": "done", **asdict(self)}
 
 
-class TrainingInterrupted(RuntimeError):
+class TrainingInterrupted(runs.RunError):
     """SIGINT or SIGTERM stopped training after a checkpoint was saved (the CLI exits 1:
     the run is not finished; ``--resume`` continues it to the same weights)."""
 
@@ -413,20 +413,10 @@ def draw_curves(run_dir: Path, status: Callable[[str], None]) -> None:
 
 def save_model(model: Any, run_dir: Path, status: Callable[[str], None]) -> None:
     """``model.keras`` always; ``model.onnx`` for fast inference, where export works."""
+    from rnncls.export import export_onnx
+
     runs.write_with(run_dir / runs.MODEL_FILE, model.save)
     try:
         export_onnx(model, run_dir / runs.ONNX_FILE)
     except Exception as exc:  # noqa: BLE001 - the Keras model is the fallback
         status(f"warning: ONNX export failed, predict will use model.keras ({exc})")
-
-
-def export_onnx(model: Any, path: Path) -> None:
-    """Write ``model.onnx`` through Keras's own export (tf2onnx underneath), keeping the
-    converter's chatter off our stdout and stderr unless it fails."""
-    from rnncls.tf_setup import quiet_output
-
-    with quiet_output() as captured:
-        try:
-            runs.write_with(path, lambda temporary: model.export(str(temporary), format="onnx"))
-        except Exception as exc:
-            raise RuntimeError(f"{exc}; converter output: {captured()[-500:]}") from exc

@@ -99,3 +99,26 @@ def test_curves_from_metrics(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="no evaluations"):
         training_curves([], tmp_path / "empty.png")
+
+
+def test_export_onto_a_full_disk_names_the_file(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed write is one line naming the file, not the converter's output; an earlier
+    export stays as it was."""
+    import errno
+    import os
+
+    out = tmp_path / "exported.onnx"
+    out.write_bytes(b"an earlier export")
+
+    def full_disk(source: str, target: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(runs.os, "replace", full_disk)
+    args = ["export", "--run", str(tiny_run.run), "--format", "onnx", "--out", str(out)]
+    result = runner.invoke(app, args)
+    line = assert_one_line_error(result, 1, f"cannot write {out}: No space left on device")
+    assert "converter output" not in line
+    assert out.read_bytes() == b"an earlier export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported.onnx"]
