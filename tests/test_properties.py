@@ -242,6 +242,16 @@ def check_config(config: Config) -> None:
                 assert 0 <= value < 2**32
 
 
+def loads_or_names_the_file(path: Path) -> None:
+    """A config file either loads into a valid config or is one ConfigError naming it."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+    else:
+        check_config(config)
+
+
 @FAST
 @given(document=documents())
 def test_config_documents(tmp_path: Path, document: dict) -> None:
@@ -252,12 +262,7 @@ def test_config_documents(tmp_path: Path, document: dict) -> None:
         path.write_text(tomli_w.dumps(document), encoding="utf-8")
     except (TypeError, ValueError):
         return  # not representable in TOML (tomli-w refuses it): nothing to test
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        assert "\n" not in str(exc) and str(path) in str(exc)
-    else:
-        check_config(config)
+    loads_or_names_the_file(path)
 
 
 @FAST
@@ -268,12 +273,7 @@ def test_config_documents(tmp_path: Path, document: dict) -> None:
 def test_config_random_bytes(tmp_path: Path, raw: bytes) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(raw)
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        assert "\n" not in str(exc) and str(path) in str(exc)
-    else:
-        check_config(config)
+    loads_or_names_the_file(path)
 
 
 @FAST
