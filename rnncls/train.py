@@ -157,6 +157,10 @@ class Trainer:
         from rnncls.model import build_model
 
         tf.config.experimental.enable_op_determinism()
+        # The hand-written LSTM pass (rnncls.lstm_pass) multiplies by an explicit U^T;
+        # grappler's arithmetic optimizer would fold that back into a slower transposed
+        # product. The numbers do not depend on it: that pass sums in an explicit order.
+        tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
         keras.utils.set_random_seed(config.train.seed)
         self.model = build_model(config.model)
         self.optimizer = keras.optimizers.Adam(learning_rate=config.train.learning_rate)
@@ -166,6 +170,7 @@ class Trainer:
         labels = tf.constant(train_split.labels.astype(np.int32))
         model, optimizer = self.model, self.optimizer
         variables = model.trainable_variables
+        forward = training_forward(tf, model, config)
 
         @tf.function(input_signature=[tf.TensorSpec([None, config.train.batch_size], tf.int32)])
         def run_steps(batch_indices: Any) -> Any:
@@ -175,7 +180,7 @@ class Trainer:
                 indices = batch_indices[row]
                 batch = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
                 with tf.GradientTape() as tape:
-                    loss = loss_function(tf.gather(labels, indices), model(batch, training=True))
+                    loss = loss_function(tf.gather(labels, indices), forward(batch))
                 gradients = tape.gradient(loss, variables)
                 optimizer.apply_gradients(zip(gradients, variables, strict=True))
                 loss_sum += tf.cast(loss, tf.float64)
@@ -212,6 +217,23 @@ class Trainer:
 
     def run_steps(self, batch_indices: np.ndarray) -> float:
         return float(self._run_steps(batch_indices))
+
+
+def training_forward(tf: Any, model: Any, config: Config) -> Callable[[Any], Any]:
+    """The model's logits for a training batch, through :mod:`rnncls.lstm_pass` where it
+    applies (the unrolled LSTM): the same numbers as ``model(batch, training=True)`` and
+    its gradient, with the batch's halves on two cores."""
+    if not config.model.unroll:
+        return lambda batch: model(batch, training=True)
+    from rnncls.lstm_pass import last_output
+
+    cell, logits = model.get_layer("lstm").cell, model.get_layer("logits")
+
+    def forward(batch: Any) -> Any:
+        weights = (cell.kernel, cell.recurrent_kernel, cell.bias)
+        return logits(last_output(tf, batch, *(tf.convert_to_tensor(w.value) for w in weights)))
+
+    return forward
 
 
 def _evaluate(model: Any, split: Split) -> tuple[float, float]:

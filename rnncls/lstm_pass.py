@@ -1,0 +1,154 @@
+"""The LSTM's training pass written out by hand, so that two cores share one step.
+
+Keras differentiates the unrolled LSTM into a single chain through the 28 time steps:
+the gates of step t wait for step t-1, and the gradient of step t waits for step t+1.
+That chain is most of a training step, and TensorFlow runs it on one core.
+
+:func:`last_output` computes the same numbers as the Keras layer and its autodiff
+gradient, bit for bit (``tests/test_lstm_pass.py`` checks the gradients and a whole
+training run), with the batch cut in two halves wherever rows do not mix: the products
+with the recurrent kernel, the gates, the cell state and the gradient along the sequence.
+The two halves are independent chains, which TensorFlow's two inter-op threads run side
+by side. What does mix rows, the weight gradients (sums over the batch), takes the whole
+batch in one product per time step, as in Keras's graph, so every float is summed in the
+order Keras sums it. bench/NOTES.md has the measurements.
+
+Written to match this graph, op for op, as Keras 3.x builds it for ``LSTM(unroll=True)``:
+
+- forward, per step: ``z = x @ W``, ``z += h @ U``, ``z = bias_add(z, b)``, split into
+  the i, f, c, o gates; ``c = f * c + i * tanh(zc)``, ``h = sigmoid(zo) * tanh(c)``;
+- backward, per step: ``Mul``, ``TanhGrad`` and ``SigmoidGrad`` as TensorFlow's registered
+  gradients emit them, the four gate gradients concatenated, ``dz @ U^T`` for the step
+  before, ``x^T dz``, ``h^T dz`` and ``BiasAddGrad(dz)`` for the weights;
+- the 28 per-step weight gradients summed by one ``AddN``, in the order that grappler's
+  canonicalizer gives Keras's (it sorts the inputs of commutative ops by node name, and
+  Keras names the cell of step t ``lstm_cell_{2t+1}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+# The batch is cut in two only when each half has at least this many rows. Each row of
+# a product is then the float it is in the whole batch's product; with 8 rows or fewer
+# oneDNN picks other kernels, whose rows differ in the last bit (tests/test_lstm_pass.py).
+MIN_ROWS_PER_HALF = 16
+
+
+def weight_gradient_order(time_steps: int) -> list[int]:
+    """The time steps in the order Keras's weight gradients reach their ``AddN``."""
+    return sorted(range(time_steps), key=lambda t: f"{2 * t + 1}/")
+
+
+def last_output(tf: Any, images: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> Any:
+    """The LSTM's output after the last time step, for a (batch, steps, features) float32
+    batch; its gradient is Keras's, computed on two halves of the batch at once."""
+    batch, steps, features = (int(d) for d in images.shape)
+    units = int(recurrent_kernel.shape[0])
+    halves = [batch // 2, batch - batch // 2] if batch >= 2 * MIN_ROWS_PER_HALF else [batch]
+    order = weight_gradient_order(steps)
+    position = {t: i for i, t in enumerate(order)}
+
+    @tf.custom_gradient
+    def lstm(images: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> Any:
+        time_major = tf.transpose(images, [1, 0, 2])
+        # The input products of all steps in one matmul: each row is the same dot
+        # product as in Keras's per-step x @ W, so the same float.
+        inputs = tf.reshape(
+            tf.matmul(tf.reshape(time_major, [steps * batch, features]), kernel),
+            [steps, batch, 4 * units],
+        )
+        saved = [
+            _forward_half(tf, part, recurrent_kernel, bias)
+            for part in tf.split(inputs, halves, axis=1)
+        ]
+        output = tf.concat([half[-1].h for half in saved], 0) if len(saved) > 1 else saved[0][-1].h
+
+        def gradient(output_gradient: Any) -> Any:
+            parts = tf.split(output_gradient, halves, 0) if len(saved) > 1 else [output_gradient]
+            # Gate gradients per step, (rows, 4 * units), one list per half.
+            gate_gradients = [
+                _backward_half(tf, half, d_h, recurrent_kernel)
+                for half, d_h in zip(saved, parts, strict=True)
+            ]
+            xs = tf.unstack(time_major)
+            h_before = tf.zeros([batch, units])
+            d_kernel, d_recurrent, d_bias = {}, {}, {}
+            for t in range(steps):
+                d_z = _rows(tf, [g[t] for g in gate_gradients])
+                # Names that sort in `order`, which grappler's canonicalizer then keeps.
+                name = f"{position[t]:02d}"
+                d_kernel[t] = tf.matmul(xs[t], d_z, transpose_a=True, name=f"dw{name}")
+                d_recurrent[t] = tf.matmul(h_before, d_z, transpose_a=True, name=f"du{name}")
+                d_bias[t] = tf.raw_ops.BiasAddGrad(out_backprop=d_z, name=f"db{name}")
+                h_before = _rows(tf, [half[t].h for half in saved])
+            return (
+                None,
+                *(tf.add_n([terms[t] for t in order]) for terms in (d_kernel, d_recurrent, d_bias)),
+            )
+
+        return output, gradient
+
+    return lstm(images, kernel, recurrent_kernel, bias)
+
+
+class _Step(NamedTuple):
+    """What the backward pass needs of one forward step of one half."""
+
+    c_before: Any
+    i: Any
+    f: Any
+    g: Any
+    o: Any
+    tanh_c: Any
+    h: Any
+
+
+def _forward_half(tf: Any, inputs: Any, recurrent_kernel: Any, bias: Any) -> list[_Step]:
+    rows, units = int(inputs.shape[1]), int(recurrent_kernel.shape[0])
+    h = c = tf.zeros([rows, units])
+    saved = []
+    for x_kernel in tf.unstack(inputs):
+        z = tf.nn.bias_add(tf.add(x_kernel, tf.matmul(h, recurrent_kernel)), bias)
+        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
+        i, f, g = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c)
+        c_before, c = c, f * c + i * g
+        o = tf.sigmoid(z_o)
+        tanh_c = tf.tanh(c)
+        h = o * tanh_c
+        saved.append(_Step(c_before=c_before, i=i, f=f, g=g, o=o, tanh_c=tanh_c, h=h))
+    return saved
+
+
+def _backward_half(tf: Any, saved: list[_Step], d_h: Any, recurrent_kernel: Any) -> list[Any]:
+    """The gate gradients dz of each step, from the gradient of the last output."""
+    # dz @ U^T as a plain product with U^T: the same floats as Keras's transposed
+    # product, a third faster (with grappler's arithmetic optimizer off, which would
+    # fold the transpose back; rnncls.train turns it off).
+    recurrent_transposed = tf.transpose(recurrent_kernel)
+    d_c_carry = None
+    gradients: list[Any] = [None] * len(saved)
+    for t in reversed(range(len(saved))):
+        s = saved[t]
+        d_o = d_h * s.tanh_c
+        d_c = tf.raw_ops.TanhGrad(y=s.tanh_c, dy=d_h * s.o)
+        if d_c_carry is not None:
+            d_c = d_c + d_c_carry
+        d_z = tf.concat(
+            [
+                tf.raw_ops.SigmoidGrad(y=s.i, dy=d_c * s.g),
+                tf.raw_ops.SigmoidGrad(y=s.f, dy=d_c * s.c_before),
+                tf.raw_ops.TanhGrad(y=s.g, dy=d_c * s.i),
+                tf.raw_ops.SigmoidGrad(y=s.o, dy=d_o),
+            ],
+            axis=1,
+        )
+        d_c_carry = d_c * s.f
+        gradients[t] = d_z
+        if t > 0:
+            d_h = tf.matmul(d_z, recurrent_transposed)
+    return gradients
+
+
+def _rows(tf: Any, parts: list[Any]) -> Any:
+    return tf.concat(parts, 0) if len(parts) > 1 else parts[0]
