@@ -43,7 +43,7 @@ def weight_gradient_order(time_steps: int) -> list[int]:
 def last_output(tf: Any, images: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> Any:
     """The LSTM's output after the last time step, for a (batch, steps, features) float32
     batch; its gradient is Keras's, computed on two halves of the batch at once."""
-    batch, steps, features = (int(d) for d in images.shape)
+    batch, steps, _ = (int(d) for d in images.shape)
     units = int(recurrent_kernel.shape[0])
     halves = [batch // 2, batch - batch // 2] if batch >= 2 * MIN_ROWS_PER_HALF else [batch]
     order = weight_gradient_order(steps)
@@ -51,16 +51,9 @@ def last_output(tf: Any, images: Any, kernel: Any, recurrent_kernel: Any, bias: 
 
     @tf.custom_gradient
     def lstm(images: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> Any:
-        time_major = tf.transpose(images, [1, 0, 2])
-        # The input products of all steps in one matmul: each row is the same dot
-        # product as in Keras's per-step x @ W, so the same float.
-        inputs = tf.reshape(
-            tf.matmul(tf.reshape(time_major, [steps * batch, features]), kernel),
-            [steps, batch, 4 * units],
-        )
         saved = [
-            _forward_half(tf, part, recurrent_kernel, bias)
-            for part in tf.split(inputs, halves, axis=1)
+            _forward_half(tf, _input_products(tf, part, kernel), recurrent_kernel, bias)
+            for part in tf.split(images, halves, axis=0)
         ]
         output = tf.concat([half[-1].h for half in saved], 0) if len(saved) > 1 else saved[0][-1].h
 
@@ -71,7 +64,7 @@ def last_output(tf: Any, images: Any, kernel: Any, recurrent_kernel: Any, bias: 
                 _backward_half(tf, half, d_h, recurrent_kernel)
                 for half, d_h in zip(saved, parts, strict=True)
             ]
-            xs = tf.unstack(time_major)
+            xs = tf.unstack(tf.transpose(images, [1, 0, 2]))
             h_before = tf.zeros([batch, units])
             d_kernel, d_recurrent, d_bias = {}, {}, {}
             for t in range(steps):
@@ -102,6 +95,14 @@ class _Step(NamedTuple):
     o: Any
     tanh_c: Any
     h: Any
+
+
+def _input_products(tf: Any, images: Any, kernel: Any) -> Any:
+    """x @ W for every step of a (rows, steps, features) batch, time-major, in one
+    product: each row is the dot product of Keras's per-step x @ W, so the same float."""
+    rows, steps, features = (int(d) for d in images.shape)
+    time_major = tf.reshape(tf.transpose(images, [1, 0, 2]), [steps * rows, features])
+    return tf.reshape(tf.matmul(time_major, kernel), [steps, rows, int(kernel.shape[1])])
 
 
 def _forward_half(tf: Any, inputs: Any, recurrent_kernel: Any, bias: Any) -> list[_Step]:
