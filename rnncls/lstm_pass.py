@@ -4,39 +4,50 @@ Keras differentiates the unrolled LSTM into a single chain through the 28 time s
 the gates of step t wait for step t-1, and the gradient of step t waits for step t+1.
 That chain is most of a training step, and TensorFlow runs it on one core.
 
-:func:`last_output` computes the same numbers as the Keras layer and its autodiff
-gradient, bit for bit (``tests/test_lstm_pass.py`` checks the gradients and a whole
-training run), with the batch cut in two halves wherever rows do not mix: the products
-with the recurrent kernel, the gates, the cell state and the gradient along the sequence.
-The two halves are independent chains, which TensorFlow's two inter-op threads run side
-by side. What does mix rows, the weight gradients (sums over the batch), takes the whole
-batch in one product per time step, as in Keras's graph, so every float is summed in the
-order Keras sums it. bench/NOTES.md has the measurements.
+:func:`last_output` computes the same floats as the Keras layer and its autodiff
+gradient, with the batch cut in two halves wherever rows do not mix: the input and
+recurrent products, the gates, the cell state and the gradient along the sequence. The
+halves are independent chains, which TensorFlow's two inter-op threads run side by side.
+What does mix rows, the weight gradients (sums over the batch), takes the whole batch in
+one product per time step, as in Keras's graph, so every float is summed in the order
+Keras sums it. ``tests/test_lstm_pass.py`` checks logits, gradients and a training run
+against Keras bit for bit; that is a measured property of this machine's kernels
+(TensorFlow 2.21 with oneDNN, Keras 3.15), which those tests recheck wherever they run.
+bench/NOTES.md has the measurements.
 
-Written to match this graph, op for op, as Keras 3.x builds it for ``LSTM(unroll=True)``:
+How it matches the graph Keras 3 builds for ``LSTM(unroll=True)``:
 
 - forward, per step: ``z = x @ W``, ``z += h @ U``, ``z = bias_add(z, b)``, split into
-  the i, f, c, o gates; ``c = f * c + i * tanh(zc)``, ``h = sigmoid(zo) * tanh(c)``;
+  the i, f, c, o gates; ``c = f * c + i * tanh(zc)``, ``h = sigmoid(zo) * tanh(c)``.
+  Here ``x @ W`` of all steps is one product per half: each row is the same dot product;
 - backward, per step: ``Mul``, ``TanhGrad`` and ``SigmoidGrad`` as TensorFlow's registered
   gradients emit them, the four gate gradients concatenated, ``dz @ U^T`` for the step
   before, ``x^T dz``, ``h^T dz`` and ``BiasAddGrad(dz)`` for the weights;
-- the 28 per-step weight gradients summed by one ``AddN``, in the order that grappler's
-  canonicalizer gives Keras's (it sorts the inputs of commutative ops by node name, and
-  Keras names the cell of step t ``lstm_cell_{2t+1}``).
+- Keras's 28 per-step weight gradients meet in one ``AddN`` whose inputs grappler sorts
+  by node name (Keras names the cell of step t ``lstm_cell_{2t+1}``); the pass adds its
+  terms in that order, explicitly.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-# The batch is cut in two only when each half has at least this many rows. Each row of
-# a product is then the float it is in the whole batch's product; with 8 rows or fewer
-# oneDNN picks other kernels, whose rows differ in the last bit (tests/test_lstm_pass.py).
+# Each half of the batch must have at least this many rows. Then each row of a product
+# is the float it is in the whole batch's product, and a product with an explicit U^T is
+# the float of Keras's transposed product; with 8 rows or fewer oneDNN picks other
+# kernels, whose results differ in the last bit (measured here: bench/NOTES.md).
 MIN_ROWS_PER_HALF = 16
 
 
+def applies(batch_size: int) -> bool:
+    """Whether a batch of this size trains through :func:`last_output` with the same
+    floats as Keras (smaller batches train through Keras's own graph)."""
+    return batch_size >= 2 * MIN_ROWS_PER_HALF
+
+
 def weight_gradient_order(time_steps: int) -> list[int]:
-    """The time steps in the order Keras's weight gradients reach their ``AddN``."""
+    """The time steps in the order that Keras's weight gradients are summed, once grappler
+    has sorted the inputs of their ``AddN`` by the names of Keras's cells."""
     return sorted(range(time_steps), key=lambda t: f"{2 * t + 1}/")
 
 
@@ -44,10 +55,13 @@ def last_output(tf: Any, images: Any, kernel: Any, recurrent_kernel: Any, bias: 
     """The LSTM's output after the last time step, for a (batch, steps, features) float32
     batch; its gradient is Keras's, computed on two halves of the batch at once."""
     batch, steps, _ = (int(d) for d in images.shape)
+    if not applies(batch):
+        raise ValueError(f"a batch of {batch}: the halves need {MIN_ROWS_PER_HALF} rows each")
     units = int(recurrent_kernel.shape[0])
-    halves = [batch // 2, batch - batch // 2] if batch >= 2 * MIN_ROWS_PER_HALF else [batch]
+    halves = [batch // 2, batch - batch // 2]
     order = weight_gradient_order(steps)
     position = {t: i for i, t in enumerate(order)}
+    width = len(str(steps - 1))
 
     @tf.custom_gradient
     def lstm(images: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> Any:
@@ -55,10 +69,10 @@ def last_output(tf: Any, images: Any, kernel: Any, recurrent_kernel: Any, bias: 
             _forward_half(tf, _input_products(tf, part, kernel), recurrent_kernel, bias)
             for part in tf.split(images, halves, axis=0)
         ]
-        output = tf.concat([half[-1].h for half in saved], 0) if len(saved) > 1 else saved[0][-1].h
+        output = tf.concat([half[-1].h for half in saved], 0)
 
         def gradient(output_gradient: Any) -> Any:
-            parts = tf.split(output_gradient, halves, 0) if len(saved) > 1 else [output_gradient]
+            parts = tf.split(output_gradient, halves, 0)
             # Gate gradients per step, (rows, 4 * units), one list per half.
             gate_gradients = [
                 _backward_half(tf, half, d_h, recurrent_kernel)
@@ -68,13 +82,13 @@ def last_output(tf: Any, images: Any, kernel: Any, recurrent_kernel: Any, bias: 
             h_before = tf.zeros([batch, units])
             d_kernel, d_recurrent, d_bias = {}, {}, {}
             for t in range(steps):
-                d_z = _rows(tf, [g[t] for g in gate_gradients])
-                # Names that sort in `order`, which grappler's canonicalizer then keeps.
-                name = f"{position[t]:02d}"
+                d_z = tf.concat([g[t] for g in gate_gradients], 0)
+                # Names that sort in `order`: where grappler sorts them, it keeps it.
+                name = f"{position[t]:0{width}d}"
                 d_kernel[t] = tf.matmul(xs[t], d_z, transpose_a=True, name=f"dw{name}")
                 d_recurrent[t] = tf.matmul(h_before, d_z, transpose_a=True, name=f"du{name}")
                 d_bias[t] = tf.raw_ops.BiasAddGrad(out_backprop=d_z, name=f"db{name}")
-                h_before = _rows(tf, [half[t].h for half in saved])
+                h_before = tf.concat([half[t].h for half in saved], 0)
             return (
                 None,
                 *(tf.add_n([terms[t] for t in order]) for terms in (d_kernel, d_recurrent, d_bias)),
@@ -123,9 +137,9 @@ def _forward_half(tf: Any, inputs: Any, recurrent_kernel: Any, bias: Any) -> lis
 
 def _backward_half(tf: Any, saved: list[_Step], d_h: Any, recurrent_kernel: Any) -> list[Any]:
     """The gate gradients dz of each step, from the gradient of the last output."""
-    # dz @ U^T as a plain product with U^T: the same floats as Keras's transposed
-    # product, a third faster (with grappler's arithmetic optimizer off, which would
-    # fold the transpose back; rnncls.train turns it off).
+    # dz @ U^T as a plain product with an explicit U^T: the floats of Keras's transposed
+    # product, 9 instead of 12 us for 64 rows (bench/NOTES.md). Grappler's arithmetic
+    # optimizer would fold the transpose back: rnncls.train.step_graph_options.
     recurrent_transposed = tf.transpose(recurrent_kernel)
     d_c_carry = None
     gradients: list[Any] = [None] * len(saved)
@@ -144,12 +158,8 @@ def _backward_half(tf: Any, saved: list[_Step], d_h: Any, recurrent_kernel: Any)
             ],
             axis=1,
         )
-        d_c_carry = d_c * s.f
         gradients[t] = d_z
         if t > 0:
+            d_c_carry = d_c * s.f
             d_h = tf.matmul(d_z, recurrent_transposed)
     return gradients
-
-
-def _rows(tf: Any, parts: list[Any]) -> Any:
-    return tf.concat(parts, 0) if len(parts) > 1 else parts[0]

@@ -35,11 +35,10 @@ CHECKPOINT_VERSION = 1
 EVAL_BATCH_SIZE = 500
 # TensorFlow's threads while training (bench/NOTES.md has the numbers). The ops of a
 # step take microseconds (64x64 by 64x256 products, gates on 64x64), too short to split
-# over two threads: one intra-op thread. But many ops are independent of the chain
-# through the 28 time steps (the input products, the weight gradients), and two
-# inter-op threads run them beside it: 1.6 to 1.9 ms/step instead of 2.1 to 2.2 when
-# the second core is free. The thread counts change the schedule, not the results (the
-# 1200-step run ends with the same weights, to the last bit, as with intra-op 2).
+# over two threads: one intra-op thread. Two inter-op threads run independent ops side by
+# side: the two halves of the batch in rnncls.lstm_pass, and the weight gradients. The
+# thread counts change the schedule, not the floats (the pass fixes every summation order;
+# with Keras's own graph, a 1200-step run ended with the same weights as with intra-op 2).
 TRAIN_THREADS = 1
 TRAIN_INTER_OP_THREADS = 2
 
@@ -157,10 +156,6 @@ class Trainer:
         from rnncls.model import build_model
 
         tf.config.experimental.enable_op_determinism()
-        # The hand-written LSTM pass (rnncls.lstm_pass) multiplies by an explicit U^T;
-        # grappler's arithmetic optimizer would fold that back into a slower transposed
-        # product. The numbers do not depend on it: that pass sums in an explicit order.
-        tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
         keras.utils.set_random_seed(config.train.seed)
         self.model = build_model(config.model)
         self.optimizer = keras.optimizers.Adam(learning_rate=config.train.learning_rate)
@@ -187,6 +182,7 @@ class Trainer:
             return loss_sum
 
         self._run_steps = run_steps
+        self._tf = tf
 
     def state_arrays(self) -> dict[str, list[np.ndarray]]:
         return {
@@ -212,22 +208,44 @@ class Trainer:
         """Trace and optimise the step graph on one batch, then undo that step, so the
         timed steps exclude compilation and the run's result is unchanged."""
         saved = self.state_arrays()
-        self._run_steps(batch_indices[:1])
+        with step_graph_options(self._tf):
+            self._run_steps(batch_indices[:1])
         self.restore(saved, Path("<warm-up>"))
 
     def run_steps(self, batch_indices: np.ndarray) -> float:
-        return float(self._run_steps(batch_indices))
+        with step_graph_options(self._tf):
+            return float(self._run_steps(batch_indices))
+
+
+@contextmanager
+def step_graph_options(tf: Any) -> Iterator[None]:
+    """Grappler's arithmetic optimizer off while the step graph runs (TensorFlow reads
+    the option at each call). It would fold the explicit U^T of rnncls.lstm_pass back
+    into a transposed product, 12 instead of 9 us for 64 rows (bench/NOTES.md). The
+    floats are the same either way (tests/test_lstm_pass.py): that pass sums in an
+    explicit order, and the optimizer changes no float of Keras's Dense, loss or Adam."""
+    before = tf.config.optimizer.get_experimental_options()
+    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options(
+            {"arithmetic_optimization": before.get("arithmetic_optimization", True)}
+        )
 
 
 def training_forward(tf: Any, model: Any, config: Config) -> Callable[[Any], Any]:
     """The model's logits for a training batch, through :mod:`rnncls.lstm_pass` where it
-    applies (the unrolled LSTM): the same numbers as ``model(batch, training=True)`` and
-    its gradient, with the batch's halves on two cores."""
-    if not config.model.unroll:
-        return lambda batch: model(batch, training=True)
-    from rnncls.lstm_pass import last_output
+    applies (the unrolled LSTM, batches of 32 or more): the same floats as
+    ``model(batch, training=True)`` and its gradient, with the batch's halves on two cores."""
+    from rnncls import lstm_pass
 
+    if not config.model.unroll or not lstm_pass.applies(config.train.batch_size):
+        return lambda batch: model(batch, training=True)
+    # The layers of rnncls.model.build_model: images -> LSTM "lstm" (its defaults: tanh,
+    # sigmoid gates, a bias, no dropout, last output only) -> Dense "logits".
     cell, logits = model.get_layer("lstm").cell, model.get_layer("logits")
+    last_output = lstm_pass.last_output
 
     def forward(batch: Any) -> Any:
         weights = (cell.kernel, cell.recurrent_kernel, cell.bias)

@@ -1,8 +1,14 @@
 """The hand-written LSTM training pass computes what Keras's layer and autodiff compute,
-to the last bit: logits, gradients and whole training runs."""
+to the last bit: logits, gradients and whole training runs.
+
+Keras's side always runs with TensorFlow's default graph optimizations, as the training
+loop did before the hand-written pass; the pass runs as the Trainer runs it, inside
+``step_graph_options`` (grappler's arithmetic optimizer off).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,92 +17,139 @@ import numpy as np
 import pytest
 from conftest import make_digits
 
+import rnncls.lstm_pass
 from rnncls.config import load_config
 from rnncls.data import Split
-from rnncls.lstm_pass import last_output, weight_gradient_order
-from rnncls.tf_setup import import_tensorflow
-from rnncls.train import BatchOrder, Trainer, training_forward
+from rnncls.lstm_pass import weight_gradient_order
+from rnncls.train import (
+    TRAIN_INTER_OP_THREADS,
+    TRAIN_THREADS,
+    BatchOrder,
+    Trainer,
+    step_graph_options,
+    training_forward,
+)
 
-tf = import_tensorflow(threads=1, inter_op_threads=2)
-tf.config.experimental.enable_op_determinism()  # as Trainer runs, and Keras's loop did
-import keras  # noqa: E402  (after import_tensorflow, which picks Keras's backend)
 
-from rnncls.model import build_model  # noqa: E402
+@pytest.fixture(scope="module")
+def tf() -> Any:
+    from rnncls.tf_setup import import_tensorflow
+
+    tf = import_tensorflow(threads=TRAIN_THREADS, inter_op_threads=TRAIN_INTER_OP_THREADS)
+    tf.config.experimental.enable_op_determinism()  # as Trainer runs, and Keras's loop did
+    return tf
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the traces that went through the hand-written pass (so a test cannot pass
+    by comparing Keras with Keras)."""
+    traced: list[int] = []
+    real = rnncls.lstm_pass.last_output
+
+    def counting(*args: Any) -> Any:
+        traced.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(rnncls.lstm_pass, "last_output", counting)
+    return traced
 
 
 @contextmanager
-def grappler_defaults() -> Iterator[None]:
-    """TensorFlow's default graph optimizations, as Keras's own training runs with them
-    (Trainer turns the arithmetic optimizer off for the whole process)."""
-    before = tf.config.optimizer.get_experimental_options().get("arithmetic_optimization")
+def grappler_defaults(tf: Any) -> Iterator[None]:
+    before = tf.config.optimizer.get_experimental_options()
     tf.config.optimizer.set_experimental_options({"arithmetic_optimization": True})
     try:
         yield
     finally:
-        if before is not None:
-            tf.config.optimizer.set_experimental_options({"arithmetic_optimization": before})
+        tf.config.optimizer.set_experimental_options(
+            {"arithmetic_optimization": before.get("arithmetic_optimization", True)}
+        )
 
 
-def keras_and_handwritten(model: Any, images: np.ndarray, labels: np.ndarray) -> list[Any]:
-    """(logits, gradients) twice: Keras's layer with autodiff, then the hand-written pass."""
+def build(tf: Any, units: int, seed: int) -> Any:
+    import keras
+
+    from rnncls.model import build_model
+
+    keras.utils.set_random_seed(seed)
+    return build_model(load_config(overrides=[f"model.hidden_units={units}"]).model)
+
+
+def logits_and_gradients(tf: Any, model: Any, forward: Any, images: Any, labels: Any) -> Any:
+    import keras
+
     loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    config = load_config(overrides=[f"model.hidden_units={model.get_layer('lstm').units}"])
-    handwritten = training_forward(tf, model, config)
-    results = []
-    for forward in (lambda batch: model(batch, training=True), handwritten):
 
-        @tf.function
-        def logits_and_gradients(batch: Any, targets: Any, forward: Any = forward) -> Any:
-            with tf.GradientTape() as tape:
-                logits = forward(batch)
-                loss = loss_function(targets, logits)
-            return logits, tape.gradient(loss, model.trainable_variables)
+    @tf.function
+    def run(batch: Any, targets: Any) -> Any:
+        with tf.GradientTape() as tape:
+            logits = forward(batch)
+            loss = loss_function(targets, logits)
+        return logits, tape.gradient(loss, model.trainable_variables)
 
-        with grappler_defaults():
-            results.append(logits_and_gradients(tf.constant(images), tf.constant(labels)))
-    return results
+    return run(tf.constant(images), tf.constant(labels))
 
 
 @pytest.mark.parametrize(
     ("batch", "units"),
-    [(64, 64), (33, 16), (32, 8), (31, 8), (1, 8), (128, 32)],
-    ids=["default", "odd-halves", "smallest-halves", "too-small-to-split", "one-image", "large"],
+    [(64, 64), (33, 16), (32, 8), (128, 32), (32, 64), (33, 64)],
+    ids=["default", "odd-halves", "smallest-halves", "large", "32-of-64", "33-of-64"],
 )
-def test_logits_and_gradients_equal_keras_autodiff_bit_for_bit(batch, units):
-    keras.utils.set_random_seed(batch)
-    model = build_model(load_config(overrides=[f"model.hidden_units={units}"]).model)
+def test_logits_and_gradients_equal_keras_autodiff_bit_for_bit(tf, calls, batch, units):
+    model = build(tf, units, seed=batch)
     digits, labels = make_digits(batch, seed=batch)
-    images = digits.astype(np.float32) / 255.0
-    (keras_logits, keras_grads), (our_logits, our_grads) = keras_and_handwritten(
-        model, images, labels.astype(np.int32)
-    )
+    images, labels = digits.astype(np.float32) / 255.0, labels.astype(np.int32)
+    config = load_config(overrides=[f"model.hidden_units={units}"])
+    with grappler_defaults(tf):
+        keras_logits, keras_grads = logits_and_gradients(
+            tf, model, lambda batch: model(batch, training=True), images, labels
+        )
+    with step_graph_options(tf):
+        our_logits, our_grads = logits_and_gradients(
+            tf, model, training_forward(tf, model, config), images, labels
+        )
+    assert calls, "the hand-written pass was not used"
     np.testing.assert_array_equal(our_logits.numpy(), keras_logits.numpy())
-    assert len(our_grads) == len(keras_grads) == 5
     variables = model.trainable_variables
+    assert len(our_grads) == len(keras_grads) == len(variables) == 5
     for ours, theirs, variable in zip(our_grads, keras_grads, variables, strict=True):
         assert np.array_equal(ours.numpy(), theirs.numpy()), variable.path
         assert np.abs(theirs.numpy()).max() > 0, variable.path  # a real gradient
 
 
-def test_weight_gradients_are_summed_in_the_order_of_keras_cell_names():
-    # Keras names the cell of step t "lstm_cell_{2t+1}"; sorted as strings, step 0
-    # ("1/") comes first, then step 5 ("11/"), step 6 ("13/"), ...
+def test_keras_names_the_cell_of_step_t_lstm_cell_2t_plus_1(tf):
+    """What weight_gradient_order relies on: grappler sorts the AddN of Keras's weight
+    gradients by these names. A Keras that names its cells otherwise fails here."""
+    model = build(tf, 8, seed=0)
+    traced = tf.function(lambda batch: model(batch, training=True))
+    graph = traced.get_concrete_function(tf.TensorSpec([4, 28, 28], tf.float32)).graph
+    cells = [
+        int(match.group(1))
+        for op in graph.get_operations()
+        if op.type == "MatMul" and (match := re.search(r"lstm_cell_(\d+)/MatMul$", op.name))
+    ]
+    assert cells == [2 * t + 1 for t in range(28)]
     order = weight_gradient_order(28)
     assert sorted(order) == list(range(28))
-    assert order[:4] == [0, 5, 6, 7]
+    assert order[:7] == [0, 5, 6, 7, 8, 9, 10]  # "1/" < "11/" < ... < "19/" < "21/"
 
 
-def test_a_training_run_ends_with_keras_autodiffs_weights(tmp_path):
-    """Thirty Adam steps through the Trainer (hand-written pass, arithmetic optimizer
-    off) against the same loop through Keras's layer and autodiff (defaults)."""
-    config = load_config(overrides=["train.batch_size=32", "model.hidden_units=16"])
-    digits, labels = make_digits(400, seed=3)
-    split = Split("train", digits, labels)
+def test_a_training_run_ends_with_keras_autodiffs_weights(tf, calls):
+    """Thirty Adam steps through the Trainer (the hand-written pass) against the same
+    loop through Keras's layer and autodiff, at the default model and batch size."""
+    import keras
+
+    from rnncls.model import build_model
+
+    config = load_config()
+    digits, labels = make_digits(600, seed=3)
     order = BatchOrder(config.train.seed, len(labels), config.train.batch_size)
     batches = order.batches(0, 30)
 
     keras.utils.set_random_seed(config.train.seed)
     model = build_model(config.model)
+    start = [w.numpy() for w in model.weights]
     optimizer = keras.optimizers.Adam(learning_rate=config.train.learning_rate)
     loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     images = tf.constant(digits)
@@ -113,34 +166,53 @@ def test_a_training_run_ends_with_keras_autodiffs_weights(tmp_path):
             gradients = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
 
-    with grappler_defaults():
+    with grappler_defaults(tf):
         keras_steps(tf.constant(batches))
 
-    trainer = Trainer(config, split)
+    trainer = Trainer(config, Split("train", digits, labels))
     trainer.run_steps(batches)
-    for ours, theirs in zip(trainer.model.weights, model.weights, strict=True):
+    assert calls, "the Trainer did not use the hand-written pass"
+    for ours, theirs, first in zip(trainer.model.weights, model.weights, start, strict=True):
+        assert not np.array_equal(ours.numpy(), first), f"{ours.path} never moved"
         assert np.array_equal(ours.numpy(), theirs.numpy()), ours.path
     for ours, theirs in zip(trainer.optimizer.variables, optimizer.variables, strict=True):
         assert np.array_equal(ours.numpy(), theirs.numpy()), ours.path
 
 
-def test_unroll_false_trains_through_keras_itself():
-    config = load_config(overrides=["model.unroll=false", "model.hidden_units=8"])
-    model = build_model(config.model)
-    forward = training_forward(tf, model, config)
-    batch = tf.zeros([2, 28, 28])
-    np.testing.assert_array_equal(forward(batch).numpy(), model(batch, training=True).numpy())
+@pytest.mark.parametrize(
+    "settings",
+    [["model.unroll=false"], ["train.batch_size=31"], ["train.batch_size=1"]],
+    ids=["unroll-false", "batch-31", "batch-1"],
+)
+def test_what_the_pass_does_not_cover_trains_through_keras_itself(tf, monkeypatch, settings):
+    """The not-unrolled layer (another graph), and batches whose halves would have fewer
+    than 16 rows (where products of a few rows round otherwise)."""
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("the hand-written pass was used")
+
+    monkeypatch.setattr(rnncls.lstm_pass, "last_output", refuse)
+    config = load_config(overrides=[*settings, "model.hidden_units=8"])
+    digits, labels = make_digits(64, seed=4)
+    trainer = Trainer(config, Split("train", digits, labels))
+    order = BatchOrder(config.train.seed, len(labels), config.train.batch_size)
+    assert np.isfinite(trainer.run_steps(order.batches(0, 2)))
 
 
-def test_last_output_is_the_layers_output():
-    keras.utils.set_random_seed(5)
-    model = build_model(load_config(overrides=["model.hidden_units=12"]).model)
-    cell = model.get_layer("lstm").cell
-    digits, _ = make_digits(10, seed=5)
+def test_last_output_is_the_layers_output(tf):
+    model = build(tf, 12, seed=5)
+    layer = model.get_layer("lstm")
+    digits, _ = make_digits(40, seed=5)  # two halves of 20
     batch = tf.constant(digits.astype(np.float32) / 255.0)
-    weights = [
-        tf.convert_to_tensor(w.value) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)
-    ]
-    ours = last_output(tf, batch, *weights)
-    assert ours.shape == (10, 12)
-    np.testing.assert_array_equal(ours.numpy(), model.get_layer("lstm")(batch).numpy())
+    cell = layer.cell
+    variables = (cell.kernel, cell.recurrent_kernel, cell.bias)
+    weights = [tf.convert_to_tensor(w.value) for w in variables]
+    ours = rnncls.lstm_pass.last_output(tf, batch, *weights)
+    assert ours.shape == (40, 12)
+    np.testing.assert_array_equal(ours.numpy(), layer(batch).numpy())
+
+
+def test_last_output_refuses_halves_of_fewer_than_16_rows(tf):
+    weights = tf.zeros([28, 32]), tf.zeros([8, 32]), tf.zeros([32])
+    with pytest.raises(ValueError, match="16 rows"):
+        rnncls.lstm_pass.last_output(tf, tf.zeros([31, 28, 28]), *weights)

@@ -52,12 +52,14 @@ def test_train_writes_a_complete_run(in_tmp, tiny_mnist):
     assert not list(run_dir.glob(".*tmp*")), "temporary files left behind"
 
 
-def test_resume_continues_to_the_same_weights(in_tmp, tiny_mnist):
+@pytest.mark.parametrize("batch_size", [16, 32], ids=["keras-graph", "lstm-pass"])
+def test_resume_continues_to_the_same_weights(in_tmp, tiny_mnist, batch_size):
     source = find_data(tiny_mnist)
-    straight = train(TINY, source, in_tmp / "straight")
-    short = with_values(TINY, train={"steps": 3})
+    config = with_values(TINY, train={"batch_size": batch_size})
+    straight = train(config, source, in_tmp / "straight")
+    short = with_values(config, train={"steps": 3})
     train(short, source, in_tmp / "resumed")
-    resumed = train(TINY, source, in_tmp / "resumed", resume=True)
+    resumed = train(config, source, in_tmp / "resumed", resume=True)
     assert resumed.steps == straight.steps == 6
     assert resumed.test_loss == straight.test_loss
     state_a, arrays_a = checkpoint_arrays(in_tmp / "straight")
