@@ -72,3 +72,15 @@ def quiet_output() -> Iterator[Callable[[], str]]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+@contextmanager
+def arithmetic_optimization(tf: ModuleType, enabled: bool) -> Iterator[None]:
+    """Grappler's arithmetic optimizer on or off for the graphs called inside (TensorFlow
+    reads the option at each call of a ``tf.function``); the previous setting after."""
+    before = tf.config.optimizer.get_experimental_options().get("arithmetic_optimization", True)
+    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": enabled})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"arithmetic_optimization": before})

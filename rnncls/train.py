@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -217,21 +217,15 @@ class Trainer:
             return float(self._run_steps(batch_indices))
 
 
-@contextmanager
-def step_graph_options(tf: Any) -> Iterator[None]:
-    """Grappler's arithmetic optimizer off while the step graph runs (TensorFlow reads
-    the option at each call). It would fold the explicit U^T of rnncls.lstm_pass back
-    into a transposed product, 12 instead of 9 us for 64 rows (bench/NOTES.md). The
-    floats are the same either way (tests/test_lstm_pass.py): that pass sums in an
-    explicit order, and the optimizer changes no float of Keras's Dense, loss or Adam."""
-    before = tf.config.optimizer.get_experimental_options()
-    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
-    try:
-        yield
-    finally:
-        tf.config.optimizer.set_experimental_options(
-            {"arithmetic_optimization": before.get("arithmetic_optimization", True)}
-        )
+def step_graph_options(tf: Any) -> AbstractContextManager[None]:
+    """Grappler's arithmetic optimizer off while the step graph runs. It would fold the
+    explicit U^T of rnncls.lstm_pass back into a transposed product, 12 instead of 9 us
+    for 64 rows (bench/NOTES.md). The floats are the same either way
+    (tests/test_lstm_pass.py): that pass sums in an explicit order, and the optimizer
+    changes no float of Keras's Dense, loss or Adam."""
+    from rnncls.tf_setup import arithmetic_optimization
+
+    return arithmetic_optimization(tf, enabled=False)
 
 
 def training_forward(tf: Any, model: Any, config: Config) -> Callable[[Any], Any]:

@@ -9,8 +9,6 @@ loop did before the hand-written pass; the pass runs as the Trainer runs it, ins
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -55,16 +53,10 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return traced
 
 
-@contextmanager
-def grappler_defaults(tf: Any) -> Iterator[None]:
-    before = tf.config.optimizer.get_experimental_options()
-    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": True})
-    try:
-        yield
-    finally:
-        tf.config.optimizer.set_experimental_options(
-            {"arithmetic_optimization": before.get("arithmetic_optimization", True)}
-        )
+def grappler_defaults(tf: Any) -> Any:
+    from rnncls.tf_setup import arithmetic_optimization
+
+    return arithmetic_optimization(tf, enabled=True)
 
 
 def build(tf: Any, units: int, seed: int) -> Any:
