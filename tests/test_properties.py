@@ -54,6 +54,16 @@ def mutated(draw: st.DrawFn, original: bytes) -> bytes:
     return bytes(data)
 
 
+def parses_or_fails_in_one_line(raw: bytes, expect: str, source: str) -> None:
+    """Either a well-formed array of what was expected, or one DataError line."""
+    try:
+        array = parse_idx(raw, expect, source)
+    except DataError as exc:
+        assert "\n" not in str(exc)
+    else:
+        check_parsed(array, expect, raw)
+
+
 def check_parsed(array: np.ndarray, expect: str, raw: bytes) -> None:
     assert array.dtype == np.uint8
     if expect == "images":
@@ -72,12 +82,7 @@ def check_parsed(array: np.ndarray, expect: str, raw: bytes) -> None:
 @example(raw=struct.pack(">IIII", 0x803, 2**32 - 1, 28, 28), expect="images")
 @example(raw=struct.pack(">II", 0x801, 2**32 - 1), expect="labels")
 def test_parse_idx_random_bytes(raw: bytes, expect: str) -> None:
-    try:
-        array = parse_idx(raw, expect, "random")
-    except DataError as exc:
-        assert "\n" not in str(exc)
-    else:
-        check_parsed(array, expect, raw)
+    parses_or_fails_in_one_line(raw, expect, "random")
 
 
 @FAST
@@ -85,12 +90,7 @@ def test_parse_idx_random_bytes(raw: bytes, expect: str) -> None:
 def test_parse_idx_mutated_files(data: st.DataObject, expect: str) -> None:
     original = GOOD_IMAGES if expect == "images" else GOOD_LABELS
     raw = data.draw(mutated(original))
-    try:
-        array = parse_idx(raw, expect, "mutated")
-    except DataError as exc:
-        assert "\n" not in str(exc)
-    else:
-        check_parsed(array, expect, raw)
+    parses_or_fails_in_one_line(raw, expect, "mutated")
 
 
 @pytest.fixture
