@@ -167,9 +167,15 @@ def train(
     config: ConfigOption = None,
     set_: SetOption = None,
     steps: Annotated[int | None, typer.Option(help="Training steps.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Passes over the training images (instead of --steps).")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Adam's learning rate.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="The learning rate.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of weights and data order.")] = None,
+    eval_every: Annotated[
+        int | None, typer.Option(help="Evaluate and save a checkpoint every N steps.")
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Folder with the MNIST files.")] = None,
     run_dir: Annotated[
         Path | None, typer.Option(help="Run directory (default: runs/<start time>).")
@@ -188,23 +194,33 @@ def train(
     from rnncls.data import find_data
 
     with errors():
+        if steps is not None and epochs is not None:
+            raise ConfigError("--steps and --epochs both set the length of training; give one")
         flags = {
             "train.steps": steps,
+            # --steps means steps, even where the config file counts epochs
+            "train.epochs": 0 if steps is not None else epochs,
             "train.batch_size": batch_size,
             "train.learning_rate": lr,
             "train.seed": seed,
+            "train.eval_every": eval_every,
         }
         if resume:
             run_dir = run_dir or newest_run_dir()
-            if config or set_ or any(v is not None for k, v in flags.items() if k != "train.steps"):
+            length = ("train.steps", "train.epochs")
+            if config or set_ or any(v is not None for k, v in flags.items() if k not in length):
                 raise ConfigError(
-                    "--resume continues a run with its own config; only --steps may change"
+                    "--resume continues a run with its own config; only --steps or "
+                    "--epochs may change"
                 )
             cfg = load_config(run_dir / runs.CONFIG_FILE) if runs.is_run_dir(run_dir) else None
             if cfg is None:
                 raise RunError(f"nothing to resume: {run_dir} is not a run directory")
-            if steps is not None:
-                cfg = with_values(cfg, train={"steps": steps})
+            if steps is not None or epochs is not None:
+                length_values = {k.split(".")[1]: v for k, v in flags.items() if k in length}
+                cfg = with_values(
+                    cfg, train={k: v for k, v in length_values.items() if v is not None}
+                )
         else:
             cfg = resolve_config(config, set_, flags)
         source = find_data(data_dir, cfg.data.dir)
@@ -242,7 +258,7 @@ def run_training(
             if json_output:
                 emit_json(event.to_json())
             elif not quiet:
-                print(format_eval(event, cfg.train.steps), flush=True)
+                print(format_eval(event), flush=True)
 
         return train_model(
             cfg,
@@ -256,11 +272,12 @@ def run_training(
     return train_with_progress(cfg, source, run_dir, resume=resume, force=force, console=console)
 
 
-def format_eval(event: Any, total_steps: int) -> str:
-    width = len(str(total_steps))
+def format_eval(event: Any) -> str:
+    width = len(str(event.total_steps))
     return (
-        f"step {event.step:>{width}}/{total_steps}  train loss {event.train_loss:.4f}  "
-        f"eval loss {event.eval_loss:.4f}  eval accuracy {event.eval_accuracy:.4f}"
+        f"step {event.step:>{width}}/{event.total_steps}  train loss {event.train_loss:.4f}  "
+        f"validation loss {event.eval_loss:.4f}  validation accuracy {event.eval_accuracy:.4f}  "
+        f"lr {event.learning_rate:.3g}"
     )
 
 
@@ -288,11 +305,17 @@ def train_with_progress(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("train", total=cfg.train.steps, info="")
+        total = None if cfg.train.epochs else cfg.train.steps  # epochs: known once data loads
+        task = progress.add_task("train", total=total, info="")
 
         def on_event(event: Any) -> None:
-            progress.update(task, completed=event.step, info=f"acc {event.eval_accuracy:.4f}")
-            progress.console.print(format_eval(event, cfg.train.steps))
+            progress.update(
+                task,
+                completed=event.step,
+                total=event.total_steps,
+                info=f"acc {event.eval_accuracy:.4f}",
+            )
+            progress.console.print(format_eval(event))
 
         return train_model(
             cfg,

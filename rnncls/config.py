@@ -50,8 +50,29 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _fraction(value: Any) -> str | None:
+    return None if 0.0 <= value < 1.0 else "must be at least 0 and below 1"
+
+
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be at least 0"
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else "must be one of " + ", ".join(choices)
+
+    check.choices = choices  # type: ignore[attr-defined]
+    return check
+
+
 def _spec(default: Any, check: Callable[[Any], str | None] | None = None) -> Any:
     return field(default=default, metadata={"check": check})
+
+
+CELLS = ("lstm", "gru", "simple_rnn")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine", "exponential", "step")
 
 
 @dataclass(frozen=True)
@@ -64,8 +85,16 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    # Size of the LSTM state.
+    # The recurrent cell: lstm, gru or simple_rnn.
+    cell: str = _spec("lstm", _one_of(*CELLS))
+    # Size of the recurrent state of each layer (and of each direction).
     hidden_units: int = _spec(64, _at_least(1))
+    # Recurrent layers stacked on each other.
+    layers: int = _spec(1, _at_least(1, 16))
+    # Read the rows in both directions and join the two states.
+    bidirectional: bool = _spec(False)
+    # Fraction of units dropped while training, between layers and before the head.
+    dropout: float = _spec(0.0, _fraction)
     # Number of output classes (logits of the dense layer).
     num_classes: int = _spec(10, _at_least(2))
     # Unroll the 28 time steps into a static graph: faster on the CPU, same result.
@@ -76,14 +105,50 @@ class ModelConfig:
 class TrainConfig:
     # Optimizer steps (one batch each).
     steps: int = _spec(1200, _at_least(1))
+    # Passes over the training images; when above 0 it sets the steps instead.
+    epochs: int = _spec(0, _at_least(0, 100_000))
     # Images per step.
     batch_size: int = _spec(64, _at_least(1))
-    # Adam's learning rate.
+    # adam, adamw, sgd or rmsprop.
+    optimizer: str = _spec("adam", _one_of(*OPTIMIZERS))
+    # The optimizer's (peak) learning rate.
     learning_rate: float = _spec(0.01, _positive)
-    # Seeds the weights and the data order; the same seed gives the same run.
+    # Momentum of sgd and rmsprop.
+    momentum: float = _spec(0.0, _fraction)
+    # Decoupled weight decay.
+    weight_decay: float = _spec(0.0, _not_negative)
+    # Largest gradient norm of each variable; 0 leaves gradients as they are.
+    clipnorm: float = _spec(0.0, _not_negative)
+    # Learning rate over the steps: constant, cosine, exponential or step.
+    schedule: str = _spec("constant", _one_of(*SCHEDULES))
+    # Steps of linear warm-up from 0 to the learning rate.
+    warmup_steps: int = _spec(0, _at_least(0))
+    # Where the exponential and step schedules end: this fraction of the learning rate.
+    decay_rate: float = _spec(0.01, _positive)
+    # Seeds the weights, the data order, dropout and augmentation.
     seed: int = _spec(1, _at_least(0, LARGEST_SEED))
     # Evaluate on the validation split (and save a checkpoint) every this many steps.
     eval_every: int = _spec(50, _at_least(1))
+    # Early stopping: stop after this many evaluations without a better one; 0 is off.
+    patience: int = _spec(0, _at_least(0))
+    # Write TensorBoard event files into the run directory.
+    tensorboard: bool = _spec(False)
+    # auto: the hand-written LSTM pass where it gives Keras's floats; off: always Keras.
+    fast_path: str = _spec("auto", _one_of("auto", "off"))
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    # Largest shift of a training image, in pixels, in each direction.
+    shift: float = _spec(0.0, _at_least(0, 14))
+    # Largest rotation of a training image, in degrees, either way.
+    rotation: float = _spec(0.0, _at_least(0, 180))
+    # Largest zoom of a training image, as a fraction (0.1: 90 % to 110 %).
+    zoom: float = _spec(0.0, _fraction)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.shift or self.rotation or self.zoom)
 
 
 @dataclass(frozen=True)
@@ -91,9 +156,27 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
-SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "augment": AugmentConfig,
+}
+
+
+def keys() -> list[tuple[str, str]]:
+    """Every (section, key) of a config, in file order."""
+    return [(name, f.name) for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def total_steps(train: TrainConfig, training_images: int) -> int:
+    """The steps a run trains for: ``epochs`` passes when set, else ``steps``."""
+    if train.epochs:
+        return train.epochs * max(training_images // train.batch_size, 1)
+    return train.steps
 
 
 # The named flags whose spelling is not the key's (error messages name the flag typed).

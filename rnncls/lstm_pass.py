@@ -30,7 +30,10 @@ How it matches the graph Keras 3 builds for ``LSTM(unroll=True)``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from rnncls.config import Config
 
 # Each half of the batch must have at least this many rows. Then each row of a product
 # is the float it is in the whole batch's product, and a product with an explicit U^T is
@@ -43,6 +46,69 @@ def applies(batch_size: int) -> bool:
     """Whether a batch of this size trains through :func:`last_output` with the same
     floats as Keras (smaller batches train through Keras's own graph)."""
     return batch_size >= 2 * MIN_ROWS_PER_HALF
+
+
+def _needs(key: str, wanted: Any) -> Callable[[Config], str | None]:
+    section, name = key.split(".")
+
+    def check(config: Config) -> str | None:
+        value = getattr(getattr(config, section), name)
+        return None if value == wanted else f"{key} = {value!r}"
+
+    return check
+
+
+def _batch_size(config: Config) -> str | None:
+    size = config.train.batch_size
+    return None if applies(size) else f"train.batch_size = {size} (it needs at least 32)"
+
+
+# Every config key, and what the pass needs of it. None: the key does not touch the
+# recurrent layer's forward or backward pass (the data, the head, the optimizer and its
+# schedule, which Keras applies to the pass's gradients as to its own, the images'
+# augmentation, which happens before the pass). A new key must be added here:
+# tests/test_lstm_pass.py fails until it is, so no option is silently ignored by the pass.
+REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
+    "data.dir": None,
+    "data.validation_size": None,
+    "model.cell": _needs("model.cell", "lstm"),
+    "model.hidden_units": None,
+    "model.layers": _needs("model.layers", 1),
+    "model.bidirectional": _needs("model.bidirectional", False),
+    "model.dropout": _needs("model.dropout", 0.0),
+    "model.num_classes": None,
+    "model.unroll": _needs("model.unroll", True),
+    "train.steps": None,
+    "train.epochs": None,
+    "train.batch_size": _batch_size,
+    "train.optimizer": None,
+    "train.learning_rate": None,
+    "train.momentum": None,
+    "train.weight_decay": None,
+    "train.clipnorm": None,
+    "train.schedule": None,
+    "train.warmup_steps": None,
+    "train.decay_rate": None,
+    "train.seed": None,
+    "train.eval_every": None,
+    "train.patience": None,
+    "train.tensorboard": None,
+    "train.fast_path": _needs("train.fast_path", "auto"),
+    "augment.shift": None,
+    "augment.rotation": None,
+    "augment.zoom": None,
+}
+
+
+def unsupported(config: Config) -> list[str]:
+    """The settings of ``config`` that keep it off the pass (empty: the pass applies)."""
+    reasons = [check(config) for check in REQUIREMENTS.values() if check is not None]
+    return [reason for reason in reasons if reason]
+
+
+def supports(config: Config) -> bool:
+    """Whether ``config`` trains through :func:`last_output`, with Keras's floats."""
+    return not unsupported(config)
 
 
 def weight_gradient_order(time_steps: int) -> list[int]:

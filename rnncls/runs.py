@@ -317,14 +317,15 @@ def resolve_run(path: str | os.PathLike | None, root: Path = RUNS_ROOT) -> Path:
 
 
 def save_checkpoint(
-    run_dir: Path, state: dict[str, Any], arrays: dict[str, list[np.ndarray]]
+    run_dir: Path, state: dict[str, Any], arrays: dict[str, dict[str, np.ndarray]]
 ) -> None:
-    """Write the training state atomically: ``state`` is JSON-able scalars (step, loss
-    sums, timings); ``arrays`` maps a group ("model", "optimizer") to its variables."""
+    """Write the training state atomically: ``state`` is JSON-able scalars (format
+    version, step, loss sums, timings); ``arrays`` maps a group ("model", "optimizer",
+    ...) to its variables by name."""
     payload: dict[str, np.ndarray] = {"state": np.array(json.dumps(state))}
-    for group, values in arrays.items():
-        for index, value in enumerate(values):
-            payload[f"{group}/{index:04d}"] = np.asarray(value)
+    for group, named in arrays.items():
+        for name, value in named.items():
+            payload[f"{group}/{name}"] = np.asarray(value)
 
     def writer(temporary: Path) -> None:
         with open(temporary, "wb") as handle:
@@ -333,8 +334,12 @@ def save_checkpoint(
     write_with(run_dir / CHECKPOINT_FILE, writer)
 
 
-def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]] | None:
-    """The last checkpoint of a run, or None when it has none yet."""
+Arrays = dict[str, dict[str, np.ndarray]]
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Arrays] | None:
+    """The last checkpoint of a run (its state, and its arrays by group and name, the
+    names in sorted order), or None when it has none yet."""
     path = run_dir / CHECKPOINT_FILE
     if not path.exists():
         return None
@@ -343,10 +348,10 @@ def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], dict[str, list[np.nd
             raise ValueError("not an npz archive")
         with np.load(path, allow_pickle=False) as archive:
             state = json.loads(str(archive["state"]))
-            arrays: dict[str, list[np.ndarray]] = {}
+            arrays: Arrays = {}
             for key in sorted(k for k in archive.files if k != "state"):
-                group = key.split("/")[0]
-                arrays.setdefault(group, []).append(archive[key])
+                group, _, name = key.partition("/")
+                arrays.setdefault(group, {})[name] = archive[key]
         _check_state(state)
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same error
         reason = " ".join(str(exc).split()) or type(exc).__name__

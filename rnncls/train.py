@@ -6,9 +6,13 @@ Progress reaches the caller through ``on_event``. The loop is hand-written rathe
 - speed: the steps between two evaluations run inside one ``tf.function`` call that
   gathers its batches from the uint8 training images already in memory, so there is no
   per-step Python or tf.data overhead (bench/NOTES.md has the numbers);
-- exact resume: the batch of step ``s`` is a pure function of the seed and ``s``, and the
-  checkpoint holds the model and optimizer variables, the step and the running loss sum,
-  so a run resumed from any checkpoint ends with the same weights as one left alone.
+- exact resume: the batch of step ``s`` (and its augmentation) is a pure function of the
+  seed and ``s``, and the checkpoint holds every variable by name (model, optimizer,
+  the random-number state of dropout), the step and the running loss sum, so a run
+  resumed from any checkpoint ends with the same weights as one left alone.
+
+The step loop (:func:`training_loop`) yields what happened; :func:`train`, which owns
+the run directory, writes it (metrics, checkpoints, TensorBoard) and tells the caller.
 """
 
 from __future__ import annotations
@@ -25,11 +29,15 @@ from typing import Any
 import numpy as np
 
 from rnncls import runs
-from rnncls.config import Config, ConfigError, to_toml
+from rnncls.config import Config, ConfigError, to_toml, total_steps
 from rnncls.data import DataSource, Split, load_split, load_training_data
 from rnncls.evaluate import cross_entropy, keras_logits
 
-CHECKPOINT_VERSION = 1
+# 1: arrays by position (model.weights, optimizer.variables), rnncls 0.1 runs, still read;
+# 2: arrays by name, random-number state and the early-stopping state included.
+CHECKPOINT_VERSION = 2
+READABLE_CHECKPOINT_VERSIONS = (1, 2)
+TENSORBOARD_DIR = "tensorboard"
 # Images per forward pass in the periodic and final evaluations: 2000 at a time made
 # oneDNN hold about 50 MB more at the run's peak, for no measurable speed (bench/NOTES.md).
 EVAL_BATCH_SIZE = 500
@@ -46,9 +54,11 @@ TRAIN_INTER_OP_THREADS = 2
 @dataclass(frozen=True)
 class EvalEvent:
     step: int
+    total_steps: int
     train_loss: float
     eval_accuracy: float
     eval_loss: float
+    learning_rate: float
 
     def to_json(self) -> dict[str, Any]:
         return {"event": "eval", **asdict(self)}
@@ -62,9 +72,21 @@ class TrainResult:
     train_seconds: float
     ms_per_step: float
     run_dir: str
+    # The step whose weights the model holds: the last one, or with early stopping
+    # (train.patience) the one with the best validation accuracy.
+    kept_step: int
+    stopped_early: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"event": "done", **asdict(self)}
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> TrainResult:
+        """The result a summary.json records (runs from before early stopping kept
+        their last step)."""
+        values = {k: summary[k] for k in cls.__dataclass_fields__ if k in summary}
+        values.setdefault("kept_step", summary["steps"])
+        return cls(**values)
 
 
 class TrainingInterrupted(runs.RunError):
@@ -146,34 +168,47 @@ def stop_on_signals() -> Iterator[dict[str, str]]:
 class Trainer:
     """The model, optimizer and compiled step loop of one run."""
 
-    def __init__(self, config: Config, train_split: Split) -> None:
+    def __init__(self, config: Config, train_split: Split, steps: int | None = None) -> None:
         from rnncls.tf_setup import import_tensorflow
 
         # first: it sets Keras's backend, quiets start-up and fixes the thread pools
         tf = import_tensorflow(threads=TRAIN_THREADS, inter_op_threads=TRAIN_INTER_OP_THREADS)
         import keras
 
+        from rnncls.augment import augmenter
         from rnncls.model import build_model
+        from rnncls.optimization import build_optimizer
 
+        steps = total_steps(config.train, len(train_split)) if steps is None else steps
         tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.train.seed)
         self.model = build_model(config.model)
-        self.optimizer = keras.optimizers.Adam(learning_rate=config.train.learning_rate)
+        self.optimizer = build_optimizer(config.train, steps)
         self.optimizer.build(self.model.trainable_variables)
         loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         images = tf.constant(train_split.images)
         labels = tf.constant(train_split.labels.astype(np.int32))
         model, optimizer = self.model, self.optimizer
         variables = model.trainable_variables
+        self.fast_path_off = fast_path_reasons(config)
         forward = training_forward(tf, model, config)
+        augment = augmenter(tf, config.augment, config.train.seed)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, config.train.batch_size], tf.int32)])
-        def run_steps(batch_indices: Any) -> Any:
-            """One optimizer step per row of indices; returns the sum of the losses."""
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, config.train.batch_size], tf.int32),
+                tf.TensorSpec([], tf.int64),
+            ]
+        )
+        def run_steps(batch_indices: Any, first_step: Any) -> Any:
+            """One optimizer step per row of indices (the first is step ``first_step``);
+            returns the sum of the losses."""
             loss_sum = tf.constant(0.0, tf.float64)
             for row in tf.range(tf.shape(batch_indices)[0]):
                 indices = batch_indices[row]
                 batch = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
+                if augment is not None:
+                    batch = augment(batch, first_step + tf.cast(row, tf.int64))
                 with tf.GradientTape() as tape:
                     loss = loss_function(tf.gather(labels, indices), forward(batch))
                 gradients = tape.gradient(loss, variables)
@@ -184,37 +219,86 @@ class Trainer:
         self._run_steps = run_steps
         self._tf = tf
 
-    def state_arrays(self) -> dict[str, list[np.ndarray]]:
+    def named_variables(self) -> dict[str, dict[str, Any]]:
+        """Every variable of the run by a name that does not depend on what else this
+        process built: the model's by path, the random-number states of its layers
+        (dropout) by position (their paths are numbered process-wide), the optimizer's by
+        path without its own name (``adam`` or ``adam_1``)."""
+        model: dict[str, Any] = {}
+        generators = 0
+        for variable in self.model.variables:
+            if variable.path.endswith("seed_generator_state"):
+                model[f"random_state_{generators}"] = variable
+                generators += 1
+            else:
+                model[variable.path] = variable
+        optimizer = {v.path.split("/", 1)[-1]: v for v in self.optimizer.variables}
+        return {"model": model, "optimizer": optimizer}
+
+    def state_arrays(self) -> dict[str, dict[str, np.ndarray]]:
         return {
-            "model": [v.numpy() for v in self.model.weights],
-            "optimizer": [v.numpy() for v in self.optimizer.variables],
+            group: {name: v.numpy() for name, v in named.items()}
+            for group, named in self.named_variables().items()
         }
 
-    def restore(self, arrays: dict[str, list[np.ndarray]], where: Path) -> None:
-        for group, variables in (
-            ("model", self.model.weights),
-            ("optimizer", self.optimizer.variables),
-        ):
-            values = arrays.get(group, [])
-            kinds = [(tuple(v.shape), np.dtype(v.dtype)) for v in variables]
-            if [(np.shape(v), np.asarray(v).dtype) for v in values] != kinds:
+    def restore(self, arrays: dict[str, dict[str, np.ndarray]], where: Path, version: int) -> None:
+        """Set the variables from a checkpoint's arrays; a checkpoint of another model is a
+        one-line error naming the first variable that does not fit."""
+        if version == 1:  # by position: the model's weights, then the optimizer's variables
+            named = {
+                "model": {f"{i:04d}": v for i, v in enumerate(self.model.weights)},
+                "optimizer": {f"{i:04d}": v for i, v in enumerate(self.optimizer.variables)},
+            }
+        else:
+            named = self.named_variables()
+        for group, variables in named.items():
+            values = arrays.get(group, {})
+            for name in sorted(set(variables) ^ set(values)):
+                where_it_is = "the checkpoint" if name in values else "this model"
                 raise runs.RunError(
-                    f"checkpoint in {where} does not fit this model ({group} variables differ)"
+                    f"checkpoint in {where} does not fit this model: {group} variable "
+                    f"{name} is only in {where_it_is}"
                 )
-            for variable, value in zip(variables, values, strict=True):
-                variable.assign(value)
+            for name, variable in variables.items():
+                value = values[name]
+                if value.shape != tuple(variable.shape) or value.dtype != np.dtype(variable.dtype):
+                    raise runs.RunError(
+                        f"checkpoint in {where} does not fit this model: {group} variable "
+                        f"{name} is {value.dtype}{list(value.shape)}, the model's "
+                        f"{np.dtype(variable.dtype)}{list(variable.shape)}"
+                    )
+        for group, variables in named.items():
+            for name, variable in variables.items():
+                variable.assign(arrays[group][name])
 
-    def warm_up(self, batch_indices: np.ndarray) -> None:
+    def set_model_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, variable in self.named_variables()["model"].items():
+            variable.assign(arrays[name])
+
+    def learning_rate(self) -> float:
+        from rnncls.optimization import current_learning_rate
+
+        return current_learning_rate(self.optimizer)
+
+    def warm_up(self, batch_indices: np.ndarray, step: int) -> None:
         """Trace and optimise the step graph on one batch, then undo that step, so the
         timed steps exclude compilation and the run's result is unchanged."""
         saved = self.state_arrays()
         with step_graph_options(self._tf):
-            self._run_steps(batch_indices[:1])
-        self.restore(saved, Path("<warm-up>"))
+            self._run_steps(batch_indices[:1], np.int64(step))
+        self.restore(saved, Path("<warm-up>"), CHECKPOINT_VERSION)
 
-    def run_steps(self, batch_indices: np.ndarray) -> float:
+    def run_steps(self, batch_indices: np.ndarray, first_step: int = 0) -> float:
         with step_graph_options(self._tf):
-            return float(self._run_steps(batch_indices))
+            return float(self._run_steps(batch_indices, np.int64(first_step)))
+
+
+def fast_path_reasons(config: Config) -> list[str]:
+    """Why ``config`` trains through Keras's own graph rather than the hand-written LSTM
+    pass (empty: it trains through the pass)."""
+    from rnncls import lstm_pass
+
+    return lstm_pass.unsupported(config)
 
 
 def step_graph_options(tf: Any) -> AbstractContextManager[None]:
@@ -230,15 +314,18 @@ def step_graph_options(tf: Any) -> AbstractContextManager[None]:
 
 def training_forward(tf: Any, model: Any, config: Config) -> Callable[[Any], Any]:
     """The model's logits for a training batch, through :mod:`rnncls.lstm_pass` where it
-    applies (the unrolled LSTM, batches of 32 or more): the same floats as
-    ``model(batch, training=True)`` and its gradient, with the batch's halves on two cores."""
+    supports the whole config (the seed's network: one unrolled LSTM, no dropout, batches
+    of 32 or more): the same floats as ``model(batch, training=True)`` and its gradient,
+    with the batch's halves on two cores. Every other config trains through Keras."""
     from rnncls import lstm_pass
+    from rnncls.model import HEAD, recurrent_layer_name
 
-    if not config.model.unroll or not lstm_pass.applies(config.train.batch_size):
+    if not lstm_pass.supports(config):
         return lambda batch: model(batch, training=True)
-    # The layers of rnncls.model.build_model: images -> LSTM "lstm" (its defaults: tanh,
-    # sigmoid gates, a bias, no dropout, last output only) -> Dense "logits".
-    cell, logits = model.get_layer("lstm").cell, model.get_layer("logits")
+    # The layers of rnncls.model.build_model for such a config: images -> LSTM (its
+    # defaults: tanh, sigmoid gates, a bias, no dropout, last output only) -> Dense.
+    cell = model.get_layer(recurrent_layer_name(config.model, 0)).cell
+    logits = model.get_layer(HEAD)
     last_output = lstm_pass.last_output
 
     def forward(batch: Any) -> Any:
@@ -276,13 +363,14 @@ def train(
     status = on_status or (lambda message: None)
     notify = on_event or (lambda event: None)
     resuming = runs.check_run_dir(run_dir, resume=resume, force=force)
-    state, saved_arrays, finished = _starting_state(config, run_dir, resuming)
+    train_split, validation_split = load_training_data(source, config.data.validation_size)
+    steps = total_steps(config.train, len(train_split))
+    state, saved, finished = _starting_state(config, steps, run_dir, resuming)
     if finished is not None:
         status(f"run {run_dir} already finished at step {finished.steps}")
         return finished
     runs.check_writable(run_dir)
 
-    train_split, validation_split = load_training_data(source, config.data.validation_size)
     # A slice of the training file keeps the whole file's buffer alive: copy the small
     # validation tail, so the buffer goes once the trainer holds the training images.
     validation_split = Split(
@@ -292,13 +380,18 @@ def train(
     check_labels(config, (train_split, validation_split, test_split))
     order = BatchOrder(config.train.seed, len(train_split), config.train.batch_size)
 
-    trainer = Trainer(config, train_split)
+    trainer = Trainer(config, train_split, steps)
     del train_split
     run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
-    if saved_arrays is not None:
-        trainer.restore(saved_arrays, run_dir)
+    best = None
+    if saved is not None:
+        trainer.restore(saved, run_dir, state["version"])
+        best = saved.get("best")
+        state["version"] = CHECKPOINT_VERSION
     status(f"data: {source}   run: {run_dir}")
-    if saved_arrays is not None:
+    if trainer.fast_path_off and config.model.cell == "lstm":
+        status("training through Keras's graph (" + ", ".join(trainer.fast_path_off) + ")")
+    if saved is not None:
         status(f"resuming {run_dir} from step {state['step']}")
     elif resuming:
         status(f"no checkpoint in {run_dir} yet: starting it from step 0")
@@ -307,22 +400,43 @@ def train(
     # An old summary.json stays until the new one replaces it: a run continued to more
     # steps and killed is still the finished run its model.keras and summary describe.
 
-    _run_intervals(trainer, order, validation_split, state, config, run_dir, notify)
-    return _finish(trainer, test_split, state, run_dir, status)
+    board = TensorBoardWriter(trainer._tf, run_dir) if config.train.tensorboard else None
+    best: dict[str, np.ndarray] = dict(saved.get("best", {})) if saved is not None else {}
+    with stop_on_signals() as stop:
+        for event in training_loop(trainer, order, validation_split, state, config, steps, best):
+            runs.append_metrics(run_dir, event.to_json())
+            if board is not None:
+                board.write(event)
+            arrays = trainer.state_arrays()
+            if best:
+                arrays["best"] = best
+            runs.save_checkpoint(run_dir, state, arrays)
+            notify(event)
+            if stop and state["step"] < steps and not state["stopped_early"]:
+                raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
+    return _finish(trainer, test_split, state, best, run_dir, status)
 
 
-def _starting_state(
-    config: Config, run_dir: Path | None, resuming: bool
-) -> tuple[dict[str, Any], dict[str, list[np.ndarray]] | None, TrainResult | None]:
-    """The training state to start from, the checkpoint's arrays (None on a fresh start),
-    and the finished result when a resumed run already has the steps asked for."""
-    state: dict[str, Any] = {
+def fresh_state() -> dict[str, Any]:
+    return {
         "version": CHECKPOINT_VERSION,
         "step": 0,
         "loss_sum": 0.0,
         "loss_count": 0,
         "train_seconds": 0.0,
+        "best_step": 0,
+        "best_accuracy": -1.0,
+        "evaluations_since_best": 0,
+        "stopped_early": False,
     }
+
+
+def _starting_state(
+    config: Config, steps: int, run_dir: Path | None, resuming: bool
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]] | None, TrainResult | None]:
+    """The training state to start from, the checkpoint's arrays (None on a fresh start),
+    and the finished result when a resumed run already has the steps asked for."""
+    state = fresh_state()
     if not resuming:
         return state, None, None
     checkpoint = runs.load_checkpoint(run_dir)
@@ -334,72 +448,117 @@ def _starting_state(
                 "from; use --force to start it over"
             )
         return state, None, None
+    state["version"] = 1  # a checkpoint that does not say is one of rnncls 0.1
     state.update(checkpoint[0])
-    if state["version"] != CHECKPOINT_VERSION:
+    if state["version"] not in READABLE_CHECKPOINT_VERSIONS:
         raise runs.RunError(
             f"the checkpoint in {run_dir} has version {state['version']!r}; this rnncls "
-            f"reads version {CHECKPOINT_VERSION}"
+            f"reads versions {', '.join(map(str, READABLE_CHECKPOINT_VERSIONS))}"
         )
-    if state["step"] > config.train.steps:
+    if state["step"] > steps:
         raise ConfigError(
-            f"train.steps = {config.train.steps}: the run in {run_dir} is already at "
+            f"train.steps = {steps}: the run in {run_dir} is already at "
             f"step {state['step']}; ask for at least that many steps"
         )
-    if summary is not None and summary.get("steps") == config.train.steps:
-        finished = TrainResult(**{k: summary[k] for k in TrainResult.__dataclass_fields__})
-        return state, checkpoint[1], finished
+    if summary is not None and (summary.get("steps") == steps or state["stopped_early"]):
+        return state, checkpoint[1], TrainResult.from_summary(summary)
     return state, checkpoint[1], None
 
 
-def _run_intervals(
+def training_loop(
     trainer: Trainer,
     order: BatchOrder,
     validation_split: Split,
     state: dict[str, Any],
     config: Config,
-    run_dir: Path,
-    notify: Callable[[EvalEvent], None],
+    steps: int,
+    best: dict[str, np.ndarray],
+) -> Iterator[EvalEvent]:
+    """Train from ``state["step"]`` to ``steps``, one compiled call per interval between
+    evaluations, updating ``state``, and yield each evaluation. With early stopping
+    (``train.patience``) ``best`` is kept holding the model arrays of the best evaluation
+    so far, and ``state["stopped_early"]`` ends the loop. Writes nothing."""
+    eval_every, patience = config.train.eval_every, config.train.patience
+    if state["step"] < steps:
+        trainer.warm_up(order.batches(state["step"], 1), state["step"])
+    while state["step"] < steps and not state["stopped_early"]:
+        step = state["step"]
+        count = min(eval_every - step % eval_every, steps - step)
+        indices = order.batches(step, count)
+        started = time.perf_counter()
+        state["loss_sum"] += trainer.run_steps(indices, step)
+        state["train_seconds"] += time.perf_counter() - started
+        state["loss_count"] += count
+        state["step"] = step = step + count
+        if step % eval_every == 0 or step == steps:
+            eval_loss, eval_accuracy = _evaluate(trainer.model, validation_split)
+            event = EvalEvent(
+                step=step,
+                total_steps=steps,
+                train_loss=state["loss_sum"] / state["loss_count"],
+                eval_accuracy=eval_accuracy,
+                eval_loss=eval_loss,
+                learning_rate=trainer.learning_rate(),
+            )
+            state["loss_sum"], state["loss_count"] = 0.0, 0
+            if patience:
+                _track_best(trainer, state, best, eval_accuracy, patience)
+            yield event
+
+
+def _track_best(
+    trainer: Trainer,
+    state: dict[str, Any],
+    best: dict[str, np.ndarray],
+    accuracy: float,
+    patience: int,
 ) -> None:
-    """Train from ``state["step"]`` to ``train.steps``, one compiled call per interval
-    between evaluations; evaluate, log and checkpoint at the end of each interval."""
-    eval_every, total_steps = config.train.eval_every, config.train.steps
-    with stop_on_signals() as stop:
-        if state["step"] < total_steps:
-            trainer.warm_up(order.batches(state["step"], 1))
-        while state["step"] < total_steps:
-            step = state["step"]
-            count = min(eval_every - step % eval_every, total_steps - step)
-            indices = order.batches(step, count)
-            started = time.perf_counter()
-            state["loss_sum"] += trainer.run_steps(indices)
-            state["train_seconds"] += time.perf_counter() - started
-            state["loss_count"] += count
-            state["step"] = step = step + count
-            if step % eval_every == 0 or step == total_steps:
-                eval_loss, eval_accuracy = _evaluate(trainer.model, validation_split)
-                event = EvalEvent(
-                    step=step,
-                    train_loss=state["loss_sum"] / state["loss_count"],
-                    eval_accuracy=eval_accuracy,
-                    eval_loss=eval_loss,
-                )
-                state["loss_sum"], state["loss_count"] = 0.0, 0
-                runs.append_metrics(run_dir, event.to_json())
-                runs.save_checkpoint(run_dir, state, trainer.state_arrays())
-                notify(event)
-            if stop and state["step"] < total_steps:
-                runs.save_checkpoint(run_dir, state, trainer.state_arrays())
-                raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
+    if accuracy > state["best_accuracy"]:
+        state["best_accuracy"], state["best_step"] = accuracy, state["step"]
+        state["evaluations_since_best"] = 0
+        best.clear()
+        best.update(trainer.state_arrays()["model"])
+    else:
+        state["evaluations_since_best"] += 1
+        state["stopped_early"] = state["evaluations_since_best"] >= patience
+
+
+class TensorBoardWriter:
+    """Scalars of each evaluation as TensorBoard event files in ``run_dir/tensorboard``."""
+
+    def __init__(self, tf: Any, run_dir: Path) -> None:
+        self._tf = tf
+        self._writer = tf.summary.create_file_writer(str(run_dir / TENSORBOARD_DIR))
+
+    def write(self, event: EvalEvent) -> None:
+        tf = self._tf
+        with self._writer.as_default(step=event.step):
+            tf.summary.scalar("loss/train", event.train_loss)
+            tf.summary.scalar("loss/validation", event.eval_loss)
+            tf.summary.scalar("accuracy/validation", event.eval_accuracy)
+            tf.summary.scalar("learning_rate", event.learning_rate)
+        self._writer.flush()
 
 
 def _finish(
     trainer: Trainer,
     test_split: Split,
     state: dict[str, Any],
+    best: dict[str, np.ndarray],
     run_dir: Path,
     status: Callable[[str], None],
 ) -> TrainResult:
-    """Test, save the model and its pictures, then the summary (the last file written)."""
+    """Test, save the model and its pictures, then the summary (the last file written).
+    With early stopping the model keeps the weights of its best evaluation."""
+    kept_step = state["step"]
+    if best:
+        trainer.set_model_arrays(best)
+        kept_step = state["best_step"]
+        how = "stopped early" if state["stopped_early"] else "finished"
+        status(
+            f"{how} at step {state['step']}; keeping the weights of step {kept_step} "
+            f"(validation accuracy {state['best_accuracy']:.4f})"
+        )
     try:
         test_loss, test_accuracy = _evaluate(trainer.model, test_split)
         status("saving the model")
@@ -414,6 +573,8 @@ def _finish(
         train_seconds=round(state["train_seconds"], 3),
         ms_per_step=round(1000 * state["train_seconds"] / max(state["step"], 1), 3),
         run_dir=str(run_dir),
+        kept_step=kept_step,
+        stopped_early=state["stopped_early"],
     )
     runs.write_json(run_dir / runs.SUMMARY_FILE, result.to_json())
     try:

@@ -102,7 +102,7 @@ def test_plain_output_has_an_eval_line_per_interval(in_tmp, tiny_mnist):
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[1] for line in lines[:2]] == ["3/6", "6/6"]
-    assert "eval accuracy" in lines[0]
+    assert "validation accuracy" in lines[0]
     assert lines[-1].startswith("test accuracy")
 
 

@@ -1,5 +1,7 @@
-"""The hand-written LSTM training pass computes what Keras's layer and autodiff compute,
-to the last bit: logits, gradients and whole training runs.
+"""The hand-written LSTM training pass computes what Keras's layer and autodiff compute:
+logits, gradients and whole training runs, to the last bit on the pinned versions of
+TensorFlow and Keras (the ones `make install` installs), to a float32 tolerance on any
+other (a newer kernel may round a last bit otherwise).
 
 Keras's side always runs with TensorFlow's default graph optimizations, as the training
 loop did before the hand-written pass; the pass runs as the Trainer runs it, inside
@@ -16,7 +18,7 @@ import pytest
 from conftest import make_digits
 
 import rnncls.lstm_pass
-from rnncls.config import load_config
+from rnncls.config import keys, load_config
 from rnncls.data import Split
 from rnncls.lstm_pass import weight_gradient_order
 from rnncls.train import (
@@ -36,6 +38,24 @@ def tf() -> Any:
     tf = import_tensorflow(threads=TRAIN_THREADS, inter_op_threads=TRAIN_INTER_OP_THREADS)
     tf.config.experimental.enable_op_determinism()  # as Trainer runs, and Keras's loop did
     return tf
+
+
+# Where the pass is known to give Keras's very floats (bench/NOTES.md).
+PINNED_VERSIONS = {"tensorflow": "2.21.0", "keras": "3.15.1"}
+
+
+def on_pinned_versions() -> bool:
+    from importlib.metadata import version
+
+    return all(version(name) == wanted for name, wanted in PINNED_VERSIONS.items())
+
+
+def assert_same_floats(ours: np.ndarray, theirs: np.ndarray, name: str) -> None:
+    """Bit for bit on the pinned versions; within float32 rounding on any other."""
+    if on_pinned_versions():
+        assert np.array_equal(ours, theirs), name
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 @pytest.fixture
@@ -88,7 +108,7 @@ def logits_and_gradients(tf: Any, model: Any, forward: Any, images: Any, labels:
     [(64, 64), (33, 16), (32, 8), (128, 32), (32, 64), (33, 64)],
     ids=["default", "odd-halves", "smallest-halves", "large", "32-of-64", "33-of-64"],
 )
-def test_logits_and_gradients_equal_keras_autodiff_bit_for_bit(tf, calls, batch, units):
+def test_logits_and_gradients_equal_keras_autodiff(tf, calls, batch, units):
     model = build(tf, units, seed=batch)
     digits, labels = make_digits(batch, seed=batch)
     images, labels = digits.astype(np.float32) / 255.0, labels.astype(np.int32)
@@ -102,11 +122,11 @@ def test_logits_and_gradients_equal_keras_autodiff_bit_for_bit(tf, calls, batch,
             tf, model, training_forward(tf, model, config), images, labels
         )
     assert calls, "the hand-written pass was not used"
-    np.testing.assert_array_equal(our_logits.numpy(), keras_logits.numpy())
+    assert_same_floats(our_logits.numpy(), keras_logits.numpy(), "logits")
     variables = model.trainable_variables
     assert len(our_grads) == len(keras_grads) == len(variables) == 5
     for ours, theirs, variable in zip(our_grads, keras_grads, variables, strict=True):
-        assert np.array_equal(ours.numpy(), theirs.numpy()), variable.path
+        assert_same_floats(ours.numpy(), theirs.numpy(), variable.path)
         assert np.abs(theirs.numpy()).max() > 0, variable.path  # a real gradient
 
 
@@ -166,15 +186,24 @@ def test_a_training_run_ends_with_keras_autodiffs_weights(tf, calls):
     assert calls, "the Trainer did not use the hand-written pass"
     for ours, theirs, first in zip(trainer.model.weights, model.weights, start, strict=True):
         assert not np.array_equal(ours.numpy(), first), f"{ours.path} never moved"
-        assert np.array_equal(ours.numpy(), theirs.numpy()), ours.path
+        assert_same_floats(ours.numpy(), theirs.numpy(), ours.path)
     for ours, theirs in zip(trainer.optimizer.variables, optimizer.variables, strict=True):
-        assert np.array_equal(ours.numpy(), theirs.numpy()), ours.path
+        assert_same_floats(ours.numpy(), theirs.numpy(), ours.path)
 
 
 @pytest.mark.parametrize(
     "settings",
-    [["model.unroll=false"], ["train.batch_size=31"], ["train.batch_size=1"]],
-    ids=["unroll-false", "batch-31", "batch-1"],
+    [
+        ["model.unroll=false"],
+        ["train.batch_size=31"],
+        ["train.batch_size=1"],
+        ["train.fast_path='off'"],
+        ["model.dropout=0.25"],
+        ["model.layers=2"],
+        ["model.bidirectional=true"],
+        ["model.cell='gru'"],
+    ],
+    ids=["unroll-false", "batch-31", "batch-1", "off", "dropout", "two-layers", "bi", "gru"],
 )
 def test_what_the_pass_does_not_cover_trains_through_keras_itself(tf, monkeypatch, settings):
     """The not-unrolled layer (another graph), and batches whose halves would have fewer
@@ -201,7 +230,33 @@ def test_last_output_is_the_layers_output(tf):
     weights = [tf.convert_to_tensor(w.value) for w in variables]
     ours = rnncls.lstm_pass.last_output(tf, batch, *weights)
     assert ours.shape == (40, 12)
-    np.testing.assert_array_equal(ours.numpy(), layer(batch).numpy())
+    assert_same_floats(ours.numpy(), layer(batch).numpy(), "last output")
+
+
+def test_every_config_key_is_classified_by_the_pass():
+    """A new config key fails here until rnncls.lstm_pass.REQUIREMENTS says what the pass
+    needs of it, so the fast path can never silently ignore an option."""
+    assert list(rnncls.lstm_pass.REQUIREMENTS) == [f"{s}.{k}" for s, k in keys()]
+
+
+def test_the_pass_supports_the_seeds_network_and_names_what_rules_it_out():
+    assert rnncls.lstm_pass.supports(load_config())
+    assert rnncls.lstm_pass.supports(
+        load_config(
+            overrides=[
+                "train.optimizer='sgd'",
+                "train.schedule='cosine'",
+                "augment.shift=2",
+                "model.hidden_units=128",
+            ]
+        )
+    )
+    config = load_config(overrides=["model.cell='gru'", "model.layers=3", "train.batch_size=8"])
+    assert rnncls.lstm_pass.unsupported(config) == [
+        "model.cell = 'gru'",
+        "model.layers = 3",
+        "train.batch_size = 8 (it needs at least 32)",
+    ]
 
 
 def test_last_output_refuses_halves_of_fewer_than_16_rows(tf):
