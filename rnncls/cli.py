@@ -374,6 +374,14 @@ def eval_command(
         Path | None,
         typer.Option("--confusion", metavar="PNG", help="Also draw the confusion matrix here."),
     ] = None,
+    errors_png: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors",
+            metavar="PNG",
+            help=f"Also draw the first {ERROR_GRID_SIZE} misclassified images here.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a trained model on a data-set split.
 
@@ -396,10 +404,34 @@ def eval_command(
 
             title = f"{split}: accuracy {metrics.accuracy:.4f} on {metrics.n} images"
             log(f"confusion matrix: {confusion_matrix(metrics.confusion, confusion, title)}")
+        if errors_png is not None:
+            log(f"misclassified images: {draw_errors(metrics, data, run_path, errors_png)}")
         if json_output:
             emit_json({**metrics.to_json(), "model": str(classifier.path)})
         else:
             show_metrics(metrics, classifier.path)
+
+
+ERROR_GRID_SIZE = 50
+
+
+def draw_errors(metrics: Any, data: Any, run_path: Path, path: Path) -> Path:
+    from rnncls.evaluate import misclassified
+    from rnncls.plots import error_grid
+
+    wrong = misclassified(metrics, data.labels, ERROR_GRID_SIZE)
+    total = int(metrics.n - round(metrics.accuracy * metrics.n))
+    shown = f"the first {len(wrong)} of {total}" if total > len(wrong) else f"all {total}"
+    title = f"{run_path}: {shown} misclassified {data.name} images of {metrics.n}"
+    return error_grid(
+        data.images[wrong],
+        [int(metrics.predicted[i]) for i in wrong],
+        [int(data.labels[i]) for i in wrong],
+        [float(metrics.confidence[i]) for i in wrong],
+        [f"{data.name}[{i}]" for i in wrong],
+        path,
+        title,
+    )
 
 
 def show_metrics(metrics: Any, model_path: Path) -> None:

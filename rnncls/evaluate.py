@@ -31,6 +31,9 @@ class Metrics:
     accuracy: float
     per_class: list[ClassMetrics]
     confusion: np.ndarray  # confusion[true, predicted]
+    # Each image's predicted class and that class's probability (not in to_json).
+    predicted: np.ndarray | None = None
+    confidence: np.ndarray | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,14 +76,25 @@ def metrics_from_logits(logits: np.ndarray, labels: np.ndarray, split: str) -> M
                 support=support,
             )
         )
+    log_probabilities = log_softmax(logits.astype(np.float64))
     return Metrics(
         split=split,
         n=int(len(labels)),
-        loss=cross_entropy(logits, labels),
+        loss=float(-log_probabilities[np.arange(len(labels)), labels].mean()),
         accuracy=float((predicted == labels).mean()),
         per_class=per_class,
         confusion=confusion,
+        predicted=predicted,
+        confidence=np.exp(log_probabilities[np.arange(len(labels)), predicted]),
     )
+
+
+def misclassified(metrics: Metrics, labels: np.ndarray, most: int) -> np.ndarray:
+    """Indices of the first ``most`` images that ``metrics`` got wrong."""
+    if metrics.predicted is None:
+        raise ValueError("these metrics hold no predictions")
+    wrong = np.flatnonzero(metrics.predicted != labels[: metrics.n])
+    return wrong[:most]
 
 
 def scale_images(images: np.ndarray) -> np.ndarray:

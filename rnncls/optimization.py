@@ -94,5 +94,9 @@ def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.O
 
 
 def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
-    """The rate of the optimizer's next step."""
-    return float(ops.convert_to_numpy(optimizer.learning_rate))
+    """The rate of the optimizer's last step (of its first, before it took one)."""
+    schedule = optimizer._learning_rate  # the number or schedule it was given
+    if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return float(ops.convert_to_numpy(optimizer.learning_rate))
+    last_step = max(int(ops.convert_to_numpy(optimizer.iterations)) - 1, 0)
+    return float(ops.convert_to_numpy(schedule(last_step)))

@@ -86,27 +86,73 @@ def confusion_matrix(confusion: np.ndarray, path: Path, title: str = "") -> Path
     return save_figure(figure, path)
 
 
-def training_curves(records: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Training and evaluation loss, and evaluation accuracy, against the step."""
+def training_curves(records: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
+    """Training and validation loss, validation accuracy and (where recorded) the
+    learning rate, against the step."""
     records = [r for r in records if r.get("event", "eval") == "eval" and "step" in r]
     if not records:
         raise ValueError("no evaluations recorded yet")
     steps = [r["step"] for r in records]
-    figure = _figure(9.0, 3.6)
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
-    loss_axes.plot(steps, [r["train_loss"] for r in records], marker=".", label="train loss")
+    with_rate = all("learning_rate" in r for r in records)
+    figure = _figure(13.0 if with_rate else 9.0, 3.8)
+    panels = figure.subplots(1, 3 if with_rate else 2)
+    loss_axes, accuracy_axes = panels[0], panels[1]
+    loss_axes.plot(steps, [r["train_loss"] for r in records], marker=".", label="training")
     if all("eval_loss" in r for r in records):
-        loss_axes.plot(steps, [r["eval_loss"] for r in records], marker=".", label="eval loss")
-    loss_axes.set_xlabel("step")
-    loss_axes.set_ylabel("loss")
+        validation = [r["eval_loss"] for r in records]
+        loss_axes.plot(steps, validation, marker=".", label="validation")
+    loss_axes.set_title("loss")
+    loss_axes.set_ylabel("cross-entropy")
     loss_axes.legend()
-    loss_axes.grid(alpha=0.3)
     accuracy = [r["eval_accuracy"] for r in records]
     accuracy_axes.plot(steps, accuracy, marker=".", color="tab:green")
-    accuracy_axes.set_xlabel("step")
-    accuracy_axes.set_ylabel("evaluation accuracy")
-    accuracy_axes.set_title(f"last {accuracy[-1]:.4f}", fontsize=9)
-    accuracy_axes.grid(alpha=0.3)
+    accuracy_axes.set_title(
+        f"validation accuracy (last {accuracy[-1]:.4f}, best {max(accuracy):.4f})"
+    )
+    accuracy_axes.set_ylabel("accuracy")
+    if with_rate:
+        rate_axes = panels[2]
+        rate_axes.plot(steps, [r["learning_rate"] for r in records], color="tab:purple")
+        rate_axes.set_title("learning rate")
+        rate_axes.set_ylabel("learning rate")
+        rate_axes.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    for axes in panels:
+        axes.set_xlabel("step")
+        axes.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def error_grid(
+    images: np.ndarray,
+    predictions: Sequence[int],
+    labels: Sequence[int],
+    probabilities: Sequence[float],
+    sources: Sequence[str],
+    path: Path,
+    title: str,
+) -> Path:
+    """Misclassified digits in a grid, each captioned with the guess, its confidence and
+    the real label (in red, as a wrong answer)."""
+    count = len(images)
+    if count == 0:
+        figure = _figure(5.0, 1.2)
+        figure.text(0.5, 0.5, f"{title}\nno misclassified images", ha="center", va="center")
+        return save_figure(figure, path)
+    columns = min(count, 10)
+    rows = math.ceil(count / columns)
+    figure = _figure(1.4 * columns + 0.4, 1.6 * rows + 0.6)
+    for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
+        axes.set_axis_off()
+        if index < count:
+            axes.imshow(images[index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            caption = (
+                f"{sources[index]}\npred {predictions[index]} "
+                f"({probabilities[index]:.0%})\nlabel {labels[index]}"
+            )
+            axes.set_title(caption, fontsize=7, color="tab:red")
+    figure.suptitle(title, fontsize=10)
     return save_figure(figure, path)
 
 

@@ -370,6 +370,8 @@ def train(
         status(f"run {run_dir} already finished at step {finished.steps}")
         return finished
     runs.check_writable(run_dir)
+    if config.train.tensorboard:
+        check_tensorboard()
 
     # A slice of the training file keeps the whole file's buffer alive: copy the small
     # validation tail, so the buffer goes once the trainer holds the training images.
@@ -523,6 +525,16 @@ def _track_best(
         state["stopped_early"] = state["evaluations_since_best"] >= patience
 
 
+def check_tensorboard() -> None:
+    from importlib.util import find_spec
+
+    if find_spec("tensorboard") is None:
+        raise ConfigError(
+            "train.tensorboard = true: the tensorboard package is not installed "
+            "(pip install tensorboard)"
+        )
+
+
 class TensorBoardWriter:
     """Scalars of each evaluation as TensorBoard event files in ``run_dir/tensorboard``."""
 
@@ -601,7 +613,9 @@ def draw_curves(run_dir: Path, status: Callable[[str], None]) -> None:
     from rnncls.plots import training_curves
 
     try:
-        training_curves(runs.read_metrics(run_dir), run_dir / runs.CURVES_FILE)
+        training_curves(
+            runs.read_metrics(run_dir), run_dir / runs.CURVES_FILE, title=f"run {run_dir}"
+        )
     except Exception as exc:  # noqa: BLE001 - the run is complete without its picture
         status(f"warning: could not draw the training curves ({exc})")
 

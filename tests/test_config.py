@@ -134,3 +134,93 @@ def test_with_values_validates():
     assert config.train.steps == 2000
     with pytest.raises(ConfigError):
         with_values(Config(), train={"steps": 0})
+
+
+# One bad value for every key, and what its one-line error says. A new key fails
+# test_every_key_has_a_bad_value_case until it has a row here.
+BAD_VALUES = {
+    "data.dir": ("3", "expected a string"),
+    "data.validation_size": ("0", "must be at least 1"),
+    "model.cell": ('"lstmm"', "must be one of lstm, gru, simple_rnn"),
+    "model.hidden_units": ("0", "must be at least 1"),
+    "model.layers": ("0", "must be at least 1"),
+    "model.bidirectional": ('"yes"', "expected true or false"),
+    "model.dropout": ("1.0", "must be at least 0 and below 1"),
+    "model.num_classes": ("1", "must be at least 2"),
+    "model.unroll": ("1", "expected true or false"),
+    "train.steps": ("0", "must be at least 1"),
+    "train.epochs": ("-1", "must be at least 0"),
+    "train.batch_size": ("0", "must be at least 1"),
+    "train.optimizer": ('"adagrad"', "must be one of adam, adamw, sgd, rmsprop"),
+    "train.learning_rate": ("-0.1", "must be greater than 0"),
+    "train.momentum": ("1.5", "must be at least 0 and below 1"),
+    "train.weight_decay": ("-1e-4", "must be at least 0"),
+    "train.clipnorm": ("-1", "must be at least 0"),
+    "train.schedule": ('"linear"', "must be one of constant, cosine, exponential, step"),
+    "train.warmup_steps": ("-5", "must be at least 0"),
+    "train.decay_rate": ("0", "must be greater than 0"),
+    "train.seed": ("-1", "must be at least 0"),
+    "train.eval_every": ("0", "must be at least 1"),
+    "train.patience": ("-2", "must be at least 0"),
+    "train.tensorboard": ('"on"', "expected true or false"),
+    "train.fast_path": ('"on"', "must be one of auto, off"),
+    "augment.shift": ("-1", "must be at least 0"),
+    "augment.rotation": ("181", "must be at most 180"),
+    "augment.zoom": ("1", "must be at least 0 and below 1"),
+}
+
+
+def test_every_key_has_a_bad_value_case():
+    from rnncls.config import keys
+
+    assert sorted(BAD_VALUES) == sorted(f"{s}.{k}" for s, k in keys())
+
+
+@pytest.mark.parametrize(("key", "case"), BAD_VALUES.items(), ids=list(BAD_VALUES))
+def test_a_bad_value_of_each_key_is_one_line_naming_it_exit_2(key, case):
+    from conftest import assert_one_line_error
+    from typer.testing import CliRunner
+
+    from rnncls.cli import app
+
+    value, problem = case
+    result = CliRunner().invoke(app, ["config", "show", "--set", f"{key}={value}"])
+    line = assert_one_line_error(result, 2, f"{key} = ")
+    assert problem in line
+    assert f"(in --set {key}={value})" in line
+
+
+def test_every_key_is_shown_by_config_show_with_its_comment():
+    from rnncls.config import keys
+
+    text = to_toml(load_config())
+    parsed = tomllib.loads(text)
+    for section, key in keys():
+        assert key in parsed[section], f"{section}.{key}"
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        if " = " in line:
+            assert lines[number - 1].startswith("# "), f"no comment above {line!r}"
+
+
+def test_a_config_of_the_first_release_still_loads_with_its_meaning(tmp_path):
+    """Run directories written before the new keys existed hold this config.toml."""
+    old = tmp_path / "config.toml"
+    old.write_text(
+        '[data]\ndir = ""\nvalidation_size = 5000\n\n'
+        "[model]\nhidden_units = 64\nnum_classes = 10\nunroll = true\n\n"
+        "[train]\nsteps = 1200\nbatch_size = 64\nlearning_rate = 0.01\nseed = 1\n"
+        "eval_every = 50\n"
+    )
+    assert load_config(old) == Config()
+
+
+@pytest.mark.parametrize(
+    ("epochs", "images", "batch", "expected"),
+    [(0, 55000, 64, 1200), (1, 55000, 64, 859), (3, 55000, 128, 1287), (2, 10, 64, 2)],
+)
+def test_epochs_set_the_steps_when_above_zero(epochs, images, batch, expected):
+    from rnncls.config import TrainConfig, total_steps
+
+    train = TrainConfig(steps=1200, epochs=epochs, batch_size=batch)
+    assert total_steps(train, images) == expected

@@ -52,22 +52,44 @@ def test_train_writes_a_complete_run(in_tmp, tiny_mnist):
     assert not list(run_dir.glob(".*tmp*")), "temporary files left behind"
 
 
-@pytest.mark.parametrize("batch_size", [16, 32], ids=["keras-graph", "lstm-pass"])
-def test_resume_continues_to_the_same_weights(in_tmp, tiny_mnist, batch_size):
+def assert_same_checkpoints(run_a, run_b):
+    """Every array of two checkpoints, by group and name, equal to the last bit."""
+    state_a, arrays_a = checkpoint_arrays(run_a)
+    state_b, arrays_b = checkpoint_arrays(run_b)
+    assert state_a["step"] == state_b["step"]
+    assert arrays_a.keys() == arrays_b.keys()
+    for group in arrays_a:
+        assert arrays_a[group].keys() == arrays_b[group].keys(), group
+        for name, array in arrays_a[group].items():
+            np.testing.assert_array_equal(array, arrays_b[group][name], err_msg=name)
+
+
+RESUME_CASES = {
+    "keras-graph": {"train": {"batch_size": 16}},
+    "lstm-pass": {"train": {"batch_size": 32}},
+    "dropout-augment": {
+        "model": {"dropout": 0.3, "layers": 2},
+        "augment": {"shift": 2.0, "rotation": 10.0, "zoom": 0.1},
+    },
+    "gru-bidirectional-schedule": {
+        "model": {"cell": "gru", "bidirectional": True},
+        "train": {"optimizer": "sgd", "momentum": 0.9, "schedule": "cosine", "warmup_steps": 2},
+    },
+}
+
+
+@pytest.mark.parametrize("changes", RESUME_CASES.values(), ids=list(RESUME_CASES))
+def test_resume_continues_to_the_same_weights(in_tmp, tiny_mnist, changes):
     source = find_data(tiny_mnist)
-    config = with_values(TINY, train={"batch_size": batch_size})
+    config = with_values(TINY, **changes)
     straight = train(config, source, in_tmp / "straight")
     short = with_values(config, train={"steps": 3})
     train(short, source, in_tmp / "resumed")
     resumed = train(config, source, in_tmp / "resumed", resume=True)
     assert resumed.steps == straight.steps == 6
     assert resumed.test_loss == straight.test_loss
-    state_a, arrays_a = checkpoint_arrays(in_tmp / "straight")
-    state_b, arrays_b = checkpoint_arrays(in_tmp / "resumed")
-    assert state_a["step"] == state_b["step"] == 6
-    for group in ("model", "optimizer"):
-        for a, b in zip(arrays_a[group], arrays_b[group], strict=True):
-            np.testing.assert_array_equal(a, b)
+    assert checkpoint_arrays(in_tmp / "straight")[0]["step"] == 6
+    assert_same_checkpoints(in_tmp / "straight", in_tmp / "resumed")
     steps = [json.loads(x)["step"] for x in (in_tmp / "resumed/metrics.jsonl").open()]
     assert steps == [3, 6]
 
@@ -92,3 +114,116 @@ def test_existing_run_is_not_overwritten_without_force(in_tmp, tiny_mnist):
     result = train(other, source, in_tmp / "r", force=True)
     assert result.steps == 6
     assert load_config(in_tmp / "r" / "config.toml").train.seed == 9
+
+
+def test_dropout_and_augmentation_change_the_run(in_tmp, tiny_mnist):
+    """The options are not ignored: each gives other weights than the plain run."""
+    source = find_data(tiny_mnist)
+    plain = train(TINY, source, in_tmp / "plain")
+    for name, changes in {
+        "dropout": {"model": {"dropout": 0.3}},
+        "augment": {"augment": {"shift": 2.0}},
+    }.items():
+        other = train(with_values(TINY, **changes), source, in_tmp / name)
+        assert other.test_loss != plain.test_loss, name
+
+
+def test_epochs_count_passes_over_the_training_images(in_tmp, tiny_mnist):
+    # 120 training images less 20 held out, in batches of 16: 6 steps an epoch
+    config = with_values(TINY, train={"epochs": 2, "steps": 1})
+    events = []
+    result = train(config, find_data(tiny_mnist), in_tmp / "r", on_event=events.append)
+    assert result.steps == 12
+    assert [(e.step, e.total_steps) for e in events] == [(s, 12) for s in (3, 6, 9, 12)]
+
+
+def test_early_stopping_keeps_the_best_evaluations_weights(in_tmp, tiny_mnist, monkeypatch):
+    """Scripted validation accuracies: the best is at the second evaluation (step 6);
+    with patience 2 the fourth evaluation (step 12) stops the run."""
+    import rnncls.train
+
+    accuracies = iter([0.5, 0.7, 0.6, 0.65, 0.9, 0.9])
+    real = rnncls.train._evaluate
+
+    def scripted(model, split):
+        loss, _ = real(model, split)
+        return loss, next(accuracies) if split.name == "validation" else real(model, split)[1]
+
+    monkeypatch.setattr(rnncls.train, "_evaluate", scripted)
+    config = with_values(TINY, train={"steps": 18, "patience": 2})
+    events = []
+    result = train(config, find_data(tiny_mnist), in_tmp / "r", on_event=events.append)
+    assert [e.step for e in events] == [3, 6, 9, 12]
+    assert (result.steps, result.kept_step, result.stopped_early) == (12, 6, True)
+    summary = json.loads((in_tmp / "r" / "summary.json").read_text())
+    assert (summary["kept_step"], summary["stopped_early"]) == (6, True)
+    # the saved model holds the weights of step 6, which the checkpoint keeps as "best"
+    import keras
+
+    _, arrays = checkpoint_arrays(in_tmp / "r")
+    model = keras.saving.load_model(in_tmp / "r" / "model.keras", compile=False)
+    kernel = model.get_layer("lstm").cell.kernel.numpy()
+    np.testing.assert_array_equal(kernel, arrays["best"]["lstm/lstm_cell/kernel"])
+    assert not np.array_equal(kernel, arrays["model"]["lstm/lstm_cell/kernel"])
+    # resuming the stopped run reports it, as for any finished run
+    assert train(config, find_data(tiny_mnist), in_tmp / "r", resume=True) == result
+
+
+def test_tensorboard_gets_the_scalars_of_each_evaluation(in_tmp, tiny_mnist):
+    import tensorflow as tf
+
+    config = with_values(TINY, train={"tensorboard": True})
+    events = []
+    train(config, find_data(tiny_mnist), in_tmp / "r", on_event=events.append)
+    files = list((in_tmp / "r" / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(files) == 1
+    seen: dict[str, list[tuple[int, float]]] = {}
+    for record in tf.compat.v1.train.summary_iterator(str(files[0])):
+        for value in record.summary.value:
+            number = float(tf.make_ndarray(value.tensor))
+            seen.setdefault(value.tag, []).append((record.step, number))
+    assert sorted(seen) == ["accuracy/validation", "learning_rate", "loss/train", "loss/validation"]
+    expected = [(e.step, e.eval_accuracy) for e in events]
+    assert seen["accuracy/validation"] == [(s, pytest.approx(a)) for s, a in expected]
+
+
+def test_a_run_of_the_first_release_resumes_to_the_same_weights(in_tmp, tiny_mnist):
+    """Checkpoint format 1 held the arrays by position and no version; it still resumes,
+    to the weights of a run left alone."""
+    import keras
+
+    from rnncls.model import build_model
+    from rnncls.optimization import build_optimizer
+
+    source = find_data(tiny_mnist)
+    train(TINY, source, in_tmp / "straight")
+    train(with_values(TINY, train={"steps": 3}), source, in_tmp / "old")
+    state, arrays = runs.load_checkpoint(in_tmp / "old")
+    model = build_model(TINY.model)
+    optimizer = build_optimizer(TINY.train, 6)
+    optimizer.build(model.trainable_variables)
+    by_position = {
+        "model": [arrays["model"][v.path] for v in model.weights],
+        "optimizer": [arrays["optimizer"][v.path.split("/", 1)[1]] for v in optimizer.variables],
+    }
+    del state["version"], state["best_step"], state["stopped_early"]
+    old_arrays = {g: {f"{i:04d}": a for i, a in enumerate(v)} for g, v in by_position.items()}
+    runs.save_checkpoint(in_tmp / "old", state, old_arrays)
+    keras.backend.clear_session()
+    resumed = train(TINY, source, in_tmp / "old", resume=True)
+    assert resumed.steps == 6
+    _, straight = checkpoint_arrays(in_tmp / "straight")
+    _, after = checkpoint_arrays(in_tmp / "old")
+    for group in ("model", "optimizer"):
+        for name, array in straight[group].items():
+            np.testing.assert_array_equal(after[group][name], array, err_msg=name)
+
+
+def test_a_checkpoint_of_another_network_is_one_line_naming_a_variable(in_tmp, tiny_mnist):
+    source = find_data(tiny_mnist)
+    train(with_values(TINY, train={"steps": 3}), source, in_tmp / "r")
+    config_path = in_tmp / "r" / "config.toml"
+    config_path.write_text(config_path.read_text().replace('cell = "lstm"', 'cell = "gru"'))
+    gru = with_values(load_config(config_path), train={"steps": 6})
+    with pytest.raises(runs.RunError, match="does not fit this model: model variable gru/"):
+        train(gru, source, in_tmp / "r", resume=True)
