@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,44 @@ def test_export_onto_a_full_disk_names_the_file(
     assert "converter output" not in line
     assert out.read_bytes() == b"an earlier export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exported.onnx"]
+
+
+# ---------------------------------------------------------------------- every network
+
+NETWORKS = {
+    "gru": ["model.cell='gru'"],
+    "simple_rnn": ["model.cell='simple_rnn'"],
+    "stacked-bidirectional-dropout": [
+        "model.bidirectional=true",
+        "model.layers=2",
+        "model.dropout=0.2",
+    ],
+    "sgd-cosine-augment": ["train.optimizer='sgd'", "train.schedule='cosine'", "augment.shift=2"],
+}
+
+
+@pytest.mark.parametrize("settings", NETWORKS.values(), ids=list(NETWORKS))
+def test_every_network_trains_exports_evaluates_and_predicts(tmp_path, monkeypatch, settings):
+    """Each kind of network through the command line: its model.onnx (what eval and
+    predict run) agrees with its model.keras on the logits and on every prediction."""
+    from conftest import TINY_SETTINGS, write_mnist
+
+    monkeypatch.chdir(tmp_path)
+    data = write_mnist(tmp_path / "mnist")
+    run = tmp_path / "run"
+    args = [arg for setting in [*TINY_SETTINGS, *settings] for arg in ("--set", setting)]
+    result = runner.invoke(app, ["train", *args, "--data-dir", data, "--run-dir", run, "-q"])
+    assert result.exit_code == 0, result.output
+    onnx, keras = load_classifier(run / "model.onnx"), load_classifier(run / "model.keras")
+    assert isinstance(onnx, OnnxClassifier)
+    images, _ = make_digits(64, seed=11)
+    onnx_logits, keras_logits = onnx.logits(images), keras.logits(images)
+    np.testing.assert_allclose(onnx_logits, keras_logits, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(onnx_logits.argmax(1), keras_logits.argmax(1))
+    evaluated = runner.invoke(app, ["eval", "--run", run, "--data-dir", data, "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    summary = runs.read_summary(run)
+    assert json.loads(evaluated.stdout)["accuracy"] == summary["test_accuracy"]
+    predicted = runner.invoke(app, ["predict", "--run", run, "--data-dir", data, "-f", "jsonl"])
+    assert predicted.exit_code == 0, predicted.output
+    assert len(predicted.stdout.splitlines()) == 10
