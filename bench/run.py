@@ -38,6 +38,15 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
+# The shipped configs whose own networks are timed against the same network in PyTorch.
+NETWORK_CONFIGS = [BENCH_DIR.parent / "configs" / "best.toml"]
+# A smoke run keeps their kind of network but makes it tiny.
+SMOKE_NETWORK_SETTINGS = [
+    "model.hidden_units=8",
+    "train.batch_size=16",
+    "train.eval_every=2",
+    "data.validation_size=20",
+]
 TORCH_REFERENCE = BENCH_DIR / "torch_reference.py"
 
 # Targets of issue 4, checked in the table (medians on the benchmark machine).
@@ -120,8 +129,15 @@ class Experiment:
     seed: int = 1
     validation_size: int = 5000
     eval_every: int = 50
+    # A config file whose network and training both sides run instead of the seed's
+    # (the step count above still applies), and --set overrides for both.
+    config: str | None = None
+    overrides: list[str] = field(default_factory=list)
 
     def rnncls_settings(self) -> list[str]:
+        if self.config:
+            sets = [arg for setting in self.overrides for arg in ("--set", setting)]
+            return ["--config", self.config, *sets, "--steps", str(self.steps)]
         values = {
             "train.steps": self.steps,
             "train.batch_size": self.batch_size,
@@ -134,6 +150,9 @@ class Experiment:
         return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
 
     def torch_arguments(self) -> list[str]:
+        if self.config:
+            sets = [f"--set={setting}" for setting in self.overrides]
+            return [f"--config={self.config}", *sets, f"--steps={self.steps}"]
         return [
             f"--steps={self.steps}",
             f"--batch-size={self.batch_size}",
@@ -382,6 +401,7 @@ def build_report(
     rates: dict[str, float],
     summaries: dict[str, Summary],
     startup: list[CommandTiming],
+    networks: dict[str, tuple[dict[str, Summary], int]] | None = None,
 ) -> dict[str, Any]:
     rnncls = summaries["rnncls"]
     torch_summaries = [s for name, s in summaries.items() if name.startswith("pytorch")]
@@ -421,9 +441,26 @@ def build_report(
         "reference": reference.name if reference else None,
         "ratio": round(rnncls_ms / reference_ms, 3) if rnncls_ms and reference_ms else None,
         "startup": [asdict(t) for t in startup],
+        "networks": {
+            name: _network_report(s, steps) for name, (s, steps) in (networks or {}).items()
+        },
         "targets": TARGETS,
         "checks": checks,
         "note": None if not args.smoke else "smoke run: tiny settings, numbers mean nothing",
+    }
+
+
+def _network_report(summaries: dict[str, Summary], steps: int) -> dict[str, Any]:
+    """One shipped config's network: rnncls against the fastest PyTorch thread count."""
+    rnncls_ms = summaries["rnncls"].median("ms_per_step")
+    timed = [s for name, s in summaries.items() if name != "rnncls" and s.median("ms_per_step")]
+    reference = min(timed, key=lambda s: s.median("ms_per_step")) if timed else None
+    reference_ms = reference.median("ms_per_step") if reference else None
+    return {
+        "training": {name: s.to_json() for name, s in summaries.items()},
+        "reference": reference.name if reference else None,
+        "ratio": round(rnncls_ms / reference_ms, 3) if rnncls_ms and reference_ms else None,
+        "steps": steps,
     }
 
 
@@ -510,6 +547,17 @@ def format_table(report: dict[str, Any]) -> str:
             f"| {label} | {_number(check['value'], digits)} | {sign} {check['limit']} | "
             f"{_verdict(check)} |"
         )
+    for name, network in report["networks"].items():
+        rows += [
+            "",
+            f"Network of `{name}` ({network['steps']} steps; all rounds in the JSON):",
+            "",
+            "| training | ms/step (median) | ratio to the fastest PyTorch |",
+            "| --- | ---: | ---: |",
+        ]
+        for contender, summary in network["training"].items():
+            ratio = _number(network["ratio"]) if contender == "rnncls" else ""
+            rows.append(f"| {contender} | {_number(summary['ms_per_step_median'])} | {ratio} |")
     if report["note"]:
         rows += ["", f"Note: {report['note']}"]
     return "\n".join(rows)
@@ -531,12 +579,21 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=None, help="MNIST folder (RNNCLS_DATA_DIR)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     parser.add_argument("--smoke", action="store_true", help="tiny settings: check it works")
+    parser.add_argument(
+        "--network-steps",
+        type=int,
+        default=300,
+        help="steps of each shipped config's network (configs/best.toml), side by side",
+    )
+    parser.add_argument("--network-rounds", type=int, default=3, help="their rounds")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--json", action="store_true", help="print the JSON, not the table")
     args = parser.parse_args(argv)
     if args.smoke:
         args.rounds = 1
         args.repeats = 1
+        args.network_rounds = 1
+        args.network_steps = 4
     return args
 
 
@@ -579,7 +636,19 @@ def main(argv: list[str] | None = None) -> int:
             run_dir, args.repeats, env, workdir, log, warm_up=not args.smoke
         )
         rates = matmul_rates(env, workdir)
-    report = build_report(args, experiment, machine, rates, summaries, startup)
+        networks = {}
+        for config in NETWORK_CONFIGS:
+            network = Experiment(
+                steps=args.network_steps,
+                config=str(config),
+                overrides=SMOKE_NETWORK_SETTINGS if args.smoke else [],
+            )
+            log(f"network of {config.name}: {network.steps} steps")
+            network_summaries = benchmark_training(
+                network, args.network_rounds, torch_threads, env, workdir, log
+            )
+            networks[f"configs/{config.name}"] = (network_summaries, network.steps)
+    report = build_report(args, experiment, machine, rates, summaries, startup, networks)
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report["table"] = format_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

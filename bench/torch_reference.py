@@ -5,11 +5,18 @@ output), same optimizer (Adam at 0.01), same batch size, same data and data orde
 ``rnncls train`` (the images come from :mod:`rnncls.data`, the batches from
 :class:`rnncls.train.BatchOrder`), uint8 images scaled to 0..1 on the fly.
 
+With ``--config FILE`` it trains the network an rnncls config describes instead: the cell
+(``nn.LSTM``, ``nn.GRU``, ``nn.RNN``), stacked and bidirectional layers, dropout between
+layers and before the head, the optimizer with its momentum, weight decay, gradient
+clipping and learning-rate schedule, and the augmentation's shifts, rotations and zooms
+(``affine_grid`` and ``grid_sample``; torch's own random draws, the same amount of work).
+
 It prints one JSON line shaped like rnncls's ``done`` event. ``train_seconds`` counts the
 training steps only, as rnncls's does: not the imports, the data loading, the one warm-up
 step (undone before the timed steps) or the final evaluation.
 
     python bench/torch_reference.py --steps 1200 [--data-dir DIR] [--threads 2]
+    python bench/torch_reference.py --config configs/best.toml --steps 300
 """
 
 from __future__ import annotations
@@ -17,27 +24,101 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from rnncls.config import Config, load_config, with_values
 from rnncls.data import find_data, load_split, load_training_data
 from rnncls.train import BatchOrder
 
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "simple_rnn": nn.RNN}
 
-class LSTMClassifier(nn.Module):
-    def __init__(self, hidden_units: int, num_classes: int) -> None:
+
+class RecurrentClassifier(nn.Module):
+    """The network of rnncls.model.build_model for a ``[model]`` section."""
+
+    def __init__(self, config: Config) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(28, hidden_units, batch_first=True)
-        self.logits = nn.Linear(hidden_units, num_classes)
+        model = config.model
+        self.units = model.hidden_units
+        self.bidirectional = model.bidirectional
+        self.rnn = CELLS[model.cell](
+            28,
+            model.hidden_units,
+            num_layers=model.layers,
+            batch_first=True,
+            bidirectional=model.bidirectional,
+            dropout=model.dropout if model.layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(model.dropout)
+        directions = 2 if model.bidirectional else 1
+        self.logits = nn.Linear(directions * model.hidden_units, model.num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        outputs, _ = self.lstm(images)
-        return self.logits(outputs[:, -1])
+        outputs, _ = self.rnn(images)
+        last = outputs[:, -1]
+        if self.bidirectional:  # Keras joins each direction's own last output
+            last = torch.cat([outputs[:, -1, : self.units], outputs[:, 0, self.units :]], 1)
+        return self.logits(self.dropout(last))
+
+
+def build_optimizer(model: nn.Module, config: Config) -> torch.optim.Optimizer:
+    train = config.train
+    parameters, rate = model.parameters(), train.learning_rate
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=rate, momentum=train.momentum, weight_decay=train.weight_decay
+        )
+    if train.optimizer == "rmsprop":
+        return torch.optim.RMSprop(
+            parameters, lr=rate, alpha=0.9, eps=1e-7, momentum=train.momentum
+        )
+    if train.weight_decay or train.optimizer == "adamw":  # Keras's decay is decoupled
+        return torch.optim.AdamW(parameters, lr=rate, eps=1e-7, weight_decay=train.weight_decay)
+    return torch.optim.Adam(parameters, lr=rate, eps=1e-7)
+
+
+def rate_factor(config: Config, steps: int, step: int) -> float:
+    """rnncls.optimization.WarmupSchedule's factor, written out again for torch."""
+    train = config.train
+    if step < train.warmup_steps:
+        return (step + 1) / train.warmup_steps
+    done = min(max((step - train.warmup_steps) / max(steps - train.warmup_steps, 1), 0.0), 1.0)
+    if train.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * done))
+    if train.schedule == "exponential":
+        return train.decay_rate**done
+    if train.schedule == "step":
+        return train.decay_rate ** (min(math.floor(done * 3), 2) / 2)
+    return 1.0
+
+
+def augment(images: torch.Tensor, config: Config, generator: torch.Generator) -> torch.Tensor:
+    """Random shifts, rotations and zooms of a (n, 28, 28) batch, bilinear, zero outside."""
+    settings = config.augment
+    count = images.shape[0]
+    draws = torch.rand(count, 4, generator=generator) * 2 - 1
+    angle = draws[:, 2] * math.radians(settings.rotation)
+    scale = 1 + draws[:, 3] * settings.zoom
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    shift = draws[:, :2] * settings.shift * 2 / 28  # pixels to affine_grid's -1..1
+    theta = torch.stack(
+        [
+            torch.stack([cos, sin, -shift[:, 0]], 1),
+            torch.stack([-sin, cos, -shift[:, 1]], 1),
+        ],
+        1,
+    )
+    grid = nn.functional.affine_grid(theta, [count, 1, 28, 28], align_corners=False)
+    moved = nn.functional.grid_sample(images[:, None], grid, align_corners=False)
+    return moved[:, 0]
 
 
 def scaled(images: torch.Tensor) -> torch.Tensor:
@@ -69,7 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--validation-size", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--config", type=Path, default=None, help="an rnncls config to train")
+    parser.add_argument("--set", action="append", default=[], help="as rnncls train --set")
     args = parser.parse_args(argv)
+    config = load_config(args.config, args.set)
+    if args.config is None:  # the seed's experiment, with the flags' values
+        config = with_values(
+            config,
+            model={"hidden_units": args.hidden_units},
+            train={"batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed},
+            data={"validation_size": args.validation_size},
+        )
+    args.batch_size, args.seed = config.train.batch_size, config.train.seed
+    args.validation_size = config.data.validation_size
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -81,23 +174,39 @@ def main(argv: list[str] | None = None) -> int:
     labels = torch.tensor(train_split.labels, dtype=torch.int64)
     del train_split
 
-    model = LSTMClassifier(args.hidden_units, 10)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    model = RecurrentClassifier(config)
+    optimizer = build_optimizer(model, config)
+    scheduled = config.train.schedule != "constant" or config.train.warmup_steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: rate_factor(config, args.steps, step)
+    )
     loss_function = nn.CrossEntropyLoss()
+    clipnorm = config.train.clipnorm
+    augmented = bool(config.augment.shift or config.augment.rotation or config.augment.zoom)
+    generator = torch.Generator().manual_seed(args.seed)
 
     def step(indices: torch.Tensor) -> float:
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_function(model(scaled(images[indices])), labels[indices])
+        batch = scaled(images[indices])
+        if augmented:
+            batch = augment(batch, config, generator)
+        loss = loss_function(model(batch), labels[indices])
         loss.backward()
+        if clipnorm:  # Keras clips each variable's gradient by its own norm
+            for parameter in model.parameters():
+                nn.utils.clip_grad_norm_([parameter], clipnorm)
         optimizer.step()
+        if scheduled:
+            schedule.step()
         return loss.item()
 
     all_indices = torch.from_numpy(order.batches(0, args.steps).astype(np.int64))
     # One warm-up step (first-call allocations), then undone: the timed run is unchanged.
-    saved = copy.deepcopy((model.state_dict(), optimizer.state_dict()))
+    saved = copy.deepcopy((model.state_dict(), optimizer.state_dict(), schedule.state_dict()))
     step(all_indices[0])
     model.load_state_dict(saved[0])
     optimizer.load_state_dict(saved[1])
+    schedule.load_state_dict(saved[2])
 
     loss_sum = 0.0
     started = time.perf_counter()

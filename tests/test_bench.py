@@ -82,3 +82,11 @@ def test_bench_smoke_run_reports_every_field(tmp_path):
         "eval_s",
     }
     assert "| rnncls |" in report["table"] and "FLOP floor" in report["table"]
+    network = report["networks"]["configs/best.toml"]
+    assert network["steps"] == 4
+    assert network["training"]["rnncls"]["errors"] == []
+    assert network["training"]["rnncls"]["ms_per_step_median"] > 0
+    for name, torch_run in network["training"].items():
+        if name != "rnncls":
+            assert torch_run["errors"] == [] and torch_run["ms_per_step_median"] > 0
+    assert "Network of `configs/best.toml`" in report["table"]

@@ -224,3 +224,9 @@ def test_epochs_set_the_steps_when_above_zero(epochs, images, batch, expected):
 
     train = TrainConfig(steps=1200, epochs=epochs, batch_size=batch)
     assert total_steps(train, images) == expected
+
+
+@pytest.mark.parametrize("name", ["default.toml", "fast.toml", "best.toml"])
+def test_every_shipped_config_loads(name):
+    config = load_config(REPO / "configs" / name)
+    assert isinstance(config, Config)

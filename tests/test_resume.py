@@ -21,8 +21,13 @@ from rnncls import runs
 
 # Big enough that the 200 steps take a few seconds on a CPU, so kills and signals land
 # while training runs (about 15 ms a step on 2 cores), and small enough to stay cheap.
+# Dropout and augmentation draw random numbers at every step: a resume must draw the same.
 SETTINGS = [
     "model.hidden_units=128",
+    "model.dropout=0.2",
+    "augment.shift=2",
+    "augment.rotation=10",
+    "augment.zoom=0.1",
     "train.batch_size=128",
     "train.steps=200",
     "train.eval_every=10",
