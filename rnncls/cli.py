@@ -25,13 +25,17 @@ from rnncls.runs import RunError
 app = typer.Typer(
     name="rnncls",
     help="Train, evaluate and use a recurrent (LSTM) digit classifier on MNIST.",
-    no_args_is_help=False,
+    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-config_app = typer.Typer(help="Show the resolved configuration.", rich_markup_mode=None)
+config_app = typer.Typer(
+    help="Show the resolved configuration, or every key it can have.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
+)
 app.add_typer(config_app, name="config")
 
 USAGE_ERRORS = (ConfigError,)
@@ -156,10 +160,37 @@ def resolve_config(
 
 
 @config_app.command("show")
-def config_show(config: ConfigOption = None, set_: SetOption = None) -> None:
+def config_show(
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    run: Annotated[
+        Path | None, typer.Option("--run", help="Show the config a run was trained with.")
+    ] = None,
+) -> None:
     """Print the resolved configuration as TOML (itself a valid config file)."""
+    from rnncls.runs import CONFIG_FILE, RunError
+
     with errors():
+        if run is not None:
+            if config is not None:
+                raise ConfigError("--run and --config both name a config; give one")
+            config = run / CONFIG_FILE if run.is_dir() else run.parent / CONFIG_FILE
+            if not config.is_file():
+                raise RunError(f"{run} is not a run: it has no {CONFIG_FILE}")
         sys.stdout.write(to_toml(resolve_config(config, set_)))
+
+
+@config_app.command("keys")
+def config_keys() -> None:
+    """List every config key with its type, default and what it does."""
+    from rnncls.config import describe_keys, toml_value
+
+    with errors():
+        rows = [(k.name, k.type, toml_value(k.default), k.comment) for k in describe_keys()]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            print("  ".join([*cells, row[3]]))
 
 
 @app.command()
@@ -689,6 +720,9 @@ def run() -> None:
     except Exception as exc:
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
             raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `rnncls`, `rnncls config`: help
+            print(exc.format_message())
+            sys.exit(0)
         context = getattr(exc, "ctx", None)
         hint = f" (see `{context.command_path} --help`)" if context and exc.exit_code == 2 else ""
         message = " ".join(exc.format_message().split())  # choices come one per line

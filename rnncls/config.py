@@ -172,6 +172,33 @@ def keys() -> list[tuple[str, str]]:
     return [(name, f.name) for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """One config key as ``rnncls config keys`` lists it."""
+
+    name: str  # section.key
+    type: str
+    default: Any
+    comment: str
+
+
+def describe_keys() -> list[KeyInfo]:
+    """Every key with its type, default and comment: the same dataclasses that validate
+    a config, and the comments of the packaged default config."""
+    comments = _field_comments()
+    found = []
+    for section, cls in SECTIONS.items():
+        for fld in dataclasses.fields(cls):
+            check = fld.metadata.get("check")
+            kind = str(fld.type)
+            if check is not None and hasattr(check, "choices"):
+                kind = " | ".join(check.choices)
+            found.append(
+                KeyInfo(f"{section}.{fld.name}", kind, fld.default, comments[(section, fld.name)])
+            )
+    return found
+
+
 def total_steps(train: TrainConfig, training_images: int) -> int:
     """The steps a run trains for: ``epochs`` passes when set, else ``steps``."""
     if train.epochs:
@@ -337,12 +364,12 @@ def to_toml(config: Config) -> str:
             comment = comments.get((section, key))
             if comment:
                 lines.append(f"# {comment}")
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     import tomli_w
 
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()

@@ -385,11 +385,9 @@ def train(
     trainer = Trainer(config, train_split, steps)
     del train_split
     run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
-    best = None
     if saved is not None:
         trainer.restore(saved, run_dir, state["version"])
-        best = saved.get("best")
-        state["version"] = CHECKPOINT_VERSION
+        state["version"] = CHECKPOINT_VERSION  # the next checkpoint is written as today's
     status(f"data: {source}   run: {run_dir}")
     if trainer.fast_path_off and config.model.cell == "lstm":
         status("training through Keras's graph (" + ", ".join(trainer.fast_path_off) + ")")
@@ -402,7 +400,8 @@ def train(
     # An old summary.json stays until the new one replaces it: a run continued to more
     # steps and killed is still the finished run its model.keras and summary describe.
 
-    board = TensorBoardWriter(trainer._tf, run_dir) if config.train.tensorboard else None
+    board = TensorBoardWriter(run_dir) if config.train.tensorboard else None
+    # early stopping's best model arrays so far (train.patience), kept in the checkpoint
     best: dict[str, np.ndarray] = dict(saved.get("best", {})) if saved is not None else {}
     with stop_on_signals() as stop:
         for event in training_loop(trainer, order, validation_split, state, config, steps, best):
@@ -538,8 +537,10 @@ def check_tensorboard() -> None:
 class TensorBoardWriter:
     """Scalars of each evaluation as TensorBoard event files in ``run_dir/tensorboard``."""
 
-    def __init__(self, tf: Any, run_dir: Path) -> None:
-        self._tf = tf
+    def __init__(self, run_dir: Path) -> None:
+        from rnncls.tf_setup import import_tensorflow
+
+        tf = self._tf = import_tensorflow()
         self._writer = tf.summary.create_file_writer(str(run_dir / TENSORBOARD_DIR))
 
     def write(self, event: EvalEvent) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
 from conftest import TINY_SETTINGS
 from typer.testing import CliRunner
 
@@ -78,9 +79,20 @@ def test_train_json_events(in_tmp, tiny_mnist):
     assert result.exit_code == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["event"] for e in events] == ["eval", "eval", "done"]
-    assert set(events[0]) == {"event", "step", "train_loss", "eval_accuracy", "eval_loss"}
+    assert set(events[0]) == {
+        "event",
+        "step",
+        "total_steps",
+        "train_loss",
+        "eval_accuracy",
+        "eval_loss",
+        "learning_rate",
+    }
+    assert [(e["step"], e["total_steps"]) for e in events[:2]] == [(3, 6), (6, 6)]
+    assert events[0]["learning_rate"] == pytest.approx(0.01)
     done = events[-1]
     assert done["steps"] == 6 and done["run_dir"] == "runs/t"
+    assert (done["kept_step"], done["stopped_early"]) == (6, False)
     for key in ("test_accuracy", "test_loss", "train_seconds", "ms_per_step"):
         assert isinstance(done[key], float)
     # the same run again is refused, and left as it was
@@ -147,3 +159,50 @@ def test_rich_table_output_into_a_closed_pipe_is_no_failure(tmp_path, tiny_run):
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def rnncls_process(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rnncls", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_rnncls_and_rnncls_config_alone_print_their_help_and_exit_0():
+    top = rnncls_process()
+    assert (top.returncode, top.stderr) == (0, "")
+    assert top.stdout.startswith("Usage: rnncls [OPTIONS] COMMAND")
+    assert "train" in top.stdout and "predict" in top.stdout
+    config = rnncls_process("config")
+    assert (config.returncode, config.stderr) == (0, "")
+    assert config.stdout.startswith("Usage: rnncls config [OPTIONS] COMMAND")
+    assert "keys" in config.stdout and "show" in config.stdout
+
+
+def test_config_keys_lists_every_key_with_type_default_and_comment():
+    from rnncls.config import keys
+
+    result = invoke("config", "keys")
+    assert result.exit_code == 0
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert list(rows) == [f"{section}.{key}" for section, key in keys()]
+    assert rows["model.cell"].split()[1:7] == ["lstm", "|", "gru", "|", "simple_rnn", '"lstm"']
+    assert rows["train.steps"].split()[1:3] == ["int", "1200"]
+    assert "Optimizer steps, one batch each." in rows["train.steps"]
+    assert rows["augment.zoom"].split()[1:3] == ["float", "0.0"]
+
+
+def test_config_show_run_prints_the_runs_config(tiny_run):
+    result = invoke("config", "show", "--run", tiny_run.run)
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads(result.stdout) == tomllib.loads((tiny_run.run / "config.toml").read_text())
+    model_file = invoke("config", "show", "--run", tiny_run.run / "model.onnx")
+    assert model_file.stdout == result.stdout
+    with_override = invoke("config", "show", "--run", tiny_run.run, "--set", "train.steps=9")
+    assert tomllib.loads(with_override.stdout)["train"]["steps"] == 9
+
+
+def test_config_show_run_of_a_folder_that_is_no_run(tmp_path):
+    from conftest import assert_one_line_error
+
+    result = invoke("config", "show", "--run", tmp_path)
+    assert_one_line_error(result, 1, "is not a run: it has no config.toml")
