@@ -420,7 +420,7 @@ def eval_command(
     """
     from rnncls.data import find_data, load_split
     from rnncls.evaluate import evaluate
-    from rnncls.predict import load_classifier, run_config
+    from rnncls.predict import describe_model, load_classifier, run_config
     from rnncls.runs import resolve_run
 
     with errors():
@@ -433,10 +433,11 @@ def eval_command(
         if confusion is not None:
             from rnncls.plots import confusion_matrix
 
-            title = f"{split}: accuracy {metrics.accuracy:.4f} on {metrics.n} images"
+            title = f"{run_path}: {split} accuracy {metrics.accuracy:.4f} on {metrics.n} images"
             log(f"confusion matrix: {confusion_matrix(metrics.confusion, confusion, title)}")
         if errors_png is not None:
             log(f"misclassified images: {draw_errors(metrics, data, run_path, errors_png)}")
+        log(describe_model(classifier))
         if json_output:
             emit_json({**metrics.to_json(), "model": str(classifier.path)})
         else:
@@ -535,10 +536,17 @@ def predict(
     Image files or arrays given as INPUT, or else data-set images beside their labels.
     """
     from rnncls.data import find_data
-    from rnncls.predict import load_classifier, read_inputs, run_config, split_inputs
+    from rnncls.predict import (
+        describe_model,
+        load_classifier,
+        read_inputs,
+        run_config,
+        split_inputs,
+    )
     from rnncls.predict import predict as predict_digits
     from rnncls.runs import resolve_run
 
+    failures: list[str] = []
     with errors():
         at_least("--top-k", top_k, 1)
         if inputs and (n is not None or split is not None or offset is not None):
@@ -546,7 +554,7 @@ def predict(
         run_path = resolve_run(run)
         classifier = load_classifier(run_path)
         if inputs:
-            data = read_inputs(inputs)
+            data = read_inputs(inputs, failures=failures)
         else:
             cfg = run_config(run_path)
             source = find_data(data_dir, cfg.data.dir)
@@ -554,8 +562,15 @@ def predict(
             data = split_inputs(
                 source, split or "test", offset or 0, count, cfg.data.validation_size
             )
-        predictions = predict_digits(classifier, data, top_k)
-        show_predictions(predictions, output_format)
+        if len(data):
+            predictions = predict_digits(classifier, data, top_k)
+            log(describe_model(classifier))
+            show_predictions(predictions, output_format)
+    # As Unix tools do: every readable input answered, then a line per unreadable one.
+    for failure in failures:
+        print(f"error: {' '.join(failure.split())}", file=sys.stderr, flush=True)
+    if failures:
+        raise typer.Exit(code=1)
 
 
 def show_predictions(predictions: list[Any], output_format: str) -> None:
@@ -572,14 +587,16 @@ def write_predictions_csv(predictions: list[Any]) -> None:
     import csv
 
     top_k = len(predictions[0].top_k or ())
-    header = ["source", "prediction", "probability", "label"]
+    labelled = any(p.label is not None for p in predictions)  # files have none
+    header = ["source", "prediction", "probability"] + (["label"] if labelled else [])
     for rank in range(1, top_k + 1):
         header += [f"class_{rank}", f"probability_{rank}"]
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(header)
     for p in predictions:
         ranked = [value for pair in (p.top_k or ()) for value in pair]
-        writer.writerow([p.source, p.prediction, p.probability, p.label, *ranked])
+        label = [p.label] if labelled else []
+        writer.writerow([p.source, p.prediction, p.probability, *label, *ranked])
     sys.stdout.flush()
 
 
@@ -629,8 +646,14 @@ def show_sample(
     out: Annotated[Path, typer.Option(help="Picture to write (PNG).")] = Path("sample.png"),
     run: Annotated[
         Path | None,
-        typer.Option(help="Also show this run's (or model file's) predictions."),
+        typer.Option(
+            help="Show this run's (or model file's) predictions; default: the newest "
+            "finished run, where there is one."
+        ),
     ] = None,
+    no_run: Annotated[
+        bool, typer.Option("--no-run", help="Only the images and labels, no predictions.")
+    ] = False,
     data_dir: DataDirOption = None,
     show: Annotated[
         bool, typer.Option("--show", help="Open a window (where a display exists).")
@@ -645,19 +668,28 @@ def show_sample(
     from rnncls.data import find_data
     from rnncls.images import render_text
     from rnncls.plots import sample_grid, show_window
-    from rnncls.predict import load_classifier, run_config, split_inputs
+    from rnncls.predict import describe_model, load_classifier, run_config, split_inputs
     from rnncls.predict import predict as predict_digits
-    from rnncls.runs import resolve_run
+    from rnncls.runs import latest_run, resolve_run
 
     with errors():
-        run_path = resolve_run(run) if run is not None else None
+        if run is not None and no_run:
+            raise ConfigError("--run and --no-run: give one")
+        run_path = None if no_run else resolve_run(run) if run is not None else latest_run()
         classifier = load_classifier(run_path) if run_path is not None else None
         cfg = run_config(run_path) if run_path is not None else load_config()
         source = find_data(data_dir, cfg.data.dir)
         data = split_inputs(source, split, index, n, cfg.data.validation_size, "--index")
         predictions = predict_digits(classifier, data) if classifier is not None else None
+        if classifier is not None:
+            newest = " (the newest finished run; --no-run for none)" if run is None else ""
+            log(f"predictions of {describe_model(classifier)}{newest}")
         captions = sample_captions(data, predictions)
-        path = sample_grid(data.images, captions, out)
+        wrong = [
+            p.label is not None and p.prediction != p.label for p in (predictions or [])
+        ] or None
+        title = f"{split} images, predictions of {run_path}" if run_path else f"{split} images"
+        path = sample_grid(data.images, captions, out, title=title, wrong=wrong)
         print(path, flush=True)
         shown = TERMINAL_SAMPLES
         width = shutil.get_terminal_size().columns
@@ -677,7 +709,8 @@ def sample_captions(data: Any, predictions: list[Any] | None) -> list[str]:
     for index, source in enumerate(data.sources):
         caption = f"{source}\nlabel {data.label(index)}"
         if predictions is not None:
-            caption += f" pred {predictions[index].prediction}"
+            guess = predictions[index].prediction
+            caption = f"{source}\npred {guess}, label {data.label(index)}"
         captions.append(caption)
     return captions
 

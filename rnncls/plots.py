@@ -51,8 +51,15 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
-def sample_grid(images: np.ndarray, captions: Sequence[str], path: Path) -> Path:
-    """Digits in a grid (up to 10 a row), each with its caption above it."""
+def sample_grid(
+    images: np.ndarray,
+    captions: Sequence[str],
+    path: Path,
+    title: str = "",
+    wrong: Sequence[bool] | None = None,
+) -> Path:
+    """Digits in a grid (up to 10 a row), each with its caption above it; the captions of
+    ``wrong`` predictions in red, and ``title`` above all."""
     count = len(images)
     columns = min(count, 10)
     rows = math.ceil(count / columns)
@@ -62,7 +69,10 @@ def sample_grid(images: np.ndarray, captions: Sequence[str], path: Path) -> Path
         axes.set_axis_off()
         if index < count:
             axes.imshow(images[index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            axes.set_title(captions[index], fontsize=8 if columns > 1 else 11)
+            colour = "tab:red" if wrong and wrong[index] else "black"
+            axes.set_title(captions[index], fontsize=8 if columns > 1 else 11, color=colour)
+    if title:
+        figure.suptitle(title, fontsize=9 if columns > 1 else 10)
     return save_figure(figure, path)
 
 
@@ -71,18 +81,33 @@ def confusion_matrix(confusion: np.ndarray, path: Path, title: str = "") -> Path
     classes = len(confusion)
     figure = _figure(6.4, 5.6)
     axes = figure.add_subplot()
-    shown = axes.imshow(confusion, cmap="Blues")
-    figure.colorbar(shown, ax=axes, shrink=0.8)
+    from matplotlib.colors import LogNorm
+
+    # A log scale, so that 20 errors stand out beside 1,000 right answers; 0 stays white.
+    counts = np.ma.masked_equal(confusion, 0)
+    top = max(int(confusion.max()), 2)
+    shown = axes.imshow(counts, cmap="Blues", norm=LogNorm(vmin=1, vmax=top))
+    figure.colorbar(shown, ax=axes, shrink=0.8, label="images (log scale)")
     axes.set_xticks(range(classes))
     axes.set_yticks(range(classes))
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     if title:
         axes.set_title(title)
-    threshold = confusion.max() / 2 if confusion.size else 0
+    threshold = math.sqrt(top)  # the middle of the log scale
     for (row, col), count in np.ndenumerate(confusion):
         colour = "white" if count > threshold else "black"
-        axes.text(col, row, str(count), ha="center", va="center", fontsize=7, color=colour)
+        weight = "bold" if row != col and count else "normal"
+        axes.text(
+            col,
+            row,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color=colour,
+            fontweight=weight,
+        )
     return save_figure(figure, path)
 
 

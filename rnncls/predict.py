@@ -185,6 +185,22 @@ def load_keras_model(path: Path) -> Any:
     return model
 
 
+def describe_model(classifier: Classifier) -> str:
+    """Which model answers, for stderr: its run, file, steps and test accuracy, so that
+    nobody reads a short test run's guesses as the real ones."""
+    path = classifier.path
+    try:
+        summary = runs.read_summary(path.parent)
+    except RunError:
+        summary = None
+    if summary is None or not (path.parent / runs.CONFIG_FILE).is_file():
+        return f"model {path}"
+    return (
+        f"run {path.parent} ({path.name}, {summary.get('steps')} steps, "
+        f"test accuracy {summary.get('test_accuracy', float('nan')):.4f})"
+    )
+
+
 def run_config(run: Path) -> Config:
     """The config a run was trained with (the defaults for a model file outside a run)."""
     folder = run if run.is_dir() else run.parent
@@ -222,8 +238,15 @@ def split_inputs(
     )
 
 
-def read_inputs(names: Sequence[str], stdin: BinaryIO | None = None) -> Inputs:
-    """Image files, ``.npy`` arrays, folders of them, or ``-`` for standard input."""
+def read_inputs(
+    names: Sequence[str], stdin: BinaryIO | None = None, failures: list[str] | None = None
+) -> Inputs:
+    """Image files, ``.npy`` arrays, folders of them, or ``-`` for standard input.
+
+    With a ``failures`` list, an input that cannot be read (a file of a folder, a path on
+    standard input) is one message appended there and the others are read, as Unix tools
+    go on past a bad argument; without one, the first bad input raises its error.
+    """
     images: list[np.ndarray] = []
     sources: list[str] = []
     if list(names).count(STDIN) > 1:
@@ -235,23 +258,45 @@ def read_inputs(names: Sequence[str], stdin: BinaryIO | None = None) -> Inputs:
                     "- reads standard input, which is a terminal here; "
                     "pipe a .npy stream or file paths into it"
                 )
-            found = _read_stdin((stdin or sys.stdin.buffer).read())
+            found = _read_stdin((stdin or sys.stdin.buffer).read(), failures)
         else:
-            found = _read_path(Path(name))
+            found = _read_path(Path(name), failures)
         for array, source in found:
             images.append(array)
             sources.extend(source)
     if not images:
+        if failures:  # every input was bad, and each has its message
+            return Inputs(images=np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), sources=[])
         raise InputError("no images to predict")
     return Inputs(images=np.concatenate(images), sources=sources)
 
 
-def _read_path(path: Path) -> list[tuple[np.ndarray, list[str]]]:
+Found = list[tuple[np.ndarray, list[str]]]
+
+
+def _read_path(path: Path, failures: list[str] | None = None) -> Found:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in FOLDER_SUFFIXES)
         if not files:
-            raise InputError(f"{path}: no {', '.join(FOLDER_SUFFIXES)} files in this folder")
-        return [item for file in files for item in _read_path(file)]
+            return _failed(
+                InputError(f"{path}: no {', '.join(FOLDER_SUFFIXES)} files in this folder"),
+                failures,
+            )
+        return [item for file in files for item in _read_path(file, failures)]
+    try:
+        return _read_file(path)
+    except InputError as exc:
+        return _failed(exc, failures)
+
+
+def _failed(error: InputError, failures: list[str] | None) -> Found:
+    if failures is None:
+        raise error
+    failures.append(str(error))
+    return []
+
+
+def _read_file(path: Path) -> Found:
     if not path.exists():
         raise InputError(f"input not found: {path}")
     try:
@@ -264,7 +309,7 @@ def _read_path(path: Path) -> list[tuple[np.ndarray, list[str]]]:
     return [(read_image(path)[np.newaxis], [str(path)])]
 
 
-def _read_stdin(raw: bytes) -> list[tuple[np.ndarray, list[str]]]:
+def _read_stdin(raw: bytes, failures: list[str] | None = None) -> Found:
     """A ``.npy`` stream (one or more arrays back to back), or one path a line."""
     if raw.startswith(NPY_MAGIC):
         return _npy_stream(raw)
@@ -277,7 +322,7 @@ def _read_stdin(raw: bytes) -> list[tuple[np.ndarray, list[str]]]:
     paths = [line.strip() for line in lines if line.strip()]
     if not paths:
         raise InputError("standard input is empty: expected a .npy stream or file paths")
-    return [item for path in paths for item in _read_path(Path(path))]
+    return [item for path in paths for item in _read_path(Path(path), failures)]
 
 
 def _npy_stream(raw: bytes) -> list[tuple[np.ndarray, list[str]]]:

@@ -291,6 +291,12 @@ def update_latest(run_dir: Path, root: Path = RUNS_ROOT) -> None:
         raise RunError(f"cannot update {root / LATEST}: {_reason(exc)}") from None
 
 
+def latest_run(root: Path = RUNS_ROOT) -> Path | None:
+    """The newest finished run (``runs/latest``), or None where there is none yet."""
+    latest = root / LATEST
+    return latest.resolve() if latest.exists() else None
+
+
 def resolve_run(path: str | os.PathLike | None, root: Path = RUNS_ROOT) -> Path:
     """The run directory or model file that ``--run`` names; default ``runs/latest``."""
     if path is None:

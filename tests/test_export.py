@@ -79,7 +79,7 @@ def test_a_failed_plot_is_a_warning_not_a_lost_run(
     run = tiny_run.copy(tmp_path / "run")
     (run / runs.CURVES_FILE).unlink()
 
-    def broken(*args: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no fonts today")
 
     monkeypatch.setattr(plots, "training_curves", broken)

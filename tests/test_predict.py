@@ -64,7 +64,8 @@ def test_predict_ten_test_images_as_jsonl(tiny_run: TinyRun) -> None:
     for record in records:
         assert set(record) == {"source", "prediction", "probability", "label"}
         assert 0 <= record["prediction"] <= 9 and 0 < record["probability"] <= 1
-    assert result.stderr == ""
+    assert result.stderr.startswith(f"run {tiny_run.run} (model.onnx")  # and nothing else
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_the_same_images_as_pngs_or_npy_on_stdin_get_the_same_predictions(
@@ -351,3 +352,52 @@ def test_the_fast_path_imports_only_onnxruntime(tiny_run: TinyRun, tmp_path: Pat
     assert "onnxruntime" in imported
     heavy = {"tensorflow", "keras", "matplotlib", "PIL", "rich", "pydantic", "torch"}
     assert imported & heavy == set()
+
+
+def test_many_inputs_with_bad_ones_predict_the_good_and_name_each_bad(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    """As Unix tools do: every readable input is predicted, one stderr line per unreadable
+    one, exit 1 at the end."""
+    from PIL import Image
+
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    digits, _ = make_digits(3, seed=5)
+    for index, digit in enumerate(digits):
+        Image.fromarray(digit).save(folder / f"d{index}.png")
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(folder / "c-white.png")
+    (folder / "b-notes.png").write_text("not a picture")
+    result = run_predict(tiny_run, str(folder), str(tmp_path / "missing.png"), "-f", "jsonl")
+    assert result.exit_code == 1
+    answered = [json.loads(line)["source"] for line in result.stdout.splitlines()]
+    assert answered == [str(folder / f"d{i}.png") for i in range(3)]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: {folder / 'b-notes.png'}: not an image (PNG or JPEG) and not a .npy array",
+        f"error: {folder / 'c-white.png'}: no digit found (the picture is blank)",
+        f"error: input not found: {tmp_path / 'missing.png'}",
+    ]
+    assert "Traceback" not in result.output
+
+
+def test_predict_names_the_run_and_model_that_answer(tiny_run: TinyRun) -> None:
+    summary = json.loads((tiny_run.run / "summary.json").read_text())
+    result = run_predict(tiny_run, "--n", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"run {tiny_run.run} (model.onnx, 6 steps, test accuracy {summary['test_accuracy']:.4f})"
+    ]
+
+
+def test_csv_of_files_has_no_label_column(tiny_run: TinyRun, tmp_path: Path) -> None:
+    digits, _ = make_digits(2, seed=6)
+    np.save(tmp_path / "two.npy", digits)
+    result = run_predict(tiny_run, str(tmp_path / "two.npy"), "-f", "csv")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "source,prediction,probability"
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        f"{tmp_path / 'two.npy'}[0]",
+        f"{tmp_path / 'two.npy'}[1]",
+    ]

@@ -3,6 +3,7 @@ and never a window (or a wait) without a display."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ def test_one_image_into_sample_png(tiny_run: TinyRun, in_tmp: Path) -> None:
 def test_the_training_split_follows_the_runs_config(tiny_run: TinyRun, in_tmp: Path) -> None:
     result = show(tiny_run, "--run", str(tiny_run.run), "--index", "99")
     assert result.exit_code == 0, result.output
-    assert f"train[99] label {TRAIN_LABELS[99]} pred " in result.stderr
+    assert re.search(rf"train\[99\] pred \d, label {TRAIN_LABELS[99]}\n", result.stderr)
     too_far = show(tiny_run, "--run", str(tiny_run.run), "--index", "100")
     assert_one_line_error(too_far, 2, "--index 100: the train split has only 100 images")
 
@@ -49,7 +50,7 @@ def test_a_grid_with_predictions(tiny_run: TinyRun, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out)
     assert out.read_bytes().startswith(b"\x89PNG")
-    assert f"test[3] label {TEST_LABELS[3]} pred " in result.stderr
+    assert re.search(rf"test\[3\] pred \d, label {TEST_LABELS[3]} ", result.stderr)
     assert "(the first 8 of 12 images" in result.stderr
 
 
@@ -95,3 +96,40 @@ def test_the_picture_shows_the_images(tiny_run: TinyRun, tmp_path: Path) -> None
     assert show(tiny_run, "--split", "test", "--out", str(out)).exit_code == 0
     pixels = np.asarray(Image.open(out).convert("L"))
     assert pixels.max() > 200 and pixels.min() < 50  # a bright digit on a dark field
+
+
+def test_the_newest_finished_run_answers_by_default_and_wrong_guesses_are_marked(
+    tiny_run: TinyRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    import rnncls.plots
+
+    drawn: list[dict] = []
+    real = rnncls.plots.sample_grid
+
+    def spy(images, captions, path, title="", wrong=None):
+        drawn.append({"captions": list(captions), "title": title, "wrong": wrong})
+        return real(images, captions, path, title=title, wrong=wrong)
+
+    monkeypatch.setattr(rnncls.plots, "sample_grid", spy)
+    monkeypatch.chdir(tiny_run.root)  # holds runs/latest -> the tiny run
+    out = tmp_path / "grid.png"
+    result = show(tiny_run, "--split", "test", "--n", "12", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0].startswith(f"predictions of run {tiny_run.run}")
+    assert "(the newest finished run; --no-run for none)" in result.stderr
+    answers = runner.invoke(
+        app, ["predict", "--data-dir", str(tiny_run.data), "--n", "12", "-f", "jsonl"]
+    )
+    expected_wrong = [
+        r["prediction"] != r["label"] for r in map(json.loads, answers.stdout.splitlines())
+    ]
+    assert drawn[0]["wrong"] == expected_wrong
+    assert any(expected_wrong) and not all(expected_wrong)  # the tiny model errs sometimes
+    assert drawn[0]["title"] == f"test images, predictions of {tiny_run.run}"
+    assert drawn[0]["captions"][0].startswith("test[0]\npred ")
+    plain = show(tiny_run, "--split", "test", "--no-run", "--out", str(out))
+    assert plain.exit_code == 0, plain.output
+    assert drawn[1]["wrong"] is None and drawn[1]["title"] == "test images"
+    assert "pred" not in drawn[1]["captions"][0]
