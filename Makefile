@@ -9,14 +9,19 @@ ifneq ($(wildcard $(SHARED_MNIST)),)
 export RNNCLS_DATA_DIR ?= $(SHARED_MNIST)
 endif
 
-.PHONY: install test test-fast lint format run bench clean
+.PHONY: install lock test test-fast lint format run bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python  ## the package in editable mode, with the test and lint tools
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+install: $(BIN)/python  ## the locked versions of everything, then the package (editable)
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+
+lock: $(BIN)/python  ## requirements.lock anew from pyproject.toml's ranges (newest that fit)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements.lock
 
 test: ## every test, the real-MNIST end-to-end run included
 	$(BIN)/python -m pytest
