@@ -104,7 +104,10 @@ def errors() -> Iterator[None]:
         known = (ConfigError, DataError, RunError)
         message = str(exc) if isinstance(exc, known) else f"{type(exc).__name__}: {exc}"
         message = " ".join(message.split())  # one line, whatever a library put in it
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        # A stop the user asked for (Ctrl-C, SIGTERM) is no error, though the run is not
+        # finished (exit 1).
+        stopped = type(exc).__name__ == "TrainingInterrupted"
+        print(message if stopped else f"error: {message}", file=sys.stderr, flush=True)
         raise typer.Exit(code=2 if isinstance(exc, USAGE_ERRORS) else 1) from None
 
 
@@ -337,7 +340,15 @@ def train_with_progress(
     )
     with Progress(*columns, console=console, transient=False) as progress:
         total = None if cfg.train.epochs else cfg.train.steps  # epochs: known once data loads
-        task = progress.add_task("train", total=total, info="")
+        task = progress.add_task("train", total=total, info="starting")
+
+        def on_status(message: str) -> None:
+            if len(message) < 40:  # what start-up is doing, beside the bar
+                progress.update(task, info=message)
+            progress.console.print(message)
+
+        def on_progress(done: Any) -> None:
+            progress.update(task, completed=done.step, total=done.total_steps)
 
         def on_event(event: Any) -> None:
             progress.update(
@@ -355,7 +366,8 @@ def train_with_progress(
             resume=resume,
             force=force,
             on_event=on_event,
-            on_status=progress.console.print,
+            on_status=on_status,
+            on_progress=on_progress,
         )
 
 

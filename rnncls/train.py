@@ -93,12 +93,33 @@ class TrainingInterrupted(runs.RunError):
     """SIGINT or SIGTERM stopped training after a checkpoint was saved (the CLI exits 1:
     the run is not finished; ``--resume`` continues it to the same weights)."""
 
-    def __init__(self, run_dir: Path, step: int, signal_name: str) -> None:
-        super().__init__(
-            f"{signal_name} received: stopped at step {step} with a checkpoint saved; "
-            f"continue with `rnncls train --run-dir {run_dir} --resume`"
-        )
+    def __init__(
+        self, run_dir: Path, step: int | None, signal_name: str, at_once: bool = False
+    ) -> None:
+        resume = f"continue with `rnncls train --run-dir {run_dir} --resume`"
+        if at_once:
+            kept = f"the last checkpoint is step {step}" if step else "no checkpoint yet"
+            message = f"stopped at once ({signal_name} twice); {kept}; {resume}"
+        else:
+            message = f"stopped at step {step} ({signal_name}) with a checkpoint saved; {resume}"
+        super().__init__(message)
         self.step = step
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Steps done so far, between two evaluations (the loop reports at least every
+    PROGRESS_SECONDS of training)."""
+
+    step: int
+    total_steps: int
+
+
+# A compiled call trains this long at most (after the first, which measures the speed),
+# so progress shows and Ctrl-C is answered at least this often.
+PROGRESS_SECONDS = 0.4
+# Steps of the first call of a run, before its speed is known.
+FIRST_CALL_STEPS = 10
 
 
 # ---------------------------------------------------------------------- data order
@@ -144,15 +165,23 @@ class BatchOrder:
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[dict[str, str]]:
-    """Turn SIGINT and SIGTERM into a request to stop at the next safe point."""
+def stop_on_signals(on_first: Callable[[str], None] | None = None) -> Iterator[dict[str, str]]:
+    """Turn SIGINT and SIGTERM into a request to stop at the next safe point, told at once
+    through ``on_first``; a second SIGINT (Ctrl-C again) raises KeyboardInterrupt now."""
     request: dict[str, str] = {}
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
 
     def handler(signum: int, frame: Any) -> None:
-        request["signal"] = signal.Signals(signum).name
+        name = signal.Signals(signum).name
+        if request and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if not request:
+            request["signal"] = name
+            again = "; Ctrl-C again to stop at once" if signum == signal.SIGINT else ""
+            if on_first is not None:
+                on_first(f"{name}: stopping at the next step with a checkpoint{again}")
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -198,12 +227,13 @@ class Trainer:
             input_signature=[
                 tf.TensorSpec([None, config.train.batch_size], tf.int32),
                 tf.TensorSpec([], tf.int64),
+                tf.TensorSpec([], tf.float64),
             ]
         )
-        def run_steps(batch_indices: Any, first_step: Any) -> Any:
+        def run_steps(batch_indices: Any, first_step: Any, loss_sum: Any) -> Any:
             """One optimizer step per row of indices (the first is step ``first_step``);
-            returns the sum of the losses."""
-            loss_sum = tf.constant(0.0, tf.float64)
+            returns ``loss_sum`` plus their losses, added one by one, so an interval cut
+            into several calls sums its losses as one call would."""
             for row in tf.range(tf.shape(batch_indices)[0]):
                 indices = batch_indices[row]
                 batch = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
@@ -285,12 +315,15 @@ class Trainer:
         timed steps exclude compilation and the run's result is unchanged."""
         saved = self.state_arrays()
         with step_graph_options(self._tf):
-            self._run_steps(batch_indices[:1], np.int64(step))
+            self._run_steps(batch_indices[:1], np.int64(step), np.float64(0.0))
         self.restore(saved, Path("<warm-up>"), CHECKPOINT_VERSION)
 
-    def run_steps(self, batch_indices: np.ndarray, first_step: int = 0) -> float:
+    def run_steps(
+        self, batch_indices: np.ndarray, first_step: int = 0, loss_sum: float = 0.0
+    ) -> float:
+        """Train one step per row of ``batch_indices``; ``loss_sum`` plus their losses."""
         with step_graph_options(self._tf):
-            return float(self._run_steps(batch_indices, np.int64(first_step)))
+            return float(self._run_steps(batch_indices, np.int64(first_step), np.float64(loss_sum)))
 
 
 def fast_path_reasons(config: Config) -> list[str]:
@@ -350,11 +383,14 @@ def train(
     force: bool = False,
     on_event: Callable[[EvalEvent], None] | None = None,
     on_status: Callable[[str], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> TrainResult:
     """Train ``config`` on ``source`` into ``run_dir`` and return the final test result.
 
-    ``on_event`` gets each periodic evaluation; ``on_status`` short messages about what
-    happens (resuming, exporting). A resumed run takes its config from the run directory.
+    ``on_event`` gets each periodic evaluation; ``on_progress`` the steps done at least
+    every PROGRESS_SECONDS in between; ``on_status`` short messages about what happens
+    (starting up, resuming, stopping, exporting). A resumed run takes its config from the
+    run directory.
     ``run_dir`` None trains into a new folder under ``runs/``, named when it is made.
 
     Every input is checked before anything is written: a bad config, data set or run
@@ -362,7 +398,9 @@ def train(
     """
     status = on_status or (lambda message: None)
     notify = on_event or (lambda event: None)
+    advance = on_progress or (lambda progress: None)
     resuming = runs.check_run_dir(run_dir, resume=resume, force=force)
+    status("loading the data set")
     train_split, validation_split = load_training_data(source, config.data.validation_size)
     steps = total_steps(config.train, len(train_split))
     state, saved, finished = _starting_state(config, steps, run_dir, resuming)
@@ -382,6 +420,7 @@ def train(
     check_labels(config, (train_split, validation_split, test_split))
     order = BatchOrder(config.train.seed, len(train_split), config.train.batch_size)
 
+    status("starting TensorFlow and building the model")
     trainer = Trainer(config, train_split, steps)
     del train_split
     run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
@@ -403,18 +442,37 @@ def train(
     board = TensorBoardWriter(run_dir) if config.train.tensorboard else None
     # early stopping's best model arrays so far (train.patience), kept in the checkpoint
     best: dict[str, np.ndarray] = dict(saved.get("best", {})) if saved is not None else {}
-    with stop_on_signals() as stop:
-        for event in training_loop(trainer, order, validation_split, state, config, steps, best):
-            runs.append_metrics(run_dir, event.to_json())
-            if board is not None:
-                board.write(event)
-            arrays = trainer.state_arrays()
-            if best:
-                arrays["best"] = best
-            runs.save_checkpoint(run_dir, state, arrays)
-            notify(event)
-            if stop and state["step"] < steps and not state["stopped_early"]:
-                raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
+    saved_step = state["step"] if saved is not None else None
+
+    def checkpoint() -> None:
+        nonlocal saved_step
+        arrays = trainer.state_arrays()
+        if best:
+            arrays["best"] = best
+        runs.save_checkpoint(run_dir, state, arrays)
+        saved_step = state["step"]
+
+    if state["step"] < steps:
+        status("compiling the training step")
+    with stop_on_signals(status) as stop:
+        try:
+            for happened in training_loop(
+                trainer, order, validation_split, state, config, steps, best
+            ):
+                if isinstance(happened, EvalEvent):
+                    runs.append_metrics(run_dir, happened.to_json())
+                    if board is not None:
+                        board.write(happened)
+                    checkpoint()
+                    notify(happened)
+                else:
+                    advance(happened)
+                if stop and state["step"] < steps and not state["stopped_early"]:
+                    if saved_step != state["step"]:
+                        checkpoint()
+                    raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
+        except KeyboardInterrupt:  # Ctrl-C twice: the last checkpoint is intact
+            raise TrainingInterrupted(run_dir, saved_step, "SIGINT", at_once=True) from None
     return _finish(trainer, test_split, state, best, run_dir, status)
 
 
@@ -482,16 +540,25 @@ def training_loop(
     eval_every, patience = config.train.eval_every, config.train.patience
     if state["step"] < steps:
         trainer.warm_up(order.batches(state["step"], 1), state["step"])
+    seconds_per_step = None
     while state["step"] < steps and not state["stopped_early"]:
         step = state["step"]
         count = min(eval_every - step % eval_every, steps - step)
+        if seconds_per_step is None:
+            count = min(count, FIRST_CALL_STEPS)
+        else:
+            count = min(count, max(1, int(PROGRESS_SECONDS / seconds_per_step)))
         indices = order.batches(step, count)
         started = time.perf_counter()
-        state["loss_sum"] += trainer.run_steps(indices, step)
-        state["train_seconds"] += time.perf_counter() - started
+        state["loss_sum"] = trainer.run_steps(indices, step, state["loss_sum"])
+        elapsed = time.perf_counter() - started
+        state["train_seconds"] += elapsed
+        seconds_per_step = elapsed / count
         state["loss_count"] += count
         state["step"] = step = step + count
-        if step % eval_every == 0 or step == steps:
+        if not (step % eval_every == 0 or step == steps):
+            yield Progress(step, steps)
+        else:
             eval_loss, eval_accuracy = _evaluate(trainer.model, validation_split)
             event = EvalEvent(
                 step=step,

@@ -203,7 +203,7 @@ def test_sigint_and_sigterm_save_a_checkpoint_and_say_how_to_resume(workspace, r
         lines = err.splitlines()
         assert len(lines) == 1, err
         match = re.fullmatch(
-            rf"error: {name} received: stopped at step (\d+) with a checkpoint saved; "
+            rf"stopped at step (\d+) \({name}\) with a checkpoint saved; "
             r"continue with `(rnncls train --run-dir (\S+) --resume)`",
             lines[0],
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -227,3 +229,77 @@ def test_a_checkpoint_of_another_network_is_one_line_naming_a_variable(in_tmp, t
     gru = with_values(load_config(config_path), train={"steps": 6})
     with pytest.raises(runs.RunError, match="does not fit this model: model variable gru/"):
         train(gru, source, in_tmp / "r", resume=True)
+
+
+def test_calls_cut_short_for_progress_change_no_float(in_tmp, tiny_mnist, monkeypatch):
+    """Progress every few steps (here: every step) trains the very same run as one call
+    per interval: weights, optimizer state, losses and evaluations."""
+    import rnncls.train
+
+    source = find_data(tiny_mnist)
+    config = with_values(TINY, train={"steps": 12, "eval_every": 6})
+    whole = train(config, source, in_tmp / "whole")
+    monkeypatch.setattr(rnncls.train, "PROGRESS_SECONDS", 1e-9)
+    monkeypatch.setattr(rnncls.train, "FIRST_CALL_STEPS", 1)
+    progress = []
+    cut = train(config, source, in_tmp / "cut", on_progress=progress.append)
+    assert [(p.step, p.total_steps) for p in progress] == [
+        (s, 12) for s in (1, 2, 3, 4, 5, 7, 8, 9, 10, 11)
+    ]
+    assert cut.test_loss == whole.test_loss
+    assert_same_checkpoints(in_tmp / "whole", in_tmp / "cut")
+    assert runs.read_metrics(in_tmp / "cut") == runs.read_metrics(in_tmp / "whole")
+
+
+def test_a_stop_between_evaluations_resumes_to_the_same_run(in_tmp, tiny_mnist, monkeypatch):
+    """A stop asked for mid-interval checkpoints that step, with the partial loss sum, and
+    the resumed run ends as the run left alone, its reported losses included."""
+    import rnncls.train
+    from rnncls.train import TrainingInterrupted
+
+    source = find_data(tiny_mnist)
+    config = with_values(TINY, train={"steps": 12, "eval_every": 6})
+    train(config, source, in_tmp / "whole")
+    monkeypatch.setattr(rnncls.train, "PROGRESS_SECONDS", 1e-9)
+    monkeypatch.setattr(rnncls.train, "FIRST_CALL_STEPS", 1)
+
+    def stop_at_step_8(progress):
+        if progress.step == 8:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    messages = []
+    with pytest.raises(TrainingInterrupted, match=r"stopped at step 8 \(SIGTERM\)"):
+        train(config, source, in_tmp / "cut", on_progress=stop_at_step_8, on_status=messages.append)
+    assert "SIGTERM: stopping at the next step with a checkpoint" in messages
+    assert runs.load_checkpoint(in_tmp / "cut")[0]["step"] == 8
+    train(config, source, in_tmp / "cut", resume=True)
+    assert_same_checkpoints(in_tmp / "whole", in_tmp / "cut")
+    assert runs.read_metrics(in_tmp / "cut") == runs.read_metrics(in_tmp / "whole")
+
+
+def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(in_tmp, tiny_mnist, monkeypatch):
+    import rnncls.train
+    from rnncls.train import TrainingInterrupted
+
+    source = find_data(tiny_mnist)
+    config = with_values(TINY, train={"steps": 12, "eval_every": 6})
+    monkeypatch.setattr(rnncls.train, "PROGRESS_SECONDS", 1e-9)
+    monkeypatch.setattr(rnncls.train, "FIRST_CALL_STEPS", 1)
+
+    def ctrl_c_twice_at_step_8(progress):
+        if progress.step == 8:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    messages = []
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(config, source, in_tmp / "r", on_progress=ctrl_c_twice_at_step_8,
+              on_status=messages.append)  # fmt: skip
+    assert str(stopped.value) == (
+        "stopped at once (SIGINT twice); the last checkpoint is step 6; "
+        f"continue with `rnncls train --run-dir {in_tmp / 'r'} --resume`"
+    )
+    assert "SIGINT: stopping at the next step with a checkpoint; Ctrl-C again to stop at once" in (
+        messages
+    )
+    assert runs.load_checkpoint(in_tmp / "r")[0]["step"] == 6
