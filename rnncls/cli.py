@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ config_app = typer.Typer(
 app.add_typer(config_app, name="config")
 
 USAGE_ERRORS = (ConfigError,)
+STARTED = time.monotonic()  # the command's start, near enough: this module loads first
 STATE = {"debug": os.environ.get("RNNCLS_DEBUG", "") not in ("", "0")}
 
 
@@ -265,12 +267,19 @@ def train(
 
 
 def newest_run_dir() -> Path:
+    """The newest interrupted run (one without a summary) under the runs folder."""
     from rnncls import runs
 
-    candidates = [p for p in runs.RUNS_ROOT.glob("*") if runs.is_run_dir(p) and not p.is_symlink()]
+    candidates = [
+        p
+        for p in runs.RUNS_ROOT.glob("*")
+        if runs.is_run_dir(p) and not p.is_symlink() and not (p / runs.SUMMARY_FILE).exists()
+    ]
     if not candidates:
-        raise RunError(f"no run to resume in {runs.RUNS_ROOT}/; pass --run-dir")
-    return max(candidates, key=lambda p: p.stat().st_mtime)
+        raise RunError(f"no interrupted run to resume in {runs.RUNS_ROOT}/; pass --run-dir")
+    newest = max(candidates, key=lambda p: p.stat().st_mtime)
+    log(f"resuming the newest interrupted run, {newest}")
+    return newest
 
 
 def run_training(
@@ -375,10 +384,16 @@ def show_train_result(result: Any, json_output: bool) -> None:
     if json_output:
         emit_json(result.to_json())
         return
+    command_seconds = time.monotonic() - STARTED
+    kept = ""
+    if result.kept_step != result.steps:
+        stopped = "stopped early; " if result.stopped_early else ""
+        kept = f"  ({stopped}weights of step {result.kept_step})"
     print(
         f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
-        f"{result.steps} steps in {result.train_seconds:.1f} s "
-        f"({result.ms_per_step:.2f} ms/step)  run {result.run_dir}",
+        f"{result.steps} steps in {result.train_seconds:.1f} s of training "
+        f"({result.ms_per_step:.2f} ms/step; {command_seconds:.1f} s in all, with start-up, "
+        f"evaluations and saving){kept}  run {result.run_dir}",
         flush=True,
     )
 

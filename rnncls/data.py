@@ -58,7 +58,7 @@ class DataSource:
     kind: str  # "idx" or "npz"
 
     def __str__(self) -> str:
-        return str(self.path)
+        return str(self.path.resolve())
 
 
 # ---------------------------------------------------------------------------- finding

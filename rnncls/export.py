@@ -44,7 +44,7 @@ def export_model(run: Path, file_format: str, out: Path | None = None) -> Path:
         export_onnx(model, out)
     else:
         export_saved_model(model, out)
-    return out
+    return out.absolute()
 
 
 def _check_target(out: Path, file_format: str) -> None:

@@ -24,7 +24,9 @@ try:
 except ImportError:  # Windows: no advisory locks, run directories are not locked
     fcntl = None  # type: ignore[assignment]
 
-RUNS_ROOT = Path("runs")
+# Where new runs go and runs/latest lives; RNNCLS_RUNS_DIR makes every command use one
+# folder, whichever folder it is started in.
+RUNS_ROOT = Path(os.environ.get("RNNCLS_RUNS_DIR") or "runs")
 LATEST = "latest"
 CONFIG_FILE = "config.toml"
 CHECKPOINT_FILE = "checkpoint.npz"

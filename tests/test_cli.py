@@ -206,3 +206,42 @@ def test_config_show_run_of_a_folder_that_is_no_run(tmp_path):
 
     result = invoke("config", "show", "--run", tmp_path)
     assert_one_line_error(result, 1, "is not a run: it has no config.toml")
+
+
+def test_rnncls_runs_dir_is_where_runs_are_looked_for(tiny_run, tmp_path):
+    """From any folder, RNNCLS_RUNS_DIR names the runs folder (its latest run answers)."""
+    import os
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "RNNCLS_RUNS_DIR": str(tiny_run.root / "runs")}
+    result = subprocess.run(
+        [sys.executable, "-m", "rnncls", "config", "show", "--run", str(tiny_run.run)],
+        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    predicted = subprocess.run(
+        [sys.executable, "-m", "rnncls", "predict", "--n", "1", "--data-dir", str(tiny_run.data)],
+        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120,
+    )  # fmt: skip
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stderr.startswith(f"run {tiny_run.run} (model.onnx")
+
+
+def test_resume_without_run_dir_picks_the_newest_interrupted_run(in_tmp, tiny_mnist):
+    import os
+    import time as clock
+
+    from rnncls import runs as run_files
+
+    args = ["--data-dir", tiny_mnist, *sets(TINY_SETTINGS), "--quiet"]
+    assert invoke("train", "--run-dir", "runs/interrupted", "--steps", "3", *args).exit_code == 0
+    (in_tmp / "runs/interrupted" / run_files.SUMMARY_FILE).unlink()  # as if stopped at 3
+    clock.sleep(0.01)
+    assert invoke("train", "--run-dir", "runs/finished", *args).exit_code == 0
+    old = (in_tmp / "runs/interrupted").stat().st_mtime
+    os.utime(in_tmp / "runs/finished", (old + 10, old + 10))  # the finished one is newer
+    result = invoke("train", "--resume", "--steps", "6", "--data-dir", tiny_mnist, "--json")
+    assert result.exit_code == 0, result.output
+    assert "resuming the newest interrupted run, runs/interrupted" in result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["run_dir"] == "runs/interrupted"

@@ -551,7 +551,7 @@ def test_damaged_runs_on_resume(workspace: Path, trained, case: str) -> None:
             ["--run-dir", "stuff"],
             ["stuff is not empty and is not a run directory"],
         ),
-        (lambda w: None, ["--resume"], ["no run to resume in runs/", "--run-dir"]),
+        (lambda w: None, ["--resume"], ["no interrupted run to resume in runs/", "--run-dir"]),
     ],
     ids=[
         "resume absent",
