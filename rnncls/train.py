@@ -689,11 +689,22 @@ def draw_curves(run_dir: Path, status: Callable[[str], None]) -> None:
 
 
 def save_model(model: Any, run_dir: Path, status: Callable[[str], None]) -> None:
-    """``model.keras`` always; ``model.onnx`` for fast inference, where export works."""
+    """``model.keras`` always; ``model.onnx`` for fast inference, where export works.
+
+    The ONNX export costs about as much as saving the Keras model and more (bench/NOTES.md
+    has the numbers); it stays here, once per run, because ``predict`` must answer in a
+    fresh process without TensorFlow, which exporting on first use would need."""
     from rnncls.export import export_onnx
 
+    started = time.perf_counter()
     runs.write_with(run_dir / runs.MODEL_FILE, model.save)
+    saved = time.perf_counter()
     try:
         export_onnx(model, run_dir / runs.ONNX_FILE)
     except Exception as exc:  # noqa: BLE001 - the Keras model is the fallback
         status(f"warning: ONNX export failed, predict will use model.keras ({exc})")
+        return
+    status(
+        f"saved {runs.MODEL_FILE} ({saved - started:.1f} s) and {runs.ONNX_FILE} "
+        f"({time.perf_counter() - saved:.1f} s)"
+    )
