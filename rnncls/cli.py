@@ -357,7 +357,9 @@ def train_with_progress(
             progress.console.print(message)
 
         def on_progress(done: Any) -> None:
-            progress.update(task, completed=done.step, total=done.total_steps)
+            shown = progress.tasks[0].fields["info"]
+            info = shown if shown.startswith("acc ") else "training"
+            progress.update(task, completed=done.step, total=done.total_steps, info=info)
 
         def on_event(event: Any) -> None:
             progress.update(
