@@ -87,10 +87,11 @@ def errors() -> Iterator[None]:
         raise
     except KeyboardInterrupt:
         # Ctrl-C before training started or while its result is saved (during training
-        # it is a TrainingInterrupted): nothing half-written is left, exit 1 as failures do.
+        # it is a TrainingInterrupted): nothing half-written is left. A stop the user asked
+        # for is no error; it did not finish, so exit 1.
         if STATE["debug"]:
             traceback.print_exc()
-        print("error: interrupted", file=sys.stderr, flush=True)
+        print("stopped (Ctrl-C)", file=sys.stderr, flush=True)
         raise typer.Exit(code=1) from None
     except BrokenPipeError:
         # The reader stopped early (`rnncls predict ... | head`): it has all it wanted.
@@ -273,7 +274,7 @@ def newest_run_dir() -> Path:
     candidates = [
         p
         for p in runs.RUNS_ROOT.glob("*")
-        if runs.is_run_dir(p) and not p.is_symlink() and not (p / runs.SUMMARY_FILE).exists()
+        if runs.is_run_dir(p) and not p.is_symlink() and runs.is_interrupted(p)
     ]
     if not candidates:
         raise RunError(f"no interrupted run to resume in {runs.RUNS_ROOT}/; pass --run-dir")
@@ -699,12 +700,15 @@ def show_sample(
     from rnncls.plots import sample_grid, show_window
     from rnncls.predict import describe_model, load_classifier, run_config, split_inputs
     from rnncls.predict import predict as predict_digits
-    from rnncls.runs import latest_run, resolve_run
+    from rnncls.runs import ONNX_FILE, latest_run, resolve_run
 
     with errors():
         if run is not None and no_run:
             raise ConfigError("--run and --no-run: give one")
         run_path = None if no_run else resolve_run(run) if run is not None else latest_run()
+        if run is None and run_path is not None and not (run_path / ONNX_FILE).is_file():
+            log(f"the newest run, {run_path}, has no {ONNX_FILE}: showing no predictions")
+            run_path = None  # its Keras model would cost show-sample a TensorFlow start-up
         classifier = load_classifier(run_path) if run_path is not None else None
         cfg = run_config(run_path) if run_path is not None else load_config()
         source = find_data(data_dir, cfg.data.dir)

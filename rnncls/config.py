@@ -54,6 +54,10 @@ def _fraction(value: Any) -> str | None:
     return None if 0.0 <= value < 1.0 else "must be at least 0 and below 1"
 
 
+def _up_to_one(value: Any) -> str | None:
+    return None if 0.0 < value <= 1.0 else "must be above 0 and at most 1"
+
+
 def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be at least 0"
 
@@ -124,7 +128,7 @@ class TrainConfig:
     # Steps of linear warm-up from 0 to the learning rate.
     warmup_steps: int = _spec(0, _at_least(0))
     # Where the exponential and step schedules end: this fraction of the learning rate.
-    decay_rate: float = _spec(0.01, _positive)
+    decay_rate: float = _spec(0.01, _up_to_one)
     # Seeds the weights, the data order, dropout and augmentation.
     seed: int = _spec(1, _at_least(0, LARGEST_SEED))
     # Evaluate on the validation split (and save a checkpoint) every this many steps.
@@ -133,7 +137,7 @@ class TrainConfig:
     patience: int = _spec(0, _at_least(0))
     # Write TensorBoard event files into the run directory.
     tensorboard: bool = _spec(False)
-    # auto: the hand-written LSTM pass where it gives Keras's floats; off: always Keras.
+    # auto: the hand-written two-core LSTM pass where it applies; off: always Keras's graph.
     fast_path: str = _spec("auto", _one_of("auto", "off"))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import tempfile
 import time
 import zipfile
@@ -35,6 +36,7 @@ SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.keras"
 ONNX_FILE = "model.onnx"
 CURVES_FILE = "curves.png"
+TENSORBOARD_DIR = "tensorboard"
 RUN_FILES = (
     CONFIG_FILE,
     CHECKPOINT_FILE,
@@ -221,6 +223,7 @@ def claim_run_dir(path: Path | None, *, fresh: bool, root: Path = RUNS_ROOT) -> 
     if fresh:
         for name in RUN_FILES:
             (path / name).unlink(missing_ok=True)
+        shutil.rmtree(path / TENSORBOARD_DIR, ignore_errors=True)
     return path
 
 
@@ -343,6 +346,30 @@ def save_checkpoint(
 
 
 Arrays = dict[str, dict[str, np.ndarray]]
+
+
+def checkpoint_step(run_dir: Path) -> int | None:
+    """The step of a run's checkpoint (its state alone is read), None without one."""
+    path = run_dir / CHECKPOINT_FILE
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            step = json.loads(str(archive["state"])).get("step")
+    except Exception:  # noqa: BLE001 - missing or damaged: no step to tell
+        return None
+    return step if isinstance(step, int) else None
+
+
+def is_interrupted(run_dir: Path) -> bool:
+    """A run with steps still to go: no summary yet, or a summary of fewer steps than
+    its checkpoint has (a finished run continued to more steps, then stopped)."""
+    summary_path = run_dir / SUMMARY_FILE
+    if not summary_path.exists():
+        return True
+    try:
+        finished_at = json.loads(summary_path.read_text(encoding="utf-8")).get("steps")
+    except (OSError, json.JSONDecodeError):
+        return True
+    return checkpoint_step(run_dir) not in (None, finished_at)
 
 
 def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Arrays] | None:

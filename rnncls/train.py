@@ -17,6 +17,7 @@ the run directory, writes it (metrics, checkpoints, TensorBoard) and tells the c
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -37,7 +38,6 @@ from rnncls.evaluate import cross_entropy, keras_logits
 # 2: arrays by name, random-number state and the early-stopping state included.
 CHECKPOINT_VERSION = 2
 READABLE_CHECKPOINT_VERSIONS = (1, 2)
-TENSORBOARD_DIR = "tensorboard"
 # Images per forward pass in the periodic and final evaluations: 2000 at a time made
 # oneDNN hold about 50 MB more at the run's peak, for no measurable speed (bench/NOTES.md).
 EVAL_BATCH_SIZE = 500
@@ -99,7 +99,7 @@ class TrainingInterrupted(runs.RunError):
         resume = f"continue with `rnncls train --run-dir {run_dir} --resume`"
         if at_once:
             kept = f"the last checkpoint is step {step}" if step else "no checkpoint yet"
-            message = f"stopped at once ({signal_name} twice); {kept}; {resume}"
+            message = f"stopped at once ({signal_name}); {kept}; {resume}"
         else:
             message = f"stopped at step {step} ({signal_name}) with a checkpoint saved; {resume}"
         super().__init__(message)
@@ -165,9 +165,13 @@ class BatchOrder:
 
 
 @contextmanager
-def stop_on_signals(on_first: Callable[[str], None] | None = None) -> Iterator[dict[str, str]]:
+def stop_on_signals(acknowledge: bool = True) -> Iterator[dict[str, str]]:
     """Turn SIGINT and SIGTERM into a request to stop at the next safe point, told at once
-    through ``on_first``; a second SIGINT (Ctrl-C again) raises KeyboardInterrupt now."""
+    on stderr; a second SIGINT (Ctrl-C again) raises KeyboardInterrupt now.
+
+    The acknowledgement goes straight to file descriptor 2 with ``os.write``: a handler
+    that printed through Python's stderr or rich could meet the main thread halfway
+    through a write of its own."""
     request: dict[str, str] = {}
     if threading.current_thread() is not threading.main_thread():
         yield request
@@ -180,8 +184,9 @@ def stop_on_signals(on_first: Callable[[str], None] | None = None) -> Iterator[d
         if not request:
             request["signal"] = name
             again = "; Ctrl-C again to stop at once" if signum == signal.SIGINT else ""
-            if on_first is not None:
-                on_first(f"{name}: stopping at the next step with a checkpoint{again}")
+            if acknowledge:
+                message = f"\n{name}: stopping at the next step with a checkpoint{again}\n"
+                os.write(2, message.encode())
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -337,9 +342,8 @@ def fast_path_reasons(config: Config) -> list[str]:
 def step_graph_options(tf: Any) -> AbstractContextManager[None]:
     """Grappler's arithmetic optimizer off while the step graph runs. It would fold the
     explicit U^T of rnncls.lstm_pass back into a transposed product, 12 instead of 9 us
-    for 64 rows (bench/NOTES.md). The floats are the same either way
-    (tests/test_lstm_pass.py): that pass sums in an explicit order, and the optimizer
-    changes no float of Keras's Dense, loss or Adam."""
+    for 64 rows (bench/NOTES.md). The floats of Keras's Dense, loss and Adam are the same
+    either way, and that pass sums in an explicit order of its own."""
     from rnncls.tf_setup import arithmetic_optimization
 
     return arithmetic_optimization(tf, enabled=False)
@@ -348,7 +352,7 @@ def step_graph_options(tf: Any) -> AbstractContextManager[None]:
 def training_forward(tf: Any, model: Any, config: Config) -> Callable[[Any], Any]:
     """The model's logits for a training batch, through :mod:`rnncls.lstm_pass` where it
     supports the whole config (the seed's network: one unrolled LSTM, no dropout, batches
-    of 32 or more): the same floats as ``model(batch, training=True)`` and its gradient,
+    of 32 or more): what ``model(batch, training=True)`` and its gradient compute,
     with the batch's halves on two cores. Every other config trains through Keras."""
     from rnncls import lstm_pass
     from rnncls.model import HEAD, recurrent_layer_name
@@ -454,7 +458,7 @@ def train(
 
     if state["step"] < steps:
         status("compiling the training step")
-    with stop_on_signals(status) as stop:
+    with stop_on_signals() as stop:
         try:
             for happened in training_loop(
                 trainer, order, validation_split, state, config, steps, best
@@ -472,7 +476,9 @@ def train(
                         checkpoint()
                     raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
         except KeyboardInterrupt:  # Ctrl-C twice: the last checkpoint is intact
-            raise TrainingInterrupted(run_dir, saved_step, "SIGINT", at_once=True) from None
+            first = stop.get("signal", "SIGINT")
+            how = "SIGINT twice" if first == "SIGINT" else f"{first}, then SIGINT"
+            raise TrainingInterrupted(run_dir, saved_step, how, at_once=True) from None
     return _finish(trainer, test_split, state, best, run_dir, status)
 
 
@@ -519,7 +525,10 @@ def _starting_state(
             f"train.steps = {steps}: the run in {run_dir} is already at "
             f"step {state['step']}; ask for at least that many steps"
         )
-    if summary is not None and (summary.get("steps") == steps or state["stopped_early"]):
+    stopped_here = (
+        state["stopped_early"] and summary is not None and (summary.get("steps") == state["step"])
+    )
+    if summary is not None and (summary.get("steps") == steps or stopped_here):
         return state, checkpoint[1], TrainResult.from_summary(summary)
     return state, checkpoint[1], None
 
@@ -608,7 +617,7 @@ class TensorBoardWriter:
         from rnncls.tf_setup import import_tensorflow
 
         tf = self._tf = import_tensorflow()
-        self._writer = tf.summary.create_file_writer(str(run_dir / TENSORBOARD_DIR))
+        self._writer = tf.summary.create_file_writer(str(run_dir / runs.TENSORBOARD_DIR))
 
     def write(self, event: EvalEvent) -> None:
         tf = self._tf

@@ -215,11 +215,6 @@ def test_rnncls_runs_dir_is_where_runs_are_looked_for(tiny_run, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "RNNCLS_RUNS_DIR": str(tiny_run.root / "runs")}
-    result = subprocess.run(
-        [sys.executable, "-m", "rnncls", "config", "show", "--run", str(tiny_run.run)],
-        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
     predicted = subprocess.run(
         [sys.executable, "-m", "rnncls", "predict", "--n", "1", "--data-dir", str(tiny_run.data)],
         capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120,
@@ -245,3 +240,25 @@ def test_resume_without_run_dir_picks_the_newest_interrupted_run(in_tmp, tiny_mn
     assert result.exit_code == 0, result.output
     assert "resuming the newest interrupted run, runs/interrupted" in result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["run_dir"] == "runs/interrupted"
+
+
+@pytest.mark.parametrize(
+    ("summary_steps", "checkpoint_step", "interrupted"),
+    [(None, 40, True), (None, None, True), (100, 100, False), (100, 150, True), (100, None, False)],
+    ids=["no-summary", "nothing-yet", "finished", "continued-then-stopped", "no-checkpoint"],
+)
+def test_which_runs_count_as_interrupted(tmp_path, summary_steps, checkpoint_step, interrupted):
+    import numpy as np
+
+    from rnncls import runs as run_files
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / run_files.CONFIG_FILE).write_text("")
+    if checkpoint_step is not None:
+        state = {"step": checkpoint_step}
+        run_files.save_checkpoint(run, state, {"model": {"w": np.zeros(2, np.float32)}})
+    if summary_steps is not None:
+        run_files.write_json(run / run_files.SUMMARY_FILE, {"steps": summary_steps})
+    assert run_files.is_interrupted(run) is interrupted
+    assert run_files.checkpoint_step(run) == checkpoint_step

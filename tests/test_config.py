@@ -158,7 +158,7 @@ BAD_VALUES = {
     "train.clipnorm": ("-1", "must be at least 0"),
     "train.schedule": ('"linear"', "must be one of constant, cosine, exponential, step"),
     "train.warmup_steps": ("-5", "must be at least 0"),
-    "train.decay_rate": ("0", "must be greater than 0"),
+    "train.decay_rate": ("1.5", "must be above 0 and at most 1"),
     "train.seed": ("-1", "must be at least 0"),
     "train.eval_every": ("0", "must be at least 1"),
     "train.patience": ("-2", "must be at least 0"),

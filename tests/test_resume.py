@@ -288,7 +288,7 @@ def test_ctrl_c_before_training_is_one_line(in_tmp, tiny_mnist, monkeypatch):
     monkeypatch.setattr("rnncls.train.load_training_data", interrupted)
     result = CliRunner().invoke(app, ["train", "--data-dir", str(tiny_mnist), *sets(TINY_SETTINGS)])
     assert result.exit_code == 1
-    assert result.stderr == "error: interrupted\n"
+    assert result.stderr == "stopped (Ctrl-C)\n"
     assert not (in_tmp / "runs").exists()
 
 

@@ -267,17 +267,17 @@ def test_a_stop_between_evaluations_resumes_to_the_same_run(in_tmp, tiny_mnist, 
         if progress.step == 8:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    messages = []
     with pytest.raises(TrainingInterrupted, match=r"stopped at step 8 \(SIGTERM\)"):
-        train(config, source, in_tmp / "cut", on_progress=stop_at_step_8, on_status=messages.append)
-    assert "SIGTERM: stopping at the next step with a checkpoint" in messages
+        train(config, source, in_tmp / "cut", on_progress=stop_at_step_8)
     assert runs.load_checkpoint(in_tmp / "cut")[0]["step"] == 8
     train(config, source, in_tmp / "cut", resume=True)
     assert_same_checkpoints(in_tmp / "whole", in_tmp / "cut")
     assert runs.read_metrics(in_tmp / "cut") == runs.read_metrics(in_tmp / "whole")
 
 
-def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(in_tmp, tiny_mnist, monkeypatch):
+def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(
+    in_tmp, tiny_mnist, monkeypatch, capfd
+):
     import rnncls.train
     from rnncls.train import TrainingInterrupted
 
@@ -291,15 +291,15 @@ def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(in_tmp, tiny_mni
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
 
-    messages = []
     with pytest.raises(TrainingInterrupted) as stopped:
-        train(config, source, in_tmp / "r", on_progress=ctrl_c_twice_at_step_8,
-              on_status=messages.append)  # fmt: skip
+        train(config, source, in_tmp / "r", on_progress=ctrl_c_twice_at_step_8)
     assert str(stopped.value) == (
         "stopped at once (SIGINT twice); the last checkpoint is step 6; "
         f"continue with `rnncls train --run-dir {in_tmp / 'r'} --resume`"
     )
-    assert "SIGINT: stopping at the next step with a checkpoint; Ctrl-C again to stop at once" in (
-        messages
+    acknowledged = capfd.readouterr().err
+    assert (
+        "\nSIGINT: stopping at the next step with a checkpoint; Ctrl-C again to stop at once\n"
+        in acknowledged
     )
     assert runs.load_checkpoint(in_tmp / "r")[0]["step"] == 6
