@@ -352,10 +352,8 @@ def train_with_progress(
         total = None if cfg.train.epochs else cfg.train.steps  # epochs: known once data loads
         task = progress.add_task("train", total=total, info="starting")
 
-        def on_status(message: str) -> None:
-            if len(message) < 40:  # what start-up is doing, beside the bar
-                progress.update(task, info=message)
-            progress.console.print(message)
+        def on_phase(message: str) -> None:  # what start-up is doing, beside the bar
+            progress.update(task, info=message)
 
         def on_progress(done: Any) -> None:
             shown = progress.tasks[0].fields["info"]
@@ -378,8 +376,9 @@ def train_with_progress(
             resume=resume,
             force=force,
             on_event=on_event,
-            on_status=on_status,
+            on_status=progress.console.print,
             on_progress=on_progress,
+            on_phase=on_phase,
         )
 
 

@@ -388,13 +388,14 @@ def train(
     on_event: Callable[[EvalEvent], None] | None = None,
     on_status: Callable[[str], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``config`` on ``source`` into ``run_dir`` and return the final test result.
 
     ``on_event`` gets each periodic evaluation; ``on_progress`` the steps done at least
-    every PROGRESS_SECONDS in between; ``on_status`` short messages about what happens
-    (starting up, resuming, stopping, exporting). A resumed run takes its config from the
-    run directory.
+    every PROGRESS_SECONDS in between; ``on_phase`` what start-up is doing (loading,
+    building, compiling); ``on_status`` messages about what happens (resuming, saving).
+    A resumed run takes its config from the run directory.
     ``run_dir`` None trains into a new folder under ``runs/``, named when it is made.
 
     Every input is checked before anything is written: a bad config, data set or run
@@ -403,8 +404,9 @@ def train(
     status = on_status or (lambda message: None)
     notify = on_event or (lambda event: None)
     advance = on_progress or (lambda progress: None)
+    phase = on_phase or (lambda message: None)
     resuming = runs.check_run_dir(run_dir, resume=resume, force=force)
-    status("loading the data set")
+    phase("loading the data set")
     train_split, validation_split = load_training_data(source, config.data.validation_size)
     steps = total_steps(config.train, len(train_split))
     state, saved, finished = _starting_state(config, steps, run_dir, resuming)
@@ -424,7 +426,7 @@ def train(
     check_labels(config, (train_split, validation_split, test_split))
     order = BatchOrder(config.train.seed, len(train_split), config.train.batch_size)
 
-    status("starting TensorFlow and building the model")
+    phase("starting TensorFlow and building the model")
     trainer = Trainer(config, train_split, steps)
     del train_split
     run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
@@ -457,7 +459,7 @@ def train(
         saved_step = state["step"]
 
     if state["step"] < steps:
-        status("compiling the training step")
+        phase("compiling the training step")
     with stop_on_signals() as stop:
         try:
             for happened in training_loop(
