@@ -14,6 +14,16 @@ import numpy as np
 import pytest
 
 REAL_MNIST = Path(os.environ.get("RNNCLS_DATA_DIR", "../shared/data/mnist"))
+# Fixtures that train a model: a test using one needs TensorFlow.
+TRAINING_FIXTURES = {"tiny_run", "trained"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that train through a fixture ``tensorflow``, so the mutation runs
+    (which use only tests without TensorFlow) leave them out without a list to keep."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.tensorflow)
 
 
 def idx_images(images: np.ndarray) -> bytes:

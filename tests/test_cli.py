@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
 from conftest import TINY_SETTINGS
 from typer.testing import CliRunner
 
@@ -71,6 +72,7 @@ def test_missing_data_is_exit_1_and_leaves_no_run(in_tmp):
     assert not (in_tmp / "runs").exists()
 
 
+@pytest.mark.tensorflow
 def test_train_json_events(in_tmp, tiny_mnist):
     result = invoke(
         "train", "--json", "--data-dir", tiny_mnist, "--run-dir", "runs/t", *sets(TINY_SETTINGS)
@@ -97,6 +99,7 @@ def test_resume_refuses_config_changes(in_tmp):
     assert result.exit_code == 2 and "only --steps" in result.stderr
 
 
+@pytest.mark.tensorflow
 def test_plain_output_has_an_eval_line_per_interval(in_tmp, tiny_mnist):
     result = invoke("train", "--data-dir", tiny_mnist, *sets(TINY_SETTINGS))
     assert result.exit_code == 0, result.stderr

@@ -85,6 +85,7 @@ def test_validation_size_must_leave_training_images(tiny_mnist):
         load_training_data(find_data(tiny_mnist), validation_size=120)
 
 
+@pytest.mark.tensorflow
 def test_download_through_keras_lands_in_its_cache(in_tmp, monkeypatch):
     """The last resort, offline: Keras's fetch is replaced by a copy of a local file, so
     what is tested is our side: calling keras.datasets.mnist and reading its cache."""
