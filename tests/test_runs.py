@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
 from pathlib import Path
 
 import numpy as np
@@ -62,16 +61,37 @@ def test_an_unwritable_folder_is_a_run_error(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- run folders
 
 
-def test_new_run_dir_is_the_start_time_with_a_suffix_when_taken(tmp_path: Path) -> None:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    first = runs.new_run_dir(tmp_path / "runs", create=True)
-    second = runs.new_run_dir(tmp_path / "runs", create=True)
-    if first.name != stamp:  # the second changed between the two calls
-        pytest.skip("the clock moved on during the test")
-    assert first == tmp_path / "runs" / stamp and first.is_dir()
-    assert second.name in (f"{stamp}-2", time.strftime("%Y%m%d-%H%M%S"))
-    proposed = runs.new_run_dir(tmp_path / "runs")
-    assert not proposed.exists() and proposed.parent == tmp_path / "runs"
+def test_new_run_dir_is_the_start_time_with_a_suffix_when_taken(tmp_path, monkeypatch) -> None:
+    formats: list[str] = []
+
+    def strftime(form: str) -> str:
+        formats.append(form)
+        return "20240605-120000"
+
+    monkeypatch.setattr(runs.time, "strftime", strftime)
+    root = tmp_path / "deep" / "runs"  # made with its parents
+    made = [runs.new_run_dir(root, create=True) for _ in range(3)]
+    assert [p.name for p in made] == ["20240605-120000", "20240605-120000-2", "20240605-120000-3"]
+    assert all(p.is_dir() for p in made) and formats[0] == "%Y%m%d-%H%M%S"
+    assert runs.new_run_dir(root) == root / "20240605-120000-4"
+    assert not (root / "20240605-120000-4").exists()
+
+
+def test_a_run_dir_that_cannot_be_made_is_named(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "runs"
+    root.mkdir()
+    make = Path.mkdir
+
+    def read_only(path: Path, *args, **kwargs) -> None:
+        if path.parent == root:
+            raise OSError(30, "Read-only file system")
+        make(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(RunError) as caught:
+        runs.new_run_dir(root, create=True)
+    assert str(caught.value).startswith(f"cannot create run directory {root}/")
+    assert str(caught.value).endswith(": Read-only file system")
 
 
 def test_new_run_dir_without_create_makes_nothing(tmp_path: Path) -> None:
@@ -193,6 +213,49 @@ def test_claim_run_dir_makes_a_new_one(tmp_path: Path) -> None:
         runs.release_run_dir(path)
 
 
+def test_claim_run_dir_makes_missing_parents(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "run"
+    try:
+        assert runs.claim_run_dir(path, fresh=True) == path and path.is_dir()
+    finally:
+        runs.release_run_dir(path)
+
+
+def test_claim_run_dir_that_is_not_writable(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
+    with pytest.raises(RunError) as caught:
+        runs.claim_run_dir(tmp_path, fresh=False)
+    assert str(caught.value) == f"run directory {tmp_path} is not writable"
+
+
+def locked_elsewhere(path: Path) -> bool:
+    """Whether another open file holds the run directory's lock."""
+    import fcntl
+
+    probe = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(probe)
+    return False
+
+
+def test_each_claimed_run_keeps_its_own_lock_until_released(tmp_path: Path) -> None:
+    first, second = make_run(tmp_path / "a"), make_run(tmp_path / "b")
+    runs.claim_run_dir(first, fresh=False)
+    runs.claim_run_dir(second, fresh=False)
+    try:
+        assert locked_elsewhere(first) and locked_elsewhere(second)
+        runs.release_run_dir(first)
+        assert not locked_elsewhere(first) and locked_elsewhere(second)
+    finally:
+        runs.release_run_dir(first)
+        runs.release_run_dir(second)
+    assert not locked_elsewhere(second)
+
+
 def test_claim_run_dir_in_a_file_is_a_run_error(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("")
     with pytest.raises(RunError, match="^cannot create run directory .*f/r: "):
@@ -206,8 +269,12 @@ def test_a_locked_run_dir_is_refused(tmp_path: Path) -> None:
     other = os.open(path, os.O_RDONLY)  # another training holds the lock
     try:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(RunError, match=f"^run directory {path} is in use by another"):
+        with pytest.raises(RunError) as caught:
             runs.claim_run_dir(path, fresh=False)
+        assert str(caught.value) == (
+            f"run directory {path} is in use by another training; wait for it to end "
+            "or choose another --run-dir"
+        )
     finally:
         os.close(other)
     try:
@@ -257,6 +324,24 @@ def test_update_latest_points_at_the_run(tmp_path: Path) -> None:
     runs.update_latest(second, root)
     assert os.readlink(root / "latest") == str(second.resolve())  # absolute outside it
     assert sorted(os.listdir(root)) == ["a", "latest"]
+
+
+def test_update_latest_makes_the_runs_folder(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "runs"
+    runs.update_latest(make_run(tmp_path / "r"), root)
+    assert (root / "latest").resolve() == (tmp_path / "r").resolve()
+
+
+def test_update_latest_where_no_link_can_be_made(tmp_path, monkeypatch) -> None:
+    def refuse(target: str, link: Path) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(runs.os, "symlink", refuse)
+    with pytest.raises(RunError) as caught:
+        runs.update_latest(make_run(tmp_path / "r"), tmp_path / "runs")
+    assert str(caught.value) == (
+        f"cannot update {tmp_path / 'runs' / 'latest'}: Operation not permitted"
+    )
 
 
 def test_update_latest_where_it_cannot_be_written(tmp_path: Path) -> None:
@@ -362,6 +447,16 @@ def test_a_checkpoint_that_is_not_an_archive_is_damaged(tmp_path, content, reaso
         runs.load_checkpoint(tmp_path)
 
 
+def test_a_checkpoint_with_pickled_objects_is_damaged(tmp_path: Path) -> None:
+    np.savez(
+        tmp_path / runs.CHECKPOINT_FILE,
+        state=np.array(json.dumps(STATE)),
+        **{"model/0000": np.array([{"a": 1}], dtype=object)},
+    )
+    with pytest.raises(RunError, match="is damaged: Object arrays cannot be loaded"):
+        runs.load_checkpoint(tmp_path)
+
+
 def test_a_checkpoint_without_state_is_damaged_in_one_line(tmp_path: Path) -> None:
     np.savez(tmp_path / runs.CHECKPOINT_FILE, other=np.zeros(2))
     with pytest.raises(RunError) as caught:
@@ -383,6 +478,12 @@ def test_metrics_append_read_and_truncate(tmp_path: Path) -> None:
     assert runs.read_metrics(tmp_path) == records[:3]
     lines = (tmp_path / runs.METRICS_FILE).read_text().splitlines()
     assert lines == [json.dumps(r) for r in records[:3]]
+
+
+def test_truncate_to_step_0_keeps_records_without_a_step(tmp_path: Path) -> None:
+    for record in ({"note": "start"}, {"step": 1}):
+        runs.append_metrics(tmp_path, record)
+    assert runs.truncate_metrics(tmp_path, 0) == [{"note": "start"}]
 
 
 def test_a_line_cut_short_ends_the_metrics(tmp_path: Path) -> None:
