@@ -394,12 +394,12 @@ class FixedLogits:
 LOGITS = [[0.0, 2.0, 1.0], [3.0, 1.0, 1.0]]
 
 
-def three_inputs(labels: list[int | None] | None = None) -> Inputs:
+def two_inputs(labels: list[int | None] | None = None) -> Inputs:
     return Inputs(np.zeros((2, 28, 28), np.uint8), ["a", "b"], labels or [])
 
 
 def test_predict_gives_the_best_class_its_probability_and_the_label() -> None:
-    results = predict(FixedLogits(LOGITS), three_inputs([1, 2]))
+    results = predict(FixedLogits(LOGITS), two_inputs([1, 2]))
     first, second = (softmax_by_hand(row) for row in LOGITS)
     assert results == [
         Prediction("a", 1, round(first[1], 6), 1),
@@ -408,21 +408,29 @@ def test_predict_gives_the_best_class_its_probability_and_the_label() -> None:
 
 
 def test_predict_top_k_in_order_of_probability() -> None:
-    results = predict(FixedLogits(LOGITS), three_inputs(), top_k=2)
+    results = predict(FixedLogits(LOGITS), two_inputs(), top_k=2)
     first, second = (softmax_by_hand(row) for row in LOGITS)
     assert results[0].top_k == ((1, round(first[1], 6)), (2, round(first[2], 6)))
     # a tie (classes 1 and 2 of the second row) goes to the lower class
     assert results[1].top_k == ((0, round(second[0], 6)), (1, round(second[1], 6)))
     assert results[0].label is None
-    everything = predict(FixedLogits(LOGITS), three_inputs(), top_k=99)[0].top_k
+    everything = predict(FixedLogits(LOGITS), two_inputs(), top_k=99)[0].top_k
     assert [c for c, _ in everything] == [1, 2, 0]
     assert sum(q for _, q in everything) == pytest.approx(1.0, abs=2e-6)
+
+
+def test_predict_top_1_and_probabilities_to_six_places() -> None:
+    (result,) = predict(
+        FixedLogits([[0.0, 1.0, -50.0]]), Inputs(np.zeros((1, 28, 28), np.uint8), ["a"]), top_k=1
+    )
+    # softmax of (0, 1, -50): 0.26894142..., 0.73105857...
+    assert result.probability == 0.731059 and result.top_k == ((1, 0.731059),)
 
 
 @pytest.mark.parametrize("top_k", [0, -1])
 def test_predict_top_k_below_one_is_a_configuration_error(top_k: int) -> None:
     with pytest.raises(ConfigError, match=f"^--top-k {top_k}: must be at least 1$"):
-        predict(FixedLogits(LOGITS), three_inputs(), top_k=top_k)
+        predict(FixedLogits(LOGITS), two_inputs(), top_k=top_k)
 
 
 def test_prediction_to_json() -> None:
@@ -439,9 +447,9 @@ def test_prediction_to_json() -> None:
 
 
 def test_inputs_label_where_known() -> None:
-    assert three_inputs([4, 5]).label(1) == 5
-    assert three_inputs().label(1) is None
-    assert len(three_inputs()) == 2
+    assert two_inputs([4, 5]).label(1) == 5
+    assert two_inputs().label(1) is None
+    assert len(two_inputs()) == 2
 
 
 # ---------------------------------------------------------------------- split inputs
@@ -469,16 +477,17 @@ def test_split_inputs_are_the_split_images_with_their_labels(band_data: DataSour
 @pytest.mark.parametrize(
     ("offset", "count", "option", "message"),
     [
-        (-1, 1, "--offset", "--offset -1: must be at least 0"),
-        (0, 0, "--offset", "--n 0: must be at least 1"),
-        (40, 1, "--offset", "--offset 40: the test split has only 40 images"),
+        (-1, 1, None, "--offset -1: must be at least 0"),
+        (0, 0, None, "--n 0: must be at least 1"),
+        (40, 1, None, "--offset 40: the test split has only 40 images"),
         (41, 1, "--index", "--index 41: the test split has only 40 images"),
         (-2, 1, "--index", "--index -2: must be at least 0"),
     ],
 )
 def test_split_inputs_out_of_range(band_data, offset, count, option, message) -> None:
+    named = {} if option is None else {"offset_option": option}
     with pytest.raises(ConfigError) as caught:
-        split_inputs(band_data, "test", offset, count, 20, offset_option=option)
+        split_inputs(band_data, "test", offset, count, 20, **named)
     assert str(caught.value) == message
 
 
@@ -538,13 +547,51 @@ def test_bad_paths_are_input_errors(tmp_path: Path) -> None:
             read_inputs([name])
         assert str(caught.value).startswith(message)
     (tmp_path / "secret.npy").write_bytes(b"x")
-    (tmp_path / "secret.npy").chmod(0)
+
+    def denied(path, mode="r", *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(predict_module, "open", denied, raising=False)
+        with pytest.raises(InputError) as caught:
+            read_inputs([str(tmp_path / "secret.npy")])
+    assert str(caught.value) == f"cannot read {tmp_path / 'secret.npy'}: Permission denied"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_npy_files_are_named_in_their_errors(tmp_path: Path) -> None:
+    path = tmp_path / "bad.npy"
+    path.write_bytes(npy_bytes(np.zeros((4, 28))))
+    with pytest.raises(InputError) as caught:
+        read_inputs([str(path)])
+    assert str(caught.value).startswith(f"{path}: array of shape (4, 28); expected")
+    path.write_bytes(npy_bytes(np.array([{"a": 1}], dtype=object)))
+    with pytest.raises(InputError) as caught:
+        read_inputs([str(path)])
+    assert str(caught.value) == (
+        f"{path}: not a readable .npy array "
+        "(Object arrays cannot be loaded when allow_pickle=False)"
+    )
+    cut = npy_bytes(TEST_IMAGES[:2])[:200]
     try:
-        if not os.access(tmp_path / "secret.npy", os.R_OK):
-            with pytest.raises(InputError, match="^cannot read .*secret.npy: Permission denied"):
-                read_inputs([str(tmp_path / "secret.npy")])
-    finally:
-        (tmp_path / "secret.npy").chmod(0o600)
+        np.load(io.BytesIO(cut))
+    except ValueError as exc:
+        reason = str(exc).strip().splitlines()[0]
+    with pytest.raises(InputError) as caught:
+        read_inputs(["-"], io.BytesIO(cut))
+    assert str(caught.value) == f"<stdin>: not a readable .npy array ({reason})"
+
+
+def test_one_flat_image_is_named_without_an_index(tmp_path: Path) -> None:
+    np.save(tmp_path / "flat.npy", TEST_IMAGES[0].reshape(784))
+    np.save(tmp_path / "one.npy", TEST_IMAGES[1:2].reshape(1, 784))
+    inputs = read_inputs([str(tmp_path / "flat.npy"), str(tmp_path / "one.npy")])
+    assert inputs.sources == [str(tmp_path / "flat.npy"), f"{tmp_path / 'one.npy'}[0]"]
 
 
 def test_stdin_read_only_once_and_not_from_a_terminal(monkeypatch) -> None:
@@ -556,8 +603,14 @@ def test_stdin_read_only_once_and_not_from_a_terminal(monkeypatch) -> None:
             return True
 
     monkeypatch.setattr(predict_module.sys, "stdin", Terminal())
-    with pytest.raises(ConfigError, match="^- reads standard input, which is a terminal here"):
+    with pytest.raises(ConfigError) as caught:
         read_inputs(["-"])
+    assert str(caught.value) == (
+        "- reads standard input, which is a terminal here; pipe a .npy stream or file paths into it"
+    )
+    buffer = io.BytesIO()
+    np.save(buffer, TEST_IMAGES[0])
+    assert len(read_inputs(["-"], io.BytesIO(buffer.getvalue()))) == 1  # given, not a terminal
 
 
 def test_no_names_is_no_images() -> None:
@@ -592,6 +645,51 @@ def test_model_file_prefers_onnx(tmp_path: Path) -> None:
     assert predict_module.model_file(tmp_path / "x.onnx") == tmp_path / "x.onnx"
 
 
+def one_input_model(path: Path, element: int, shape: list) -> Path:
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["images"], ["logits"])],
+        "other",
+        [helper.make_tensor_value_info("images", element, shape)],
+        [helper.make_tensor_value_info("logits", element, shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_onnx_models_that_do_not_read_images_are_refused(tmp_path: Path) -> None:
+    from onnx import TensorProto
+
+    doubles = one_input_model(tmp_path / "d.onnx", TensorProto.DOUBLE, ["n", 28, 28])
+    with pytest.raises(RunError) as caught:
+        load_classifier(doubles)
+    assert str(caught.value) == f"{doubles}: expected one float input, the images"
+    flat = one_input_model(tmp_path / "f.onnx", TensorProto.FLOAT, ["n", 784])
+    with pytest.raises(RunError) as caught:
+        load_classifier(flat)
+    assert str(caught.value).startswith(f"{flat}: the model reads inputs of shape (?, 784);")
+
+
+def test_without_onnxruntime_the_model_cannot_run(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
+    with pytest.raises(RunError) as caught:
+        load_classifier(write_band_model(tmp_path / "model.onnx"))
+    assert str(caught.value).startswith(
+        f"cannot run {tmp_path / 'model.onnx'}: onnxruntime is not installed ("
+    )
+
+
+def test_a_keras_file_goes_to_the_keras_classifier(tmp_path, monkeypatch) -> None:
+    made: list[Path] = []
+    monkeypatch.setattr(predict_module, "KerasClassifier", lambda path: made.append(path) or path)
+    assert load_classifier(tmp_path / "m.keras") == tmp_path / "m.keras"
+    assert made == [tmp_path / "m.keras"]
+
+
 def test_a_file_that_is_no_model(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("")
     with pytest.raises(RunError) as caught:
@@ -600,8 +698,10 @@ def test_a_file_that_is_no_model(tmp_path: Path) -> None:
         f"{tmp_path / 'config.toml'}: not a model file; expected a run directory, .onnx or .keras"
     )
     (tmp_path / "bad.onnx").write_bytes(b"\x00garbage")
-    with pytest.raises(RunError, match=f"^cannot load model {tmp_path / 'bad.onnx'}: "):
+    with pytest.raises(RunError) as caught:
         load_classifier(tmp_path / "bad.onnx")
+    assert str(caught.value).startswith(f"cannot load model {tmp_path / 'bad.onnx'}: ")
+    assert "Protobuf parsing failed" in str(caught.value)  # onnxruntime's own first line
 
 
 @pytest.mark.parametrize(
