@@ -303,7 +303,7 @@ def test_to_toml_takes_each_keys_comment_from_the_default_file(tmp_path, monkeyp
         "# Optimizer steps,\n"
         "## in two lines [sic]\n"
         "steps=1200\n"
-        "# Images per step.\n"
+        "# X marks the images per step.\n"
         "batch_size = 64\n"
         "# left alone\n"
         "\n"
@@ -317,7 +317,7 @@ def test_to_toml_takes_each_keys_comment_from_the_default_file(tmp_path, monkeyp
         return lines[lines.index(key_line) - 1]
 
     assert above("steps = 1200") == "# Optimizer steps, in two lines [sic]"
-    assert above("batch_size = 64") == "# Images per step."
+    assert above("batch_size = 64") == "# X marks the images per step."
     assert not above("seed = 1").startswith("#")  # its comment was cut off by a blank line
     assert not above("eval_every = 50").startswith("#")
     assert not any(line.startswith(("# the file's own", "# left alone")) for line in lines)

@@ -244,6 +244,19 @@ def test_idx_errors_are_exact(raw: bytes, expect: str, message: str) -> None:
     assert str(caught.value) == message
 
 
+def test_parse_idx_names_raw_bytes_by_default() -> None:
+    with pytest.raises(DataError, match="^<bytes>: file is empty, too short"):
+        parse_idx(b"", "images")
+
+
+def test_the_default_validation_split_needs_more_than_5000_images(tiny_mnist) -> None:
+    with pytest.raises(DataError) as caught:
+        load_split(find_data(tiny_mnist), "validation")
+    assert str(caught.value) == (
+        f"validation_size = 5000 leaves no training images (120 in {tiny_mnist})"
+    )
+
+
 def test_a_labels_file_in_a_folder_is_read_as_labels(tmp_path) -> None:
     folder = write_mnist(tmp_path / "d", gz=False)
     images, _ = make_digits(40, 1)

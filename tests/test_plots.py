@@ -93,6 +93,17 @@ def test_sample_grid_layout_and_captions(drawn: list[Any], tmp_path: Path) -> No
     assert all(not a.axison and not a.get_title() for a in axes if not a.images)
 
 
+@pytest.mark.parametrize(
+    ("count", "size"),
+    [(1, (320, 320)), (2, (300, 170)), (10, (1340, 170)), (12, (1340, 320))],
+)
+def test_sample_grid_picture_size(tmp_path: Path, count: int, size: tuple[int, int]) -> None:
+    """1.3 inches a cell (2.8 for one digit) and 0.2 for its caption, at 100 dots an inch."""
+    path = plots.sample_grid(np.zeros((count, 28, 28), np.uint8), ["c"] * count, tmp_path / "g.png")
+    with Image.open(path) as picture:
+        assert picture.size == size
+
+
 def test_one_digit_gets_a_larger_picture_than_a_grid_cell(drawn: list[Any], tmp_path: Path) -> None:
     plots.sample_grid(np.zeros((1, 28, 28), np.uint8), ["one"], tmp_path / "a.png")
     plots.sample_grid(np.zeros((2, 28, 28), np.uint8), ["a", "b"], tmp_path / "b.png")
@@ -120,6 +131,18 @@ def test_confusion_matrix_writes_each_count_in_its_cell(drawn: list[Any], tmp_pa
     assert list(axes.get_xticks()) == [0, 1, 2] and list(axes.get_yticks()) == [0, 1, 2]
     assert np.array_equal(axes.images[0].get_array(), confusion)
     assert len(drawn[0].axes) == 2  # the matrix and its colour bar
+    assert all(t.get_ha() == "center" and t.get_va() == "center" for t in axes.texts)
+    assert axes.images[0].get_cmap().name == "Blues"
+    with Image.open(path) as picture:
+        assert picture.size == (640, 560)
+
+
+def test_confusion_counts_of_exactly_half_the_largest_are_black(
+    drawn: list[Any], tmp_path: Path
+) -> None:
+    plots.confusion_matrix(np.array([[2, 1], [0, 4]]), tmp_path / "c.png")
+    colours = {t.get_text(): t.get_color() for t in drawn[0].axes[0].texts}
+    assert colours == {"2": "black", "1": "black", "0": "black", "4": "white"}
 
 
 def test_confusion_matrix_without_a_title(drawn: list[Any], tmp_path: Path) -> None:
@@ -232,10 +255,13 @@ def test_show_window_without_a_display_returns_at_once(monkeypatch, tmp_path: Pa
 @pytest.mark.parametrize("backend", ["agg", "Agg", "svg", "pdf"])
 def test_show_window_with_a_headless_backend_returns(monkeypatch, tmp_path, backend) -> None:
     import matplotlib
+    import matplotlib.pyplot as pyplot
 
     monkeypatch.setattr(plots, "has_display", lambda: True)
     monkeypatch.setattr(matplotlib, "get_backend", lambda: backend)
-    assert plots.show_window(tmp_path / "missing.png") is False
+    monkeypatch.setattr(pyplot, "show", lambda: pytest.fail("a window on a headless backend"))
+    Image.fromarray(np.full((5, 5), 90, np.uint8)).save(tmp_path / "p.png")
+    assert plots.show_window(tmp_path / "p.png") is False
 
 
 def test_show_window_shows_the_picture_at_its_size(monkeypatch, tmp_path: Path) -> None:
@@ -246,13 +272,14 @@ def test_show_window_shows_the_picture_at_its_size(monkeypatch, tmp_path: Path) 
     monkeypatch.setattr(plots, "has_display", lambda: True)
     monkeypatch.setattr(matplotlib, "get_backend", lambda: "TkAgg")
     monkeypatch.setattr(pyplot, "show", lambda: shown.append(pyplot.gcf()))
-    Image.fromarray(np.full((50, 200), 90, np.uint8)).save(tmp_path / "p.png")
+    Image.fromarray(np.full((50, 200, 3), 90, np.uint8)).save(tmp_path / "p.png")
     assert plots.show_window(tmp_path / "p.png", title="digits") is True
-    (figure,) = shown
-    assert figure.get_label() == "digits"
+    assert plots.show_window(tmp_path / "p.png") is True
+    figure, untitled = shown
+    assert figure.get_label() == "digits" and untitled.get_label() == "rnncls"
     assert tuple(figure.get_size_inches() * figure.dpi) == (200, 50)
     assert figure.images[0].get_array().shape[:2] == (50, 200)
     pyplot.close("all")
     (tmp_path / "v.svg").write_text("<svg/>")
     assert plots.show_window(tmp_path / "v.svg") is False  # only an editor shows it
-    assert shown == [figure]
+    assert shown == [figure, untitled]
