@@ -180,6 +180,8 @@ def two_pixels(mode: str, values: list) -> Image.Image:
         ("L", [0, 200], [0, 200]),
         ("I", [0, 200], [0, 200]),  # 32-bit integers within 0..255 are grey levels
         ("I", [257, 514], [1, 2]),  # beyond 255: a 16-bit range, scaled down
+        ("I", [0, 256], [0, 256 / 257]),
+        ("I;16", [0, 25700], [0, 100]),
         ("I;16", [0, 65535], [0, 255]),
         ("I;16B", [257, 65535], [1, 255]),
         ("I;16L", [514, 65535], [2, 255]),
@@ -196,8 +198,9 @@ def test_grey_levels_of_each_mode(mode: str, values: list, expected: list) -> No
 
 
 def test_grey_levels_of_a_mode_without_a_grey_conversion() -> None:
-    grey = grey_levels(Image.new("HSV", (2, 1), (0, 0, 200)))
-    assert grey.dtype == np.float64 and grey.tolist() == [[200.0, 200.0]]
+    """Pillow turns LAB into RGB but not into grey: through RGB, L* 78 % is grey 194."""
+    grey = grey_levels(Image.new("LAB", (2, 1), (200, 128, 128)))
+    assert grey.dtype == np.float64 and grey.tolist() == [[194.0, 194.0]]
 
 
 @pytest.mark.parametrize(
@@ -209,6 +212,8 @@ def test_grey_levels_of_a_mode_without_a_grey_conversion() -> None:
         # light ink on a transparent sheet: the sheet turns black
         ("LA", [(250, 255), (250, 0)], [250, 0]),
         ("RGBA", [(250, 250, 250, 255), (0, 0, 0, 0)], [250, 0]),
+        # the ink's level is its opacity-weighted mean: 100 here, so dark, on white
+        ("LA", [(100, 255), (100, 128)], [100, 100 * 128 / 255 + 255 * 127 / 255]),
         # ink of exactly middle grey counts as light
         ("LA", [(128, 255), (128, 0)], [128, 0]),
         ("LA", [(127, 255), (127, 0)], [127, 255]),
@@ -226,9 +231,9 @@ def test_grey_levels_lay_transparency_over_a_contrasting_sheet(mode, values, exp
 
 def test_a_palette_with_a_transparent_colour() -> None:
     picture = Image.new("P", (2, 1))
-    picture.putpalette([0, 0, 0, 255, 255, 255])
+    picture.putpalette([0, 0, 0, 128, 128, 128])
     picture.putdata([0, 1])
-    picture.info["transparency"] = 1  # the white entry is see-through
+    picture.info["transparency"] = 1  # the grey entry is see-through: black ink on white
     assert grey_levels(picture).tolist() == [[0.0, 255.0]]
 
 
@@ -250,6 +255,46 @@ def test_a_tall_block_is_scaled_to_20_rows_and_centred() -> None:
     expected = np.zeros((28, 28), np.uint8)
     expected[4:24, 9:19] = 255  # mass at 9.5 and 4.5 moved to 13.5
     assert np.array_equal(digit, expected)
+
+
+def test_a_hollow_block_on_grey_paper_keeps_its_hole_and_its_paler_edges() -> None:
+    """Paper at 60; a 40 x 20 block at 200 (140 of ink) with a hole of paper in it and
+    its top and bottom two rows at 60 % of the ink. Halved by area averaging (the 2 x 2
+    boxes fall within one part each), scaled to 255 and centred, every pixel is known."""
+    page = np.full((100, 100), 60.0)
+    page[10:50, 60:80] = 200
+    page[20:40, 64:76] = 60
+    page[[10, 11, 48, 49], 60:80] = 60 + 0.6 * 140
+    expected = np.zeros((28, 28), np.uint8)
+    expected[4:24, 9:19] = 255
+    expected[9:19, 11:17] = 0
+    expected[[4, 23], 9:19] = 153  # 0.6 * 255
+    assert np.array_equal(to_mnist(page, "hollow"), expected)
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_a_one_pixel_line_stays_one_pixel_wide(vertical: bool) -> None:
+    page = np.zeros((50, 50))
+    page[5:45, 30] = 255
+    expected = np.zeros((28, 28), np.uint8)
+    expected[4:24, 14] = 255  # 20 long; the mass of the one column at the middle, 13.5
+    if not vertical:
+        page, expected = page.T, expected.T
+    assert np.array_equal(to_mnist(page, "line"), expected)
+
+
+@pytest.mark.parametrize(("flip", "start"), [(False, 8), (True, 0)])
+def test_a_digit_heavy_at_a_corner_is_moved_only_to_the_fields_edge(flip, start) -> None:
+    page = np.zeros((60, 60))
+    page[10:50, 10] = 255  # a bar down the left ...
+    page[10, 10:50] = 255  # ... and one along the top: the mass near the top left
+    if flip:
+        page = page[::-1, ::-1]  # the mass near the bottom right
+    digit = to_mnist(page, "corner")
+    rows = np.flatnonzero(digit.max(axis=1) > 0)
+    cols = np.flatnonzero(digit.max(axis=0) > 0)
+    assert (rows.min(), rows.max()) == (start, start + 19)
+    assert (cols.min(), cols.max()) == (start, start + 19)
 
 
 def test_a_digit_is_kept_inside_the_field_when_its_mass_is_at_an_edge() -> None:
@@ -332,6 +377,7 @@ def test_render_text_exactly() -> None:
     first = np.zeros((28, 28), np.uint8)
     first[0:2, :] = 255  # the top line full, "@" for 9 of 9
     first[2:4, :14] = 113  # level 4 of 9: "="
+    first[4:6, :3] = 71  # 2.51 of 9, rounded to level 3: "-"
     second = np.zeros((28, 28), np.uint8)
     second[26:28, 27] = 255
     text = render_text(np.stack([first, second]), ["seven", "x" * 40], width=58)
@@ -340,8 +386,11 @@ def test_render_text_exactly() -> None:
     blank = " " * 28
     assert lines[0] == "@" * 28  # the blank right half of the line is stripped
     assert lines[1] == "=" * 14
+    assert lines[2] == "---"
     assert lines[13] == blank + "  " + " " * 27 + "@"
     assert lines[14] == "seven".ljust(28) + "  " + "x" * 28
+    with pytest.raises(ValueError):
+        render_text(np.stack([first, second]), ["only one caption"])
     narrow = render_text(np.stack([first, second]), ["a", "b"], width=57)
     narrow_lines = narrow.split("\n")  # one a row below 58 columns, a blank line between
     assert len(narrow_lines) == 31 and narrow_lines[14:16] == ["a", ""]
