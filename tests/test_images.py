@@ -334,6 +334,8 @@ def test_pictures_too_faint_or_empty_are_named(tmp_path: Path) -> None:
     assert to_mnist(faint, "faint.png").max() == 255
     with pytest.raises(InputError, match=r"^empty: expected a two-dimensional picture, got shape"):
         to_mnist(np.zeros((0, 5)), "empty")
+    with pytest.raises(InputError, match=r"^image: no digit found"):
+        to_mnist(np.zeros((40, 40)))  # a picture without a name
     Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
     with pytest.raises(InputError) as caught:
         read_image(tmp_path / "blank.png")

@@ -133,7 +133,13 @@ def test_check_run_dir_allows(tmp_path, layout, resume, force, expected) -> None
 @pytest.mark.parametrize(
     ("layout", "resume", "force", "message"),
     [
-        ("run", False, False, "run directory {p} already holds a run; use --resume to continue"),
+        (
+            "run",
+            False,
+            False,
+            "run directory {p} already holds a run; use --resume to continue it "
+            "or --force to start it over",
+        ),
         ("file", False, True, "run directory {p} exists and is not a directory"),
         ("other", False, True, "{p} is not empty and is not a run directory; choose another"),
         ("other", True, False, "nothing to resume: {p} is not a run directory (no config.toml)"),
@@ -360,8 +366,12 @@ def test_resolve_run(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     run = make_run(root / "a")
     (run / runs.ONNX_FILE).write_text("")
-    with pytest.raises(RunError, match=f"^no finished run found \\({root / 'latest'} does not"):
+    with pytest.raises(RunError) as caught:
         runs.resolve_run(None, root)
+    assert str(caught.value) == (
+        f"no finished run found ({root / 'latest'} does not exist); train one with "
+        "`rnncls train` or pass --run PATH"
+    )
     runs.update_latest(run, root)
     assert runs.resolve_run(None, root) == run.resolve()
     assert runs.resolve_run(str(run), root) == run
