@@ -2,14 +2,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SOURCES := $(wildcard rnncls tests bench)
+SOURCES := $(wildcard rnncls tests bench tools)
 # Our machines are offline and keep MNIST beside the checkout; elsewhere Keras downloads it.
 SHARED_MNIST := $(abspath ../shared/data/mnist)
 ifneq ($(wildcard $(SHARED_MNIST)),)
 export RNNCLS_DATA_DIR ?= $(SHARED_MNIST)
 endif
 
-.PHONY: install lock test test-fast lint format run bench clean
+.PHONY: install lock test test-fast lint format run bench mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ format:
 	$(BIN)/ruff format $(SOURCES)
 	$(BIN)/ruff check --fix $(SOURCES)
 
+mutate: ## mutation testing of the modules without TensorFlow (minutes; not in CI)
+	$(BIN)/python tools/mutate.py
+
 run: ## the seed's experiment: 1200 steps on MNIST
 	$(BIN)/rnncls train
 
@@ -45,4 +48,4 @@ bench: ## rnncls against a PyTorch reference, side by side (needs the bench extr
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf runs sample.png .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf runs mutants sample.png .pytest_cache .ruff_cache build dist *.egg-info

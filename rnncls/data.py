@@ -133,7 +133,7 @@ def find_data(
     )
 
 
-def _download() -> DataSource:
+def _download() -> DataSource:  # pragma: no mutate block (TensorFlow)
     """Fetch mnist.npz into ``~/.keras/datasets`` through Keras, which checks its hash.
 
     The only path here that imports TensorFlow; Keras's progress goes to stderr, since

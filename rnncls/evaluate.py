@@ -102,7 +102,9 @@ def scale_images(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / np.float32(255.0)
 
 
-def keras_logits(model: Any, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+def keras_logits(
+    model: Any, images: np.ndarray, batch_size: int = 2000
+) -> np.ndarray:  # pragma: no mutate block (TensorFlow)
     """Logits of a Keras model for uint8 images, in batches, through one traced graph."""
     forward = getattr(model, "_rnncls_forward", None)
     if forward is None:

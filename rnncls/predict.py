@@ -147,7 +147,7 @@ class OnnxClassifier:
         return np.concatenate(parts)
 
 
-class KerasClassifier:
+class KerasClassifier:  # pragma: no mutate block (TensorFlow)
     backend = "keras"
 
     def __init__(self, path: Path) -> None:
@@ -160,7 +160,7 @@ class KerasClassifier:
         return keras_logits(self.model, images)
 
 
-def load_keras_model(path: Path) -> Any:
+def load_keras_model(path: Path) -> Any:  # pragma: no mutate block (TensorFlow)
     """A ``.keras`` model, checked to read 28x28 images (imports TensorFlow)."""
     try:
         from rnncls.tf_setup import import_tensorflow

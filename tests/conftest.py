@@ -14,6 +14,16 @@ import numpy as np
 import pytest
 
 REAL_MNIST = Path(os.environ.get("RNNCLS_DATA_DIR", "../shared/data/mnist"))
+# Fixtures that train a model: a test using one needs TensorFlow.
+TRAINING_FIXTURES = {"tiny_run", "trained"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that train through a fixture ``tensorflow``, so the mutation runs
+    (which use only tests without TensorFlow) leave them out without a list to keep."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.tensorflow)
 
 
 def idx_images(images: np.ndarray) -> bytes:
@@ -107,6 +117,59 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     assert result.exit_code == 0, result.output
     assert (run / "model.onnx").is_file(), "training exported no ONNX model"
     return TinyRun(root=root, run=run, data=data)
+
+
+# ---------------------------------------------------------------------- a model without training
+
+
+def band_weights() -> np.ndarray:
+    """Weights (784, 10) under which class k's logit is the sum of the pixels (0..1) of
+    row 2k + 5, the middle of the band that make_digits lights for class k."""
+    weights = np.zeros((28, 28, 10), np.float32)
+    for label in range(10):
+        weights[2 * label + 5, :, label] = 1.0
+    return weights.reshape(784, 10)
+
+
+def band_logits(images: np.ndarray) -> np.ndarray:
+    """What the band model answers, computed with numpy alone."""
+    pixels = images.reshape(len(images), 784).astype(np.float64) / 255.0
+    return pixels @ band_weights().astype(np.float64)
+
+
+def write_band_model(path: Path) -> Path:
+    """An ONNX model (n, 28, 28) -> (n, 10) logits that reads make_digits' digits, built
+    without TensorFlow, so predict, eval and show-sample can be tested in seconds."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["images", "shape"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "weights"], ["logits"]),
+        ],
+        "bands",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["n", 28, 28])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 10])],
+        [
+            numpy_helper.from_array(np.array([-1, 784], np.int64), "shape"),
+            numpy_helper.from_array(band_weights(), "weights"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def band_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
+    """A run directory with only the band model (no config, no Keras model), and data."""
+    root = tmp_path_factory.mktemp("band-run")
+    run = root / "runs" / "bands"
+    write_band_model(run / "model.onnx")
+    return TinyRun(root=root, run=run, data=write_mnist(root / "mnist"))
 
 
 def assert_one_line_error(result: Any, exit_code: int, fragment: str = "") -> str:

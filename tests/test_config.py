@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from rnncls import config as config_module
 from rnncls.config import (
+    SECTIONS,
     Config,
     ConfigError,
     default_config_path,
@@ -230,3 +233,187 @@ def test_epochs_set_the_steps_when_above_zero(epochs, images, batch, expected):
 def test_every_shipped_config_loads(name):
     config = load_config(REPO / "configs" / name)
     assert isinstance(config, Config)
+
+
+# ---------------------------------------------------------------------- messages, exactly
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        ("train.steps=0", "must be at least 1"),
+        ("train.steps=2147483648", "must be at most 2147483647"),
+        ("train.seed=4294967296", "must be at most 4294967295"),
+        ("train.learning_rate=0", "must be greater than 0"),
+        ("train.learning_rate=-0.5", "must be greater than 0"),
+        ("train.learning_rate=nan", "must be a finite number"),
+        ("train.steps=1.5", "expected an integer, got a number"),
+        ("train.steps=[1]", "expected an integer, got a list"),
+        ('train.steps="10"', "expected an integer, got a string"),
+        ("train.steps=true", "expected an integer, got a boolean"),
+        ("train.learning_rate=false", "expected a number, got a boolean"),
+        ('train.learning_rate="fast"', "expected a number, got a string"),
+        ("model.unroll=1", "expected true or false, got an integer"),
+        ("model.unroll=0.5", "expected true or false, got a number"),
+        ("data.dir=5", "expected a string, got an integer"),
+        ("data.dir=true", "expected a string, got a boolean"),
+        ("data.dir={a = 1}", "expected a string, got a dict"),
+    ],
+)
+def test_a_bad_value_is_named_with_its_source_and_problem(override: str, problem: str) -> None:
+    dotted, raw = override.split("=", 1)
+    with pytest.raises(ConfigError) as caught:
+        load_config(overrides=[override])
+    shown = repr(tomllib.loads(f"v = {raw}")["v"])
+    assert str(caught.value) == f"{dotted} = {shown} (in --set {override}): {problem}"
+
+
+@pytest.mark.parametrize(
+    "override", ["train.steps=1", "train.steps=2147483647", "train.seed=0", "train.seed=4294967295"]
+)
+def test_the_limits_themselves_are_allowed(override: str) -> None:
+    dotted, raw = override.split("=")
+    section, key = dotted.split(".")
+    assert getattr(getattr(load_config(overrides=[override]), section), key) == int(raw)
+
+
+def test_a_long_value_is_cut_in_the_message() -> None:
+    for length, shown in ((58, "'" + "a" * 58 + "'"), (59, "'" + "a" * 56 + "...")):
+        text = "a" * length
+        with pytest.raises(ConfigError) as caught:
+            load_config(overrides=[f'train.steps="{text}"'])
+        assert str(caught.value).startswith(f"train.steps = {shown} (in --set ")
+
+
+def test_a_setting_with_unprintable_characters_is_quoted() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(overrides=["train.steps=0\t"])
+    assert str(caught.value) == "train.steps = 0 (in --set 'train.steps=0\\t'): must be at least 1"
+
+
+def test_flags_are_named_as_typed() -> None:
+    for flags, name in (({"train.batch_size": 0}, "--batch-size"), ({"train.seed": -1}, "--seed")):
+        with pytest.raises(ConfigError, match=f"\\(in {name}\\): must be at least"):
+            load_config(flags=flags)
+    with pytest.raises(ConfigError, match=r"\(in --lr\): must be greater than 0$"):
+        load_config(flags={"train.learning_rate": 0.0})
+
+
+def test_with_values_names_the_command_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        with_values(Config(), train={"steps": 0})
+    assert str(caught.value) == "train.steps = 0 (in the command line): must be at least 1"
+
+
+def test_unknown_sections_and_keys_list_the_known_ones(tmp_path: Path) -> None:
+    known_sections = ", ".join(SECTIONS)
+    with pytest.raises(ConfigError) as caught:
+        load_config(overrides=["trian.steps=1"])
+    assert str(caught.value) == (
+        f"unknown section [trian] in --set trian.steps=1 (known: {known_sections})"
+    )
+    known_keys = ", ".join(sorted(f.name for f in dataclasses.fields(SECTIONS["train"])))
+    with pytest.raises(ConfigError) as caught:
+        load_config(overrides=["train.stepz=1"])
+    assert str(caught.value) == (
+        f"unknown key train.stepz in --set train.stepz=1 (known in [train]: {known_keys})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "shown"),
+    [
+        ('"a b"', '"a b"'),
+        ('""', '""'),
+        ('"é"', '"\\u00e9"'),
+        ('"a.b"', '"a.b"'),
+        ("a-b_C9", "a-b_C9"),
+    ],
+)
+def test_strange_section_names_are_shown_as_toml_writes_them(tmp_path, section, shown) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[{section}]\nx = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"unknown section [{shown}] in {path} (known: ")
+
+
+def test_a_section_that_is_not_a_table(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("train = 3\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"train in {path} must be a table like [train]"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe[train]", "cannot read config file {path}: 'utf-8' codec can't decode"),
+        (b"[train]\nsteps = " + b"[" * 2000, "malformed TOML in {path}: values nested too deeply"),
+        (b"[train\n", "malformed TOML in {path}: "),
+    ],
+)
+def test_unreadable_config_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(message.format(path=path))
+    with pytest.raises(ConfigError, match=f"^config file is a directory: {tmp_path}$"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('data.dir="a=b"', ("data", "dir", "a=b")),
+        ("a.b.c=1", ("a", "b.c", 1)),
+    ],
+)
+def test_parse_override_splits_at_the_first_separators(text: str, expected: tuple) -> None:
+    assert parse_override(text) == expected
+
+
+@pytest.mark.parametrize("text", [".steps=1", "train.=1", "=1", "train=1", "train.steps"])
+def test_parse_override_needs_section_and_key(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_override(text)
+    assert str(caught.value).startswith(f"--set {text!r}: expected SECTION.KEY=VALUE")
+
+
+def test_to_toml_keeps_values_with_equals_signs(tmp_path: Path) -> None:
+    config = load_config(overrides=['data.dir="/data/a=b c"'])
+    path = tmp_path / "again.toml"
+    path.write_text(to_toml(config))
+    assert load_config(path) == config
+
+
+def test_to_toml_takes_each_keys_comment_from_the_default_file(tmp_path, monkeypatch) -> None:
+    """The comment lines right above a key, joined; a blank line or another key ends them."""
+    default = tmp_path / "default.toml"
+    default.write_text(
+        "# the file's own comment, above every section [not a section]\n"
+        "\n"
+        "[train]\n"
+        "# Optimizer steps,\n"
+        "## in two lines [sic]\n"
+        "steps=1200\n"
+        "# X marks the images per step.\n"
+        "batch_size = 64\n"
+        "# left alone\n"
+        "\n"
+        "seed = 1\n"
+        "eval_every = 50\n"
+    )
+    monkeypatch.setattr(config_module, "default_config_path", lambda: default)
+    lines = to_toml(Config()).splitlines()
+
+    def above(key_line: str) -> str:
+        return lines[lines.index(key_line) - 1]
+
+    assert above("steps = 1200") == "# Optimizer steps, in two lines [sic]"
+    assert above("batch_size = 64") == "# X marks the images per step."
+    assert not above("seed = 1").startswith("#")  # its comment was cut off by a blank line
+    assert not above("eval_every = 50").startswith("#")
+    assert not any(line.startswith(("# the file's own", "# left alone")) for line in lines)

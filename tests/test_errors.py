@@ -637,6 +637,7 @@ def test_full_disk_keeps_the_last_good_version(workspace, trained, monkeypatch, 
     assert runs.load_checkpoint(run_dir)[0]["step"] == 9
 
 
+@pytest.mark.tensorflow
 def test_full_disk_on_a_fresh_run_keeps_the_first_checkpoint(workspace, monkeypatch) -> None:
     """The second checkpoint of a fresh run fails: the first stays readable."""
     real_savez, calls = np.savez, []
@@ -740,6 +741,7 @@ def test_read_only_run_directories(workspace: Path, read_only: Path) -> None:
     assert snapshot(workspace) == before
 
 
+@pytest.mark.tensorflow
 def test_unwritable_runs_latest_is_a_warning(workspace: Path) -> None:
     """A run written elsewhere completes even where runs/latest cannot be made."""
     (workspace / "runs").write_text("a file where the runs folder belongs")

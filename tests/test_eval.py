@@ -12,8 +12,6 @@ from conftest import REAL_MNIST, TinyRun, assert_one_line_error, make_digits
 from typer.testing import CliRunner
 
 from rnncls.cli import app
-from rnncls.data import Split
-from rnncls.evaluate import evaluate
 
 runner = CliRunner()
 _, TEST_LABELS = make_digits(40, seed=1)
@@ -82,16 +80,6 @@ def test_bad_eval_options(tiny_run: TinyRun, tmp_path: Path) -> None:
     assert_one_line_error(run_eval(tiny_run, "--confusion", str(tmp_path / "m.xyz")), 2, ".xyz")
     result = runner.invoke(app, ["eval", "--run", str(tmp_path / "missing")])
     assert_one_line_error(result, 1, "run not found")
-
-
-def test_labels_the_model_cannot_give_are_an_error() -> None:
-    class TwoClasses:
-        def logits(self, images: np.ndarray) -> np.ndarray:
-            return np.zeros((len(images), 2), np.float32)
-
-    split = Split("test", np.zeros((3, 28, 28), np.uint8), np.array([0, 1, 5], np.uint8))
-    with pytest.raises(Exception, match="label 5, but the model has only 2 classes"):
-        evaluate(TwoClasses(), split)
 
 
 @pytest.mark.slow

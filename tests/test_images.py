@@ -9,7 +9,14 @@ import pytest
 from conftest import make_digits
 from PIL import Image
 
-from rnncls.images import InputError, array_to_images, read_image, render_text, to_mnist
+from rnncls.images import (
+    InputError,
+    array_to_images,
+    grey_levels,
+    read_image,
+    render_text,
+    to_mnist,
+)
 
 
 def a_digit() -> np.ndarray:
@@ -156,3 +163,237 @@ def test_render_text_draws_each_digit_in_14_lines() -> None:
     assert "@" in text
     narrow = render_text(np.stack([a_digit(), a_digit()]), ["one", "two"], width=30)
     assert len(narrow.splitlines()) == 2 * 15 + 1  # one a row, a blank line between
+
+
+# ---------------------------------------------------------------------- grey levels, exactly
+
+
+def two_pixels(mode: str, values: list) -> Image.Image:
+    picture = Image.new(mode, (2, 1))
+    picture.putdata(values)
+    return picture
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "expected"),
+    [
+        ("L", [0, 200], [0, 200]),
+        ("I", [0, 200], [0, 200]),  # 32-bit integers within 0..255 are grey levels
+        ("I", [257, 514], [1, 2]),  # beyond 255: a 16-bit range, scaled down
+        ("I", [0, 256], [0, 256 / 257]),
+        ("I;16", [0, 25700], [0, 100]),
+        ("I;16", [0, 65535], [0, 255]),
+        ("I;16B", [257, 65535], [1, 255]),
+        ("I;16L", [514, 65535], [2, 255]),
+        ("F", [0.0, 1.0], [0, 255]),  # 0..1 floats are fractions of white
+        ("F", [0.0, 2.0], [0, 2]),  # beyond 1: grey levels already
+        ("F", [257.0, 0.5], [1, 0.5 / 257]),
+        ("RGB", [(0, 0, 0), (200, 200, 200)], [0, 200]),
+    ],
+)
+def test_grey_levels_of_each_mode(mode: str, values: list, expected: list) -> None:
+    grey = grey_levels(two_pixels(mode, values))
+    assert grey.dtype == np.float64
+    assert grey.tolist() == [pytest.approx(expected, abs=1e-9)]
+
+
+def test_grey_levels_of_a_mode_without_a_grey_conversion() -> None:
+    """Pillow turns LAB into RGB but not into grey: through RGB, L* 78 % is grey 194."""
+    grey = grey_levels(Image.new("LAB", (2, 1), (200, 128, 128)))
+    assert grey.dtype == np.float64 and grey.tolist() == [[194.0, 194.0]]
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "expected"),
+    [
+        # dark ink on a transparent sheet: the sheet turns white
+        ("LA", [(0, 255), (0, 0)], [0, 255]),
+        ("LA", [(0, 255), (0, 51)], [0, 204]),  # 20 % opaque black over white
+        # light ink on a transparent sheet: the sheet turns black
+        ("LA", [(250, 255), (250, 0)], [250, 0]),
+        ("RGBA", [(250, 250, 250, 255), (0, 0, 0, 0)], [250, 0]),
+        # the ink's level is its opacity-weighted mean: 100 here, so dark, on white
+        ("LA", [(100, 255), (100, 128)], [100, 100 * 128 / 255 + 255 * 127 / 255]),
+        # ink of exactly middle grey counts as light
+        ("LA", [(128, 255), (128, 0)], [128, 0]),
+        ("LA", [(127, 255), (127, 0)], [127, 255]),
+        # all opaque: the grey levels as they are; all transparent: nothing
+        ("LA", [(30, 255), (90, 255)], [30, 90]),
+        ("LA", [(30, 0), (90, 0)], [0, 0]),
+        ("PA", [(0, 255), (0, 0)], [0, 255]),
+        ("RGBa", [(0, 0, 0, 255), (0, 0, 0, 0)], [0, 255]),
+    ],
+)
+def test_grey_levels_lay_transparency_over_a_contrasting_sheet(mode, values, expected) -> None:
+    picture = two_pixels(mode, values)
+    assert grey_levels(picture).tolist() == [pytest.approx(expected, abs=1e-9)]
+
+
+def test_a_palette_with_a_transparent_colour() -> None:
+    picture = Image.new("P", (2, 1))
+    picture.putpalette([0, 0, 0, 128, 128, 128])
+    picture.putdata([0, 1])
+    picture.info["transparency"] = 1  # the grey entry is see-through: black ink on white
+    assert grey_levels(picture).tolist() == [[0.0, 255.0]]
+
+
+# ---------------------------------------------------------------------- fitting, exactly
+
+
+def test_a_one_row_picture_becomes_a_centred_20x20_block() -> None:
+    digit = to_mnist(np.array([[0, 0, 255, 0, 0]]), "line")
+    expected = np.zeros((28, 28), np.uint8)
+    expected[4:24, 4:24] = 255
+    assert np.array_equal(digit, expected)
+
+
+def test_a_tall_block_is_scaled_to_20_rows_and_centred() -> None:
+    page = np.zeros((100, 100))
+    page[10:50, 60:80] = 200  # 40 x 20: half of it fits 20 x 10
+    page[90, 5] = 40  # too faint to widen the digit's box
+    digit = to_mnist(page, "page")
+    expected = np.zeros((28, 28), np.uint8)
+    expected[4:24, 9:19] = 255  # mass at 9.5 and 4.5 moved to 13.5
+    assert np.array_equal(digit, expected)
+
+
+def test_a_hollow_block_on_grey_paper_keeps_its_hole_and_its_paler_edges() -> None:
+    """Paper at 60; a 40 x 20 block at 200 (140 of ink) with a hole of paper in it and
+    its top and bottom two rows at 60 % of the ink. Halved by area averaging (the 2 x 2
+    boxes fall within one part each), scaled to 255 and centred, every pixel is known."""
+    page = np.full((100, 100), 60.0)
+    page[10:50, 60:80] = 200
+    page[20:40, 64:76] = 60
+    page[[10, 11, 48, 49], 60:80] = 60 + 0.6 * 140
+    expected = np.zeros((28, 28), np.uint8)
+    expected[4:24, 9:19] = 255
+    expected[9:19, 11:17] = 0
+    expected[[4, 23], 9:19] = 153  # 0.6 * 255
+    assert np.array_equal(to_mnist(page, "hollow"), expected)
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_a_one_pixel_line_stays_one_pixel_wide(vertical: bool) -> None:
+    page = np.zeros((50, 50))
+    page[5:45, 30] = 255
+    expected = np.zeros((28, 28), np.uint8)
+    expected[4:24, 14] = 255  # 20 long; the mass of the one column at the middle, 13.5
+    if not vertical:
+        page, expected = page.T, expected.T
+    assert np.array_equal(to_mnist(page, "line"), expected)
+
+
+@pytest.mark.parametrize(("flip", "start"), [(False, 8), (True, 0)])
+def test_a_digit_heavy_at_a_corner_is_moved_only_to_the_fields_edge(flip, start) -> None:
+    page = np.zeros((60, 60))
+    page[10:50, 10] = 255  # a bar down the left ...
+    page[10, 10:50] = 255  # ... and one along the top: the mass near the top left
+    if flip:
+        page = page[::-1, ::-1]  # the mass near the bottom right
+    digit = to_mnist(page, "corner")
+    rows = np.flatnonzero(digit.max(axis=1) > 0)
+    cols = np.flatnonzero(digit.max(axis=0) > 0)
+    assert (rows.min(), rows.max()) == (start, start + 19)
+    assert (cols.min(), cols.max()) == (start, start + 19)
+
+
+def test_a_digit_is_kept_inside_the_field_when_its_mass_is_at_an_edge() -> None:
+    page = np.zeros((60, 60))
+    page[10:50, 10] = 255  # a vertical bar ...
+    page[10, 10:50] = 255  # ... and a bar along the top: mass near the top left
+    digit = to_mnist(page, "corner")
+    rows = np.flatnonzero(digit.max(axis=1) > 0)
+    cols = np.flatnonzero(digit.max(axis=0) > 0)
+    assert 0 <= rows.min() and rows.max() <= 27 and rows.max() - rows.min() == 19
+    assert 0 <= cols.min() and cols.max() <= 27 and cols.max() - cols.min() == 19
+    assert digit.dtype == np.uint8 and digit.max() == 255
+
+
+def test_a_light_background_is_inverted_from_128_on() -> None:
+    for paper, ink, kept in ((127, 255, True), (128, 0, False)):
+        picture = np.full((28, 28), paper, np.float64)
+        picture[10:18, 10:18] = ink
+        digit = to_mnist(picture, "x")
+        assert digit[0, 0] == (paper if kept else 255 - paper)
+
+
+def test_28x28_values_are_rounded_and_clipped() -> None:
+    picture = np.zeros((28, 28))
+    picture[1, 1:4] = [254.6, 300.0, -3.0]
+    digit = to_mnist(picture, "x")
+    assert digit.dtype == np.uint8 and digit[1, 1:4].tolist() == [255, 255, 0]
+
+
+def test_pictures_too_faint_or_empty_are_named(tmp_path: Path) -> None:
+    faint = np.zeros((40, 40))
+    faint[10, 10] = 15  # below 16 grey levels of contrast
+    with pytest.raises(InputError) as caught:
+        to_mnist(faint, "faint.png")
+    assert str(caught.value) == "faint.png: no digit found (the picture is blank)"
+    faint[10, 10] = 16
+    assert to_mnist(faint, "faint.png").max() == 255
+    with pytest.raises(InputError, match=r"^empty: expected a two-dimensional picture, got shape"):
+        to_mnist(np.zeros((0, 5)), "empty")
+    with pytest.raises(InputError, match=r"^image: no digit found"):
+        to_mnist(np.zeros((40, 40)))  # a picture without a name
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+    with pytest.raises(InputError) as caught:
+        read_image(tmp_path / "blank.png")
+    assert str(caught.value) == f"{tmp_path / 'blank.png'}: no digit found (the picture is blank)"
+
+
+# ---------------------------------------------------------------------- arrays, exactly
+
+
+@pytest.mark.parametrize(
+    ("array", "expected"),
+    [
+        (np.array([[0, 255]], np.int16), [0, 255]),
+        (np.array([[0.0, 1.0]], np.float32), [0, 255]),
+        (np.array([[0.0, 2.0]], np.float64), [0, 2]),
+        (np.array([[0.5, 0.2]], np.float64), [128, 51]),
+        (np.array([[False, True]]), [0, 255]),
+    ],
+)
+def test_array_values_become_uint8_pixels(array: np.ndarray, expected: list) -> None:
+    full = np.zeros((28, 28), array.dtype)
+    full[0, :2] = array[0]
+    images = array_to_images(full, "a")
+    assert images.dtype == np.uint8 and images[0, 0, :2].tolist() == expected
+
+
+def test_arrays_of_wrong_shape_or_range_are_named() -> None:
+    for array, message in (
+        (np.zeros((2, 28, 27)), "a: array of shape (2, 28, 27); expected (28, 28), (N, 28, 28)"),
+        (np.full((28, 28), 256, np.int16), "a: pixel values from 256 to 256; expected 0..255"),
+    ):
+        with pytest.raises(InputError) as caught:
+            array_to_images(array, "a")
+        assert str(caught.value).startswith(message)
+
+
+# ---------------------------------------------------------------------- text, exactly
+
+
+def test_render_text_exactly() -> None:
+    first = np.zeros((28, 28), np.uint8)
+    first[0:2, :] = 255  # the top line full, "@" for 9 of 9
+    first[2:4, :14] = 113  # level 4 of 9: "="
+    first[4:6, :3] = 71  # 2.51 of 9, rounded to level 3: "-"
+    second = np.zeros((28, 28), np.uint8)
+    second[26:28, 27] = 255
+    text = render_text(np.stack([first, second]), ["seven", "x" * 40], width=58)
+    lines = text.split("\n")
+    assert len(lines) == 15
+    blank = " " * 28
+    assert lines[0] == "@" * 28  # the blank right half of the line is stripped
+    assert lines[1] == "=" * 14
+    assert lines[2] == "---"
+    assert lines[13] == blank + "  " + " " * 27 + "@"
+    assert lines[14] == "seven".ljust(28) + "  " + "x" * 28
+    with pytest.raises(ValueError):
+        render_text(np.stack([first, second]), ["only one caption"])
+    narrow = render_text(np.stack([first, second]), ["a", "b"], width=57)
+    narrow_lines = narrow.split("\n")  # one a row below 58 columns, a blank line between
+    assert len(narrow_lines) == 31 and narrow_lines[14:16] == ["a", ""]
+    assert narrow_lines[-1] == "b" and narrow_lines[-2] == " " * 27 + "@"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -13,20 +14,33 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyRun, assert_one_line_error, make_digits
+from conftest import (
+    TinyRun,
+    assert_one_line_error,
+    band_logits,
+    make_digits,
+    write_band_model,
+)
 from PIL import Image
 from typer.testing import CliRunner
 
+from rnncls import predict as predict_module
 from rnncls.cli import app
-from rnncls.data import DataSource, load_split
+from rnncls.config import Config, ConfigError
+from rnncls.data import DataSource
+from rnncls.images import InputError
 from rnncls.predict import (
+    Inputs,
     KerasClassifier,
     OnnxClassifier,
+    Prediction,
     load_classifier,
     predict,
     read_inputs,
+    softmax,
     split_inputs,
 )
+from rnncls.runs import RunError
 
 runner = CliRunner()
 TEST_IMAGES, TEST_LABELS = make_digits(40, seed=1)  # what write_mnist puts in t10k
@@ -127,9 +141,10 @@ def test_csv_and_top_k(tiny_run: TinyRun) -> None:
     top = records[0]["top_k"]
     assert len(top) == 3 and top[0]["class"] == records[0]["prediction"]
     assert top[0]["probability"] >= top[1]["probability"] >= top[2]["probability"]
-    everything = jsonl(run_predict(tiny_run, "--n", "1", "-f", "jsonl", "-k", "50").stdout)
-    assert len(everything[0]["top_k"]) == 10
-    assert sum(c["probability"] for c in everything[0]["top_k"]) == pytest.approx(1, abs=1e-4)
+    everything = jsonl(run_predict(tiny_run, "--n", "3", "-f", "jsonl", "-k", "50").stdout)
+    for record in everything:  # each row on its own sums to 1, not the batch together
+        assert len(record["top_k"]) == 10
+        assert sum(c["probability"] for c in record["top_k"]) == pytest.approx(1, abs=1e-4)
 
 
 def test_a_folder_of_images_and_arrays(tiny_run: TinyRun, tmp_path: Path) -> None:
@@ -329,11 +344,6 @@ def test_importing_the_cli_loads_nothing_heavy() -> None:
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
-def test_load_split_is_what_predict_labels_come_from(tiny_run: TinyRun) -> None:
-    split = load_split(DataSource(tiny_run.data, "idx"), "test")
-    assert np.array_equal(split.images, TEST_IMAGES) and np.array_equal(split.labels, TEST_LABELS)
-
-
 def test_the_fast_path_imports_only_onnxruntime(tiny_run: TinyRun, tmp_path: Path) -> None:
     """What `predict --n N` imports in a fresh process (its speed, without timing it)."""
     args = ["--run", str(tiny_run.run), "--data-dir", str(tiny_run.data), "--format", "jsonl"]
@@ -401,3 +411,395 @@ def test_csv_of_files_has_no_label_column(tiny_run: TinyRun, tmp_path: Path) -> 
         f"{tmp_path / 'two.npy'}[0]",
         f"{tmp_path / 'two.npy'}[1]",
     ]
+
+
+# ---------------------------------------------------------------------- without a trained model
+
+
+def softmax_by_hand(row: list[float]) -> list[float]:
+    exps = [math.exp(x) for x in row]
+    return [e / sum(exps) for e in exps]
+
+
+def test_softmax_normalises_each_row_on_its_own() -> None:
+    rows = [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [10.0, -10.0, 0.5]]
+    found = softmax(np.array(rows, np.float32))
+    assert found.dtype == np.float64
+    for row, probabilities in zip(rows, found, strict=True):
+        assert probabilities.tolist() == pytest.approx(softmax_by_hand(row), rel=1e-12)
+        assert probabilities.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+class FixedLogits:
+    path = Path("fixed.onnx")
+    backend = "test"
+
+    def __init__(self, logits: list[list[float]]) -> None:
+        self.answer = np.array(logits, np.float32)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        return self.answer[: len(images)]
+
+
+LOGITS = [[0.0, 2.0, 1.0], [3.0, 1.0, 1.0]]
+
+
+def two_inputs(labels: list[int | None] | None = None) -> Inputs:
+    return Inputs(np.zeros((2, 28, 28), np.uint8), ["a", "b"], labels or [])
+
+
+def test_predict_gives_the_best_class_its_probability_and_the_label() -> None:
+    results = predict(FixedLogits(LOGITS), two_inputs([1, 2]))
+    first, second = (softmax_by_hand(row) for row in LOGITS)
+    assert results == [
+        Prediction("a", 1, round(first[1], 6), 1),
+        Prediction("b", 0, round(second[0], 6), 2),
+    ]
+
+
+def test_predict_top_k_in_order_of_probability() -> None:
+    results = predict(FixedLogits(LOGITS), two_inputs(), top_k=2)
+    first, second = (softmax_by_hand(row) for row in LOGITS)
+    assert results[0].top_k == ((1, round(first[1], 6)), (2, round(first[2], 6)))
+    # a tie (classes 1 and 2 of the second row) goes to the lower class
+    assert results[1].top_k == ((0, round(second[0], 6)), (1, round(second[1], 6)))
+    assert results[0].label is None
+    everything = predict(FixedLogits(LOGITS), two_inputs(), top_k=99)[0].top_k
+    assert [c for c, _ in everything] == [1, 2, 0]
+    assert sum(q for _, q in everything) == pytest.approx(1.0, abs=2e-6)
+
+
+def test_predict_top_1_and_probabilities_to_six_places() -> None:
+    (result,) = predict(
+        FixedLogits([[0.0, 1.0, -50.0]]), Inputs(np.zeros((1, 28, 28), np.uint8), ["a"]), top_k=1
+    )
+    # softmax of (0, 1, -50): 0.26894142..., 0.73105857...
+    assert result.probability == 0.731059 and result.top_k == ((1, 0.731059),)
+
+
+@pytest.mark.parametrize("top_k", [0, -1])
+def test_predict_top_k_below_one_is_a_configuration_error(top_k: int) -> None:
+    with pytest.raises(ConfigError, match=f"^--top-k {top_k}: must be at least 1$"):
+        predict(FixedLogits(LOGITS), two_inputs(), top_k=top_k)
+
+
+def test_prediction_to_json() -> None:
+    assert Prediction("a", 3, 0.5).to_json() == {"source": "a", "prediction": 3, "probability": 0.5}
+    full = Prediction("b", 3, 0.5, label=0, top_k=((3, 0.5), (1, 0.25))).to_json()
+    assert full == {
+        "source": "b",
+        "prediction": 3,
+        "probability": 0.5,
+        "label": 0,
+        "top_k": [{"class": 3, "probability": 0.5}, {"class": 1, "probability": 0.25}],
+    }
+    assert Prediction("c", 1, 0.9, label=0).to_json()["label"] == 0  # label 0 is a label
+
+
+def test_inputs_label_where_known() -> None:
+    assert two_inputs([4, 5]).label(1) == 5
+    assert two_inputs().label(1) is None
+    assert len(two_inputs()) == 2
+
+
+# ---------------------------------------------------------------------- split inputs
+
+
+@pytest.fixture(scope="module")
+def band_data(tmp_path_factory: pytest.TempPathFactory) -> DataSource:
+    from conftest import write_mnist
+
+    return DataSource(write_mnist(tmp_path_factory.mktemp("band-data")), "idx")
+
+
+def test_split_inputs_are_the_split_images_with_their_labels(band_data: DataSource) -> None:
+    inputs = split_inputs(band_data, "test", 5, 3, 20)
+    assert np.array_equal(inputs.images, TEST_IMAGES[5:8])
+    assert inputs.labels == TEST_LABELS[5:8].tolist()
+    assert all(type(label) is int for label in inputs.labels)
+    assert inputs.sources == ["test[5]", "test[6]", "test[7]"]
+    tail = split_inputs(band_data, "validation", 18, 10, 20)
+    _, train_labels = make_digits(120, seed=0)
+    assert tail.labels == train_labels[118:].tolist() and tail.sources[0] == "validation[18]"
+    assert len(split_inputs(band_data, "test", 39, 1, 20)) == 1
+
+
+@pytest.mark.parametrize(
+    ("offset", "count", "option", "message"),
+    [
+        (-1, 1, None, "--offset -1: must be at least 0"),
+        (0, 0, None, "--n 0: must be at least 1"),
+        (40, 1, None, "--offset 40: the test split has only 40 images"),
+        (41, 1, "--index", "--index 41: the test split has only 40 images"),
+        (-2, 1, "--index", "--index -2: must be at least 0"),
+    ],
+)
+def test_split_inputs_out_of_range(band_data, offset, count, option, message) -> None:
+    named = {} if option is None else {"offset_option": option}
+    with pytest.raises(ConfigError) as caught:
+        split_inputs(band_data, "test", offset, count, 20, **named)
+    assert str(caught.value) == message
+
+
+# ---------------------------------------------------------------------- reading inputs
+
+
+def test_read_inputs_from_files_folders_and_path_lists(tmp_path: Path) -> None:
+    Image.fromarray(TEST_IMAGES[0]).save(tmp_path / "a.PNG")
+    np.save(tmp_path / "b.npy", TEST_IMAGES[1])
+    np.save(tmp_path / "c.npy", TEST_IMAGES[2:4].reshape(2, 784))
+    (tmp_path / "notes.txt").write_text("skipped")
+    from_folder = read_inputs([str(tmp_path)])
+    assert np.array_equal(from_folder.images, TEST_IMAGES[:4])
+    names = ["a.PNG", "b.npy", "c.npy[0]", "c.npy[1]"]
+    assert from_folder.sources == [str(tmp_path / name) for name in names]
+    assert from_folder.labels == []
+    listed = f"\n  {tmp_path / 'b.npy'}  \n\n{tmp_path / 'a.PNG'}\n".encode()
+    from_stdin = read_inputs(["-"], io.BytesIO(listed))
+    assert from_stdin.sources == [str(tmp_path / "b.npy"), str(tmp_path / "a.PNG")]
+    assert np.array_equal(from_stdin.images, TEST_IMAGES[[1, 0]])
+    both = read_inputs([str(tmp_path / "b.npy"), "-"], io.BytesIO(listed))
+    assert len(both) == 3
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (b"", "standard input is empty: expected a .npy stream or file paths"),
+        (b"  \n\n", "standard input is empty: expected a .npy stream or file paths"),
+        (b"\xff\xfe", "standard input is neither a .npy stream nor a list of file paths"),
+        (b"\x93NUMPY\x01", "<stdin>: not a readable .npy array"),
+        (b"missing.png\n", "input not found: missing.png"),
+    ],
+)
+def test_bad_standard_input_is_an_input_error(stdin: bytes, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        read_inputs(["-"], io.BytesIO(stdin))
+    assert str(caught.value).startswith(message)
+
+
+def test_a_second_array_on_stdin_that_is_cut_short_is_named() -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, TEST_IMAGES[0])
+    np.save(buffer, TEST_IMAGES[1:3])
+    with pytest.raises(InputError, match="^<stdin, array 2>: not a readable .npy array"):
+        read_inputs(["-"], io.BytesIO(buffer.getvalue()[:-10]))
+
+
+def test_bad_paths_are_input_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    cases = {
+        str(tmp_path / "nope.png"): f"input not found: {tmp_path / 'nope.png'}",
+        str(tmp_path / "empty"): f"{tmp_path / 'empty'}: no .png, .jpg, .jpeg, .npy files in",
+    }
+    for name, message in cases.items():
+        with pytest.raises(InputError) as caught:
+            read_inputs([name])
+        assert str(caught.value).startswith(message)
+    (tmp_path / "secret.npy").write_bytes(b"x")
+
+    def denied(path, mode="r", *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(predict_module, "open", denied, raising=False)
+        with pytest.raises(InputError) as caught:
+            read_inputs([str(tmp_path / "secret.npy")])
+    assert str(caught.value) == f"cannot read {tmp_path / 'secret.npy'}: Permission denied"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_npy_files_are_named_in_their_errors(tmp_path: Path) -> None:
+    path = tmp_path / "bad.npy"
+    path.write_bytes(npy_bytes(np.zeros((4, 28))))
+    with pytest.raises(InputError) as caught:
+        read_inputs([str(path)])
+    assert str(caught.value).startswith(f"{path}: array of shape (4, 28); expected")
+    path.write_bytes(npy_bytes(np.array([{"a": 1}], dtype=object)))
+    with pytest.raises(InputError) as caught:
+        read_inputs([str(path)])
+    assert str(caught.value) == (
+        f"{path}: not a readable .npy array "
+        "(Object arrays cannot be loaded when allow_pickle=False)"
+    )
+    cut = npy_bytes(TEST_IMAGES[:2])[:200]
+    try:
+        np.load(io.BytesIO(cut))
+    except ValueError as exc:
+        reason = str(exc).strip().splitlines()[0]
+    with pytest.raises(InputError) as caught:
+        read_inputs(["-"], io.BytesIO(cut))
+    assert str(caught.value) == f"<stdin>: not a readable .npy array ({reason})"
+
+
+def test_one_flat_image_is_named_without_an_index(tmp_path: Path) -> None:
+    np.save(tmp_path / "flat.npy", TEST_IMAGES[0].reshape(784))
+    np.save(tmp_path / "one.npy", TEST_IMAGES[1:2].reshape(1, 784))
+    inputs = read_inputs([str(tmp_path / "flat.npy"), str(tmp_path / "one.npy")])
+    assert inputs.sources == [str(tmp_path / "flat.npy"), f"{tmp_path / 'one.npy'}[0]"]
+
+
+def test_stdin_read_only_once_and_not_from_a_terminal(monkeypatch) -> None:
+    with pytest.raises(ConfigError, match=r"^standard input \(-\) can be read only once$"):
+        read_inputs(["-", "-"], io.BytesIO(b""))
+
+    class Terminal(io.BytesIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(predict_module.sys, "stdin", Terminal())
+    with pytest.raises(ConfigError) as caught:
+        read_inputs(["-"])
+    assert str(caught.value) == (
+        "- reads standard input, which is a terminal here; pipe a .npy stream or file paths into it"
+    )
+    buffer = io.BytesIO()
+    np.save(buffer, TEST_IMAGES[0])
+    assert len(read_inputs(["-"], io.BytesIO(buffer.getvalue()))) == 1  # given, not a terminal
+
+
+def test_no_names_is_no_images() -> None:
+    with pytest.raises(InputError, match="^no images to predict$"):
+        read_inputs([])
+
+
+# ---------------------------------------------------------------------- classifiers
+
+
+def test_the_onnx_classifier_gives_the_models_logits(tmp_path: Path) -> None:
+    model = write_band_model(tmp_path / "model.onnx")
+    classifier = load_classifier(tmp_path)
+    assert isinstance(classifier, OnnxClassifier) and classifier.path == model
+    assert classifier.backend == "onnx"
+    images = np.concatenate([TEST_IMAGES] * 26)  # 1040 images: two model calls
+    logits = classifier.logits(images)
+    assert logits.shape == (1040, 10)
+    np.testing.assert_allclose(logits, band_logits(images), rtol=1e-5, atol=1e-5)
+    assert predict_module.BATCH_SIZE < 1040
+    results = predict(classifier, Inputs(TEST_IMAGES, [str(i) for i in range(40)]))
+    assert [r.prediction for r in results] == TEST_LABELS.tolist()
+
+
+def test_model_file_prefers_onnx(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match=f"^{tmp_path} has no model.onnx or model.keras$"):
+        predict_module.model_file(tmp_path)
+    (tmp_path / "model.keras").write_text("")
+    assert predict_module.model_file(tmp_path) == tmp_path / "model.keras"
+    (tmp_path / "model.onnx").write_text("")
+    assert predict_module.model_file(tmp_path) == tmp_path / "model.onnx"
+    assert predict_module.model_file(tmp_path / "x.onnx") == tmp_path / "x.onnx"
+
+
+def one_input_model(path: Path, element: int, shape: list) -> Path:
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["images"], ["logits"])],
+        "other",
+        [helper.make_tensor_value_info("images", element, shape)],
+        [helper.make_tensor_value_info("logits", element, shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_onnx_models_that_do_not_read_images_are_refused(tmp_path: Path) -> None:
+    from onnx import TensorProto
+
+    doubles = one_input_model(tmp_path / "d.onnx", TensorProto.DOUBLE, ["n", 28, 28])
+    with pytest.raises(RunError) as caught:
+        load_classifier(doubles)
+    assert str(caught.value) == f"{doubles}: expected one float input, the images"
+    flat = one_input_model(tmp_path / "f.onnx", TensorProto.FLOAT, ["n", 784])
+    with pytest.raises(RunError) as caught:
+        load_classifier(flat)
+    assert str(caught.value).startswith(f"{flat}: the model reads inputs of shape (?, 784);")
+
+
+def test_without_onnxruntime_the_model_cannot_run(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
+    with pytest.raises(RunError) as caught:
+        load_classifier(write_band_model(tmp_path / "model.onnx"))
+    assert str(caught.value).startswith(
+        f"cannot run {tmp_path / 'model.onnx'}: onnxruntime is not installed ("
+    )
+
+
+def test_a_keras_file_goes_to_the_keras_classifier(tmp_path, monkeypatch) -> None:
+    made: list[Path] = []
+    monkeypatch.setattr(predict_module, "KerasClassifier", lambda path: made.append(path) or path)
+    assert load_classifier(tmp_path / "m.keras") == tmp_path / "m.keras"
+    assert made == [tmp_path / "m.keras"]
+
+
+def test_a_file_that_is_no_model(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("")
+    with pytest.raises(RunError) as caught:
+        load_classifier(tmp_path / "config.toml")
+    assert str(caught.value) == (
+        f"{tmp_path / 'config.toml'}: not a model file; expected a run directory, .onnx or .keras"
+    )
+    (tmp_path / "bad.onnx").write_bytes(b"\x00garbage")
+    with pytest.raises(RunError) as caught:
+        load_classifier(tmp_path / "bad.onnx")
+    assert str(caught.value).startswith(f"cannot load model {tmp_path / 'bad.onnx'}: ")
+    assert "Protobuf parsing failed" in str(caught.value)  # onnxruntime's own first line
+
+
+@pytest.mark.parametrize(
+    ("shape", "shown"),
+    [
+        (["n", 784], "(?, 784)"),
+        ([None, 28, 27], "(?, 28, 27)"),
+        ([1, 28, 28, 1], "(1, 28, 28, 1)"),
+        (["n", 27, 28], "(?, 27, 28)"),
+    ],
+)
+def test_a_model_for_other_shapes_is_refused(shape: list, shown: str) -> None:
+    with pytest.raises(RunError) as caught:
+        predict_module._check_input_shape(shape, Path("m.onnx"))
+    assert str(caught.value) == (
+        f"m.onnx: the model reads inputs of shape {shown}; "
+        "rnncls gives it images of shape (n, 28, 28)"
+    )
+
+
+@pytest.mark.parametrize("shape", [[None, 28, 28], ["batch", 28, 28], [5, 28, 28], [1, "h", None]])
+def test_a_model_for_28x28_images_is_taken(shape: list) -> None:
+    predict_module._check_input_shape(shape, Path("m.onnx"))
+
+
+def test_first_line_of_an_error() -> None:
+    first_line = predict_module._first_line
+    assert first_line(ValueError("  one\ntwo  ")) == "one"
+    assert first_line(ValueError("")) == "ValueError"
+    assert first_line(ValueError("x" * 400)) == "x" * 300
+
+
+def test_run_config_of_a_run_or_a_loose_model(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[data]\nvalidation_size = 7\n")
+    assert predict_module.run_config(tmp_path).data.validation_size == 7
+    assert predict_module.run_config(tmp_path / "model.onnx").data.validation_size == 7
+    assert predict_module.run_config(tmp_path / "elsewhere" / "m.onnx") == Config()
+
+
+def test_predict_data_set_images_with_the_band_model(band_run: TinyRun) -> None:
+    """The command end to end without TensorFlow: probabilities as computed here."""
+    result = run_predict(band_run, "--n", "3", "--offset", "2", "-f", "jsonl", "-k", "10")
+    assert result.exit_code == 0, result.output
+    records = jsonl(result.stdout)
+    logits = band_logits(TEST_IMAGES[2:5])
+    for record, row, label in zip(records, logits, TEST_LABELS[2:5], strict=True):
+        expected = softmax_by_hand(row.tolist())
+        assert record["label"] == int(label) == record["prediction"]
+        assert record["probability"] == pytest.approx(max(expected), abs=2e-6)
+        probabilities = {c["class"]: c["probability"] for c in record["top_k"]}
+        assert probabilities == pytest.approx(dict(enumerate(expected)), abs=2e-6)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
 import shutil
@@ -39,28 +42,97 @@ def test_the_readme_has_pipeline_examples() -> None:
     assert any("digits/*.png" in c and "jsonl" in c for c in commands)
 
 
+DIGITS, DIGIT_LABELS = make_digits(6, seed=7)
+
+
 @pytest.fixture(scope="module")
-def workspace(tiny_run: TinyRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder like a user's: runs/latest, digits/*.png and batch.npy."""
+def workspace(band_run: TinyRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder like a user's: runs/latest (the band model, whose answers are known),
+    digits/*.png and batch.npy."""
     folder = tmp_path_factory.mktemp("readme")
     (folder / "runs").mkdir()
-    os.symlink(tiny_run.run, folder / "runs" / "latest")
-    images, _ = make_digits(6, seed=7)
+    os.symlink(band_run.run, folder / "runs" / "latest")
     (folder / "digits").mkdir()
-    for index, image in enumerate(images):
+    for index, image in enumerate(DIGITS):
         Image.fromarray(image).save(folder / "digits" / f"{index}.png")
-    np.save(folder / "batch.npy", images)
+    np.save(folder / "batch.npy", DIGITS)
     return folder
 
 
+PNGS = [f"digits/{index}.png" for index in range(len(DIGITS))]
+LABELS = DIGIT_LABELS.tolist()
+
+
+def check_accuracy(out: str) -> None:
+    assert out == "1.0\n"  # the band model gets every test image right
+
+
+def check_jsonl_of_pngs(out: str) -> None:
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["source"] for r in records] == PNGS
+    assert [r["prediction"] for r in records] == LABELS
+    assert all("label" not in r for r in records)
+
+
+def check_csv_top_2(out: str) -> None:
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["source", "prediction", "probability", "label"] + [
+        "class_1", "probability_1", "class_2", "probability_2"
+    ]  # fmt: skip
+    assert [row[0] for row in rows[1:]] == PNGS  # `find | sort` order
+    assert [int(row[1]) for row in rows[1:]] == [int(row[4]) for row in rows[1:]] == LABELS
+    assert all(float(row[5]) >= float(row[7]) for row in rows[1:])
+
+
+def check_jsonl_of_arrays(out: str) -> None:
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["source"] for r in records] == [f"<stdin>[{i}]" for i in range(len(DIGITS))]
+    assert [r["prediction"] for r in records] == LABELS
+
+
+def check_wrong_ones(out: str) -> None:
+    assert out == "[]\n"
+
+
+def check_least_confident(out: str) -> None:
+    rows = list(csv.reader(io.StringIO(out)))
+    assert len(rows) == 5 and {row[0] for row in rows} < set(PNGS)
+    probabilities = [float(row[2]) for row in rows]
+    assert probabilities == sorted(probabilities)
+
+
+# What each README line must print, recognised by a piece of the command.
+CHECKS = {
+    "rnncls eval --json |": check_accuracy,
+    "rnncls predict digits/*.png --format jsonl": check_jsonl_of_pngs,
+    "--format csv --top-k 2": check_csv_top_2,
+    "cat batch.npy |": check_jsonl_of_arrays,
+    'r["prediction"] != r["label"]': check_wrong_ones,
+    "sort -t, -k3,3 -g | head -n 5": check_least_confident,
+}
+
+
+def check_for(command: str):
+    found = [check for piece, check in CHECKS.items() if piece in command]
+    assert len(found) == 1, f"give this README line one check in CHECKS: {command}"
+    return found[0]
+
+
+def test_every_pipeline_example_has_a_check() -> None:
+    for command in pipeline_commands():
+        check_for(command)
+
+
 @pytest.mark.parametrize("command", pipeline_commands())
-def test_pipeline_example_runs(command: str, workspace: Path, tiny_run: TinyRun) -> None:
+def test_pipeline_example_prints_what_it_says(
+    command: str, workspace: Path, band_run: TinyRun
+) -> None:
     bin_dir = str(Path(sys.executable).parent)
     if shutil.which("rnncls", path=bin_dir) is None:
         pytest.skip(f"no rnncls console script beside {sys.executable}")
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
-    env["RNNCLS_DATA_DIR"] = str(tiny_run.data)
+    env["RNNCLS_DATA_DIR"] = str(band_run.data)
     result = subprocess.run(
         ["bash", "-o", "pipefail", "-c", command],
         cwd=workspace,
@@ -69,5 +141,5 @@ def test_pipeline_example_runs(command: str, workspace: Path, tiny_run: TinyRun)
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip(), f"no output from: {command}"
     assert "error:" not in result.stderr
+    check_for(command)(result.stdout)

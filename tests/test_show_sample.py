@@ -91,11 +91,15 @@ def test_missing_data_is_one_line(in_tmp: Path) -> None:
     assert_one_line_error(result, 1, "data folder not found")
 
 
-def test_the_picture_shows_the_images(tiny_run: TinyRun, tmp_path: Path) -> None:
+def test_the_picture_shows_the_images(band_run: TinyRun, tmp_path: Path) -> None:
+    """The digit's own grey levels are in the picture: the band rows of make_digits are
+    250, a level that neither the white figure nor its black caption has."""
     out = tmp_path / "one.png"
-    assert show(tiny_run, "--split", "test", "--out", str(out)).exit_code == 0
+    assert show(band_run, "--split", "test", "--out", str(out)).exit_code == 0
     pixels = np.asarray(Image.open(out).convert("L"))
-    assert pixels.max() > 200 and pixels.min() < 50  # a bright digit on a dark field
+    band = np.flatnonzero((pixels == 250).any(axis=1))
+    assert band.size >= 2 * 3  # three image rows, drawn at least twice their size
+    assert (pixels == 250).sum() >= 4 * 3 * 20  # twenty pixels wide
 
 
 def test_the_newest_finished_run_answers_by_default_and_wrong_guesses_are_marked(

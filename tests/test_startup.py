@@ -11,14 +11,18 @@ import pytest
 
 HEAVY = ("tensorflow", "keras", "torch", "tf2onnx")
 
+# Runs the command in-process, then reports its exit code and the heavy modules loaded
+# (the exit code too: a command that printed its result and then failed is no success).
 PROBE = """
 import json, sys
 from rnncls.cli import app
+code = 0
 try:
     app(sys.argv[1:], prog_name="rnncls")
-except SystemExit:
-    pass
-sys.stderr.write(json.dumps(sorted(m for m in {heavy} if m in sys.modules)) + "\\n")
+except SystemExit as exc:
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+heavy = sorted(m for m in {heavy} if m in sys.modules)
+sys.stderr.write(json.dumps({{"exit": code, "heavy": heavy}}) + "\\n")
 """
 
 
@@ -38,4 +42,4 @@ def test_command_does_not_import_heavy_libraries(arguments, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), "the command printed nothing"
-    assert json.loads(result.stderr.strip().splitlines()[-1]) == []
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == {"exit": 0, "heavy": []}

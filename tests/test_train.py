@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SETTINGS
+from conftest import TINY_SETTINGS, make_digits
 
 from rnncls import runs
 from rnncls.config import load_config, with_values
@@ -21,6 +23,23 @@ TINY = load_config(overrides=TINY_SETTINGS)
 def checkpoint_arrays(run_dir):
     state, arrays = runs.load_checkpoint(run_dir)
     return state, arrays
+
+
+def accuracy_and_loss_of(model: Path, data: Path) -> tuple[float, float]:
+    """Test accuracy and mean cross-entropy of an exported model, computed here with
+    ONNX Runtime and math, not with rnncls's own evaluation."""
+    import onnxruntime
+
+    _, test_labels = make_digits(40, seed=1)  # what write_mnist puts in t10k
+    test_images, _ = make_digits(40, seed=1)
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    (logits,) = session.run(None, {name: test_images.astype(np.float32) / 255})
+    right, loss = 0, 0.0
+    for row, label in zip(logits.astype(np.float64), test_labels, strict=True):
+        right += int(row.argmax() == label)
+        loss -= row[label] - math.log(sum(math.exp(x) for x in row))
+    return right / len(test_labels), loss / len(test_labels)
 
 
 def test_batch_order_is_a_function_of_seed_and_step():
@@ -42,7 +61,10 @@ def test_train_writes_a_complete_run(in_tmp, tiny_mnist):
     result = train(TINY, find_data(tiny_mnist), in_tmp / "runs" / "a", on_event=events.append)
     run_dir = in_tmp / "runs" / "a"
     assert [e.step for e in events] == [3, 6]
-    assert result.steps == 6 and 0.0 <= result.test_accuracy <= 1.0
+    assert result.steps == 6
+    accuracy, loss = accuracy_and_loss_of(run_dir / "model.onnx", tiny_mnist)
+    assert result.test_accuracy == accuracy
+    assert result.test_loss == pytest.approx(loss, rel=1e-4)
     assert result.train_seconds > 0 and result.ms_per_step > 0
     for name in ("config.toml", "checkpoint.npz", "metrics.jsonl", "summary.json", "model.keras"):
         assert (run_dir / name).is_file(), name

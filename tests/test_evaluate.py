@@ -1,0 +1,168 @@
+"""rnncls.evaluate without a model: metrics from hand-made logits whose loss, accuracy,
+precision, recall and confusion matrix are worked out here, by hand and with math."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rnncls.config import ConfigError
+from rnncls.data import DataError, Split
+from rnncls.evaluate import (
+    cross_entropy,
+    evaluate,
+    log_softmax,
+    metrics_from_logits,
+    scale_images,
+)
+
+# Four classes; class 3 is neither true nor predicted anywhere.
+LABELS = np.array([0, 0, 0, 1, 1, 2, 2, 2], np.uint8)
+PREDICTED = np.array([0, 0, 1, 1, 1, 2, 2, 1])
+CONFUSION = [  # [true][predicted], counted by hand from the two lines above
+    [2, 1, 0, 0],
+    [0, 2, 0, 0],
+    [0, 1, 2, 0],
+    [0, 0, 0, 0],
+]
+# label: (precision, recall, support); precision = hits / column sum, recall = hits / row
+# sum; the two differ in every class that has any
+PER_CLASS = {
+    0: (2 / 2, 2 / 3, 3),
+    1: (2 / 4, 2 / 2, 2),
+    2: (2 / 2, 2 / 3, 3),
+    3: (0.0, 0.0, 0),
+}
+BIG = 3.0  # the logit of the predicted class; the others are 0
+
+
+def one_hot_logits(predicted: np.ndarray, classes: int = 4) -> np.ndarray:
+    logits = np.zeros((len(predicted), classes), np.float32)
+    logits[np.arange(len(predicted)), predicted] = BIG
+    return logits
+
+
+def expected_loss(labels: np.ndarray, predicted: np.ndarray, classes: int = 4) -> float:
+    """Cross-entropy of one_hot_logits, row by row with math.exp."""
+    total = 0.0
+    for label, guess in zip(labels, predicted, strict=True):
+        denominator = math.exp(BIG) + (classes - 1)
+        numerator = math.exp(BIG) if label == guess else 1.0
+        total -= math.log(numerator / denominator)
+    return total / len(labels)
+
+
+def test_confusion_accuracy_and_loss() -> None:
+    metrics = metrics_from_logits(one_hot_logits(PREDICTED), LABELS, "test")
+    assert metrics.confusion.tolist() == CONFUSION
+    assert metrics.accuracy == 6 / 8
+    assert metrics.loss == pytest.approx(expected_loss(LABELS, PREDICTED), rel=1e-6)
+    assert metrics.n == 8 and metrics.split == "test"
+
+
+def test_precision_recall_and_support_per_class() -> None:
+    metrics = metrics_from_logits(one_hot_logits(PREDICTED), LABELS, "test")
+    found = {c.label: (c.precision, c.recall, c.support) for c in metrics.per_class}
+    assert found == PER_CLASS
+
+
+def test_precision_and_recall_differ_where_the_counts_do() -> None:
+    """Class 0 is predicted 4 times and true 2 times: precision 1/2, recall 1."""
+    labels = np.array([0, 0, 1, 1], np.uint8)
+    predicted = np.array([0, 0, 0, 0])
+    metrics = metrics_from_logits(one_hot_logits(predicted, 2), labels, "validation")
+    first, second = metrics.per_class
+    assert (first.precision, first.recall, first.support) == (0.5, 1.0, 2)
+    assert (second.precision, second.recall, second.support) == (0.0, 0.0, 2)
+    assert metrics.confusion.dtype == np.int64
+
+
+def test_to_json_is_the_whole_result() -> None:
+    metrics = metrics_from_logits(one_hot_logits(PREDICTED), LABELS, "train")
+    record = metrics.to_json()
+    assert record == {
+        "split": "train",
+        "n": 8,
+        "loss": metrics.loss,
+        "accuracy": 6 / 8,
+        "per_class": [
+            {"label": label, "precision": p, "recall": r, "support": s}
+            for label, (p, r, s) in PER_CLASS.items()
+        ],
+        "confusion": CONFUSION,
+    }
+
+
+@pytest.mark.parametrize(
+    "row",
+    [[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0], [-5.0, -5.0, -5.0]],
+    ids=["small", "huge", "equal"],
+)
+def test_log_softmax_is_log_of_exp_over_sum(row: list[float]) -> None:
+    top = max(row)
+    log_sum = top + math.log(sum(math.exp(x - top) for x in row))
+    expected = [x - log_sum for x in row]
+    other = [0.0, 0.0, 0.0]  # a second row, so a sum over the batch would show
+    found = log_softmax(np.array([row, other]))
+    assert found[0].tolist() == pytest.approx(expected, abs=1e-12)
+    assert found[1].tolist() == pytest.approx([-math.log(3)] * 3, abs=1e-12)
+
+
+def test_cross_entropy_of_float32_logits_is_float64_exact() -> None:
+    logits = np.array([[0.0, math.log(3.0)], [math.log(4.0), 0.0]], np.float32)
+    # probabilities of the labels: 3/4 and 1/5
+    expected = -(math.log(3 / 4) + math.log(1 / 5)) / 2
+    assert cross_entropy(logits, np.array([1, 1])) == pytest.approx(expected, rel=1e-7)
+
+
+def test_scale_images_maps_0_255_to_0_1_float32() -> None:
+    scaled = scale_images(np.array([[0, 51, 255]], np.uint8))
+    assert scaled.dtype == np.float32
+    assert scaled.tolist() == [[0.0, np.float32(0.2), 1.0]]
+
+
+class FixedLogits:
+    """A classifier that answers with given logits, and records what it was shown."""
+
+    def __init__(self, logits: np.ndarray) -> None:
+        self.answer = logits
+        self.seen: list[np.ndarray] = []
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        self.seen.append(images)
+        return self.answer[: len(images)]
+
+
+def a_split(labels: np.ndarray, name: str = "test") -> Split:
+    images = np.arange(len(labels) * 784, dtype=np.uint32).reshape(-1, 28, 28) % 256
+    return Split(name, images.astype(np.uint8), labels)
+
+
+def test_evaluate_a_split_and_its_first_images() -> None:
+    split = a_split(LABELS, "validation")
+    classifier = FixedLogits(one_hot_logits(PREDICTED))
+    whole = evaluate(classifier, split)
+    assert whole.confusion.tolist() == CONFUSION and whole.split == "validation"
+    first = evaluate(classifier, split, limit=3)
+    assert first.n == 3 and first.accuracy == 2 / 3  # labels 0 0 0, predicted 0 0 1
+    assert np.array_equal(classifier.seen[-1], split.images[:3])
+    assert evaluate(classifier, split, limit=1).n == 1
+
+
+def test_a_limit_below_one_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="^--limit 0: must be at least 1$"):
+        evaluate(FixedLogits(one_hot_logits(PREDICTED)), a_split(LABELS), limit=0)
+
+
+def test_labels_the_model_cannot_give_are_a_data_error() -> None:
+    """A data problem (exit 1), not a configuration one (exit 2)."""
+    labels = np.array([0, 1, 2], np.uint8)
+    with pytest.raises(DataError) as caught:
+        evaluate(FixedLogits(np.zeros((3, 2), np.float32)), a_split(labels))
+    assert caught.type is DataError and not isinstance(caught.value, ConfigError)
+    assert str(caught.value) == "the test split has label 2, but the model has only 2 classes"
+    # the largest label the model has is fine
+    result = evaluate(FixedLogits(np.zeros((2, 2), np.float32)), a_split(labels[:2]))
+    assert result.confusion.tolist() == [[1, 0], [1, 0]]

@@ -1,0 +1,294 @@
+"""rnncls.plots: what the figures show, read back from the files they write (pixels of a
+PNG whose cells have known brightness) and from the figure that was drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rnncls import plots
+from rnncls.config import ConfigError
+from rnncls.runs import RunError
+
+# Grey levels no figure draws on its own (white paper, black text, anti-aliased edges
+# are rarely exactly these), each filling a whole digit.
+LEVELS = (40, 120, 200)
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The figures the plots module saves, kept for the test to look at."""
+    figures: list[Any] = []
+    save = plots.save_figure
+
+    def keep(figure: Any, path: Path) -> Path:
+        figures.append(figure)
+        return save(figure, path)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    return figures
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as picture:
+        return np.asarray(picture.convert("L"))
+
+
+def columns_of(grey: np.ndarray, level: int) -> np.ndarray:
+    return np.flatnonzero((grey == level).any(axis=0))
+
+
+# ---------------------------------------------------------------------- sample grid
+
+
+def test_sample_grid_draws_each_digit_in_its_cell_at_its_brightness(tmp_path: Path) -> None:
+    images = np.stack([np.full((28, 28), level, np.uint8) for level in LEVELS])
+    path = plots.sample_grid(images, ["a", "b", "c"], tmp_path / "grid.png")
+    assert path == tmp_path / "grid.png"
+    grey = pixels(path)
+    spans = []
+    for level in LEVELS:
+        rows = np.flatnonzero((grey == level).any(axis=1))
+        cols = columns_of(grey, level)
+        assert cols.size, f"no cell of grey level {level}: the digit was not drawn"
+        # a square block: a digit fills its cell, it is not a stray pixel of a caption
+        assert (grey == level).sum() >= 0.8 * cols.size * rows.size
+        assert abs(cols.size - rows.size) <= 2
+        spans.append((cols.min(), cols.max()))
+    # left to right in the order given, side by side in one row
+    assert spans[0][1] < spans[1][0] and spans[1][1] < spans[2][0]
+
+
+def test_sample_grid_bright_stroke_sits_where_the_digit_has_it(tmp_path: Path) -> None:
+    digit = np.zeros((28, 28), np.uint8)
+    digit[:, 21:] = 230  # the right quarter lit, from top to bottom
+    grey = pixels(plots.sample_grid(digit[np.newaxis], ["x"], tmp_path / "one.png"))
+    dark, lit = columns_of(grey, 0), columns_of(grey, 230)
+    assert dark.size > 100 and lit.size, "a single digit is drawn large (2.8 inches)"
+    assert lit.min() > dark.max()  # the stroke is right of the dark field
+    assert abs(lit.size * 3 - dark.size) <= 6  # 7 columns to 21
+    lit_rows = np.flatnonzero((grey == 230).any(axis=1))
+    assert abs(lit_rows.size - (dark.size + lit.size)) <= 3  # as tall as the digit is wide
+
+
+def test_sample_grid_layout_and_captions(drawn: list[Any], tmp_path: Path) -> None:
+    images = np.zeros((12, 28, 28), np.uint8)
+    images[:, 3, 4] = np.arange(12) * 20
+    captions = [f"digit {index}" for index in range(12)]
+    plots.sample_grid(images, captions, tmp_path / "grid.png")
+    axes = drawn[0].axes
+    assert len(axes) == 20  # two rows of ten
+    shown = [a for a in axes if a.images]
+    assert len(shown) == 12
+    for index, a in enumerate(shown):
+        assert a.get_title() == captions[index]
+        assert a.images[0].get_array()[3, 4] == index * 20
+        assert a.images[0].get_clim() == (0, 255)
+        assert a.images[0].get_cmap().name == "gray"
+        assert not a.axison
+    assert all(not a.axison and not a.get_title() for a in axes if not a.images)
+
+
+@pytest.mark.parametrize(
+    ("count", "size"),
+    [(1, (320, 320)), (2, (300, 170)), (10, (1340, 170)), (12, (1340, 320))],
+)
+def test_sample_grid_picture_size(tmp_path: Path, count: int, size: tuple[int, int]) -> None:
+    """1.3 inches a cell (2.8 for one digit) and 0.2 for its caption, at 100 dots an inch."""
+    path = plots.sample_grid(np.zeros((count, 28, 28), np.uint8), ["c"] * count, tmp_path / "g.png")
+    with Image.open(path) as picture:
+        assert picture.size == size
+
+
+def test_one_digit_gets_a_larger_picture_than_a_grid_cell(drawn: list[Any], tmp_path: Path) -> None:
+    plots.sample_grid(np.zeros((1, 28, 28), np.uint8), ["one"], tmp_path / "a.png")
+    plots.sample_grid(np.zeros((2, 28, 28), np.uint8), ["a", "b"], tmp_path / "b.png")
+    single, pair = (figure.get_size_inches() for figure in drawn)
+    assert single[0] > pair[0] / 2 * 1.5 and single[1] > pair[1] * 1.5
+
+
+# ---------------------------------------------------------------------- confusion matrix
+
+
+def test_confusion_matrix_writes_each_count_in_its_cell(drawn: list[Any], tmp_path: Path) -> None:
+    confusion = np.array([[5, 1, 0], [2, 9, 0], [0, 0, 3]])
+    path = plots.confusion_matrix(confusion, tmp_path / "c.png", title="test split")
+    assert pixels(path).shape[0] > 100
+    axes = drawn[0].axes[0]
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t for t in axes.texts}
+    assert {cell: t.get_text() for cell, t in texts.items()} == {
+        (row, col): str(confusion[row, col]) for row in range(3) for col in range(3)
+    }
+    # counts above half the largest are white on the dark cells, the rest black
+    assert texts[(1, 1)].get_color() == "white" and texts[(0, 0)].get_color() == "white"
+    assert texts[(0, 1)].get_color() == "black" and texts[(2, 2)].get_color() == "black"
+    assert axes.get_xlabel() == "predicted" and axes.get_ylabel() == "true"
+    assert axes.get_title() == "test split"
+    assert list(axes.get_xticks()) == [0, 1, 2] and list(axes.get_yticks()) == [0, 1, 2]
+    assert np.array_equal(axes.images[0].get_array(), confusion)
+    assert len(drawn[0].axes) == 2  # the matrix and its colour bar
+    assert all(t.get_ha() == "center" and t.get_va() == "center" for t in axes.texts)
+    assert axes.images[0].get_cmap().name == "Blues"
+    with Image.open(path) as picture:
+        assert picture.size == (640, 560)
+
+
+def test_confusion_counts_of_exactly_half_the_largest_are_black(
+    drawn: list[Any], tmp_path: Path
+) -> None:
+    plots.confusion_matrix(np.array([[2, 1], [0, 4]]), tmp_path / "c.png")
+    colours = {t.get_text(): t.get_color() for t in drawn[0].axes[0].texts}
+    assert colours == {"2": "black", "1": "black", "0": "black", "4": "white"}
+
+
+def test_confusion_matrix_without_a_title(drawn: list[Any], tmp_path: Path) -> None:
+    plots.confusion_matrix(np.eye(2, dtype=int), tmp_path / "c.png")
+    assert drawn[0].axes[0].get_title() == ""
+
+
+# ---------------------------------------------------------------------- training curves
+
+RECORDS = [
+    {"event": "eval", "step": 50, "train_loss": 2.0, "eval_loss": 1.5, "eval_accuracy": 0.5},
+    {"event": "done", "steps": 100},
+    {"step": 100, "train_loss": 1.0, "eval_loss": 0.75, "eval_accuracy": 0.81234},
+]
+
+
+def test_training_curves_plot_the_evaluations(drawn: list[Any], tmp_path: Path) -> None:
+    plots.training_curves(RECORDS, tmp_path / "curves.png")
+    loss_axes, accuracy_axes = drawn[0].axes
+    lines = {line.get_label(): line for line in loss_axes.get_lines()}
+    assert set(lines) == {"train loss", "eval loss"}
+    assert list(lines["train loss"].get_xdata()) == [50, 100]
+    assert list(lines["train loss"].get_ydata()) == [2.0, 1.0]
+    assert list(lines["eval loss"].get_ydata()) == [1.5, 0.75]
+    assert list(lines["eval loss"].get_xdata()) == [50, 100]
+    (accuracy,) = accuracy_axes.get_lines()
+    assert list(accuracy.get_xdata()) == [50, 100]
+    assert list(accuracy.get_ydata()) == [0.5, 0.81234]
+    # each evaluation is a marked point; the two plots side by side
+    assert {line.get_marker() for line in [*lines.values(), accuracy]} == {"."}
+    assert loss_axes.get_position().x1 < accuracy_axes.get_position().x0
+    with Image.open(tmp_path / "curves.png") as picture:
+        assert picture.size == (900, 360)
+    assert accuracy_axes.get_title() == "last 0.8123"
+    assert loss_axes.get_xlabel() == accuracy_axes.get_xlabel() == "step"
+    assert loss_axes.get_ylabel() == "loss"
+    assert accuracy_axes.get_ylabel() == "evaluation accuracy"
+    assert [t.get_text() for t in loss_axes.get_legend().get_texts()] == ["train loss", "eval loss"]
+
+
+def test_training_curves_without_eval_loss(drawn: list[Any], tmp_path: Path) -> None:
+    old = [{"step": 5, "train_loss": 1.0, "eval_accuracy": 0.1}]
+    plots.training_curves(old, tmp_path / "curves.png")
+    assert [line.get_label() for line in drawn[0].axes[0].get_lines()] == ["train loss"]
+
+
+def test_training_curves_need_an_evaluation(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="^no evaluations recorded yet$"):
+        plots.training_curves([{"event": "done", "step": 3}, {"event": "eval"}], tmp_path / "c.png")
+    assert not (tmp_path / "c.png").exists()
+
+
+# ---------------------------------------------------------------------- saving
+
+
+@pytest.mark.parametrize(
+    ("name", "start"),
+    [("f.png", b"\x89PNG"), ("f.PNG", b"\x89PNG"), ("f", b"\x89PNG"), ("f.svg", b"<?xml")],
+)
+def test_save_figure_follows_the_suffix(tmp_path: Path, name: str, start: bytes) -> None:
+    path = plots.training_curves(RECORDS, tmp_path / "deep" / "er" / name)
+    assert path == tmp_path / "deep" / "er" / name
+    assert path.read_bytes().startswith(start)
+    assert sorted(p.name for p in path.parent.iterdir()) == [name]  # no temporary left
+
+
+def test_save_figure_refuses_an_unknown_type(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        plots.training_curves(RECORDS, tmp_path / "f.xyz")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'f.xyz'}: cannot draw a .xyz file; use one of .")
+    assert ".png" in message and ".svg" in message and ", ." in message
+    assert not list(tmp_path.iterdir())
+
+
+def test_save_figure_where_the_folder_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunError) as caught:
+        plots.training_curves(RECORDS, tmp_path / "file" / "c.png")
+    assert str(caught.value) == f"cannot create {tmp_path / 'file'}: File exists"
+
+
+def test_save_figure_where_the_file_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "c.png").mkdir()
+    with pytest.raises(RunError) as caught:
+        plots.training_curves(RECORDS, tmp_path / "c.png")
+    assert str(caught.value) == f"cannot write {tmp_path / 'c.png'}: Is a directory"
+
+
+# ---------------------------------------------------------------------- windows
+
+
+@pytest.mark.parametrize(
+    ("platform", "display", "wayland", "expected"),
+    [
+        ("linux", None, None, False),
+        ("linux", ":0", None, True),
+        ("linux", None, "wayland-0", True),
+        ("linux", "", "", False),
+        ("darwin", None, None, True),
+        ("win32", None, None, True),
+    ],
+)
+def test_has_display(monkeypatch, platform, display, wayland, expected) -> None:
+    monkeypatch.setattr(plots.sys, "platform", platform)
+    for name, value in (("DISPLAY", display), ("WAYLAND_DISPLAY", wayland)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert plots.has_display() is expected
+
+
+def test_show_window_without_a_display_returns_at_once(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(plots, "has_display", lambda: False)
+    assert plots.show_window(tmp_path / "missing.png") is False
+
+
+@pytest.mark.parametrize("backend", ["agg", "Agg", "svg", "pdf"])
+def test_show_window_with_a_headless_backend_returns(monkeypatch, tmp_path, backend) -> None:
+    import matplotlib
+    import matplotlib.pyplot as pyplot
+
+    monkeypatch.setattr(plots, "has_display", lambda: True)
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: backend)
+    monkeypatch.setattr(pyplot, "show", lambda: pytest.fail("a window on a headless backend"))
+    Image.fromarray(np.full((5, 5), 90, np.uint8)).save(tmp_path / "p.png")
+    assert plots.show_window(tmp_path / "p.png") is False
+
+
+def test_show_window_shows_the_picture_at_its_size(monkeypatch, tmp_path: Path) -> None:
+    import matplotlib
+    import matplotlib.pyplot as pyplot
+
+    shown: list[Any] = []
+    monkeypatch.setattr(plots, "has_display", lambda: True)
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "TkAgg")
+    monkeypatch.setattr(pyplot, "show", lambda: shown.append(pyplot.gcf()))
+    Image.fromarray(np.full((50, 200, 3), 90, np.uint8)).save(tmp_path / "p.png")
+    assert plots.show_window(tmp_path / "p.png", title="digits") is True
+    assert plots.show_window(tmp_path / "p.png") is True
+    figure, untitled = shown
+    assert figure.get_label() == "digits" and untitled.get_label() == "rnncls"
+    assert tuple(figure.get_size_inches() * figure.dpi) == (200, 50)
+    assert figure.images[0].get_array().shape[:2] == (50, 200)
+    pyplot.close("all")
+    (tmp_path / "v.svg").write_text("<svg/>")
+    assert plots.show_window(tmp_path / "v.svg") is False  # only an editor shows it
+    assert shown == [figure, untitled]

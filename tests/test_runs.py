@@ -1,0 +1,516 @@
+"""rnncls.runs without training: atomic writes, run directories and their locks,
+runs/latest, checkpoints and metrics, on small files made here."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnncls import runs
+from rnncls.runs import RunError
+
+# ---------------------------------------------------------------------- atomic writes
+
+
+def test_write_text_and_json_replace_the_file_whole(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    runs.write_json(path, {"steps": 3, "name": "é"})
+    assert path.read_text(encoding="utf-8") == '{\n  "steps": 3,\n  "name": "\\u00e9"\n}\n'
+    runs.write_text(path, "ü\n")
+    assert path.read_bytes() == "ü\n".encode()
+    assert os.listdir(tmp_path) == ["summary.json"]
+
+
+def test_atomic_files_get_the_usual_mode(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        runs.write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+
+
+def test_a_failed_writer_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "model.keras"
+    path.write_text("good")
+    seen: list[Path] = []
+
+    def writer(temporary: Path) -> None:
+        seen.append(temporary)
+        temporary.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(RunError, match=f"^cannot write {path}: No space left on device$"):
+        runs.write_with(path, writer)
+    assert path.read_text() == "good"
+    assert seen[0].parent == tmp_path and seen[0].name.startswith(".model.")
+    assert seen[0].name.endswith(".tmp.keras")  # Keras insists on the suffix
+    assert os.listdir(tmp_path) == ["model.keras"]
+
+
+def test_an_unwritable_folder_is_a_run_error(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="^cannot write .*nowhere/a.txt: "):
+        runs.write_text(tmp_path / "nowhere" / "a.txt", "x")
+
+
+# ---------------------------------------------------------------------- run folders
+
+
+def test_new_run_dir_is_the_start_time_with_a_suffix_when_taken(tmp_path, monkeypatch) -> None:
+    formats: list[str] = []
+
+    def strftime(form: str) -> str:
+        formats.append(form)
+        return "20240605-120000"
+
+    monkeypatch.setattr(runs.time, "strftime", strftime)
+    root = tmp_path / "deep" / "runs"  # made with its parents
+    made = [runs.new_run_dir(root, create=True) for _ in range(3)]
+    assert [p.name for p in made] == ["20240605-120000", "20240605-120000-2", "20240605-120000-3"]
+    assert all(p.is_dir() for p in made) and formats[0] == "%Y%m%d-%H%M%S"
+    assert runs.new_run_dir(root) == root / "20240605-120000-4"
+    assert not (root / "20240605-120000-4").exists()
+
+
+def test_a_run_dir_that_cannot_be_made_is_named(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "runs"
+    root.mkdir()
+    make = Path.mkdir
+
+    def read_only(path: Path, *args, **kwargs) -> None:
+        if path.parent == root:
+            raise OSError(30, "Read-only file system")
+        make(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(RunError) as caught:
+        runs.new_run_dir(root, create=True)
+    assert str(caught.value).startswith(f"cannot create run directory {root}/")
+    assert str(caught.value).endswith(": Read-only file system")
+
+
+def test_new_run_dir_without_create_makes_nothing(tmp_path: Path) -> None:
+    proposed = runs.new_run_dir(tmp_path / "runs")
+    assert proposed.parent == tmp_path / "runs" and not (tmp_path / "runs").exists()
+
+
+def test_new_run_dir_in_a_file_is_a_run_error(tmp_path: Path) -> None:
+    (tmp_path / "runs").write_text("")
+    with pytest.raises(RunError, match="^cannot create .*runs: "):
+        runs.new_run_dir(tmp_path / "runs", create=True)
+
+
+def make_run(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / runs.CONFIG_FILE).write_text("[train]\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("layout", "resume", "force", "expected"),
+    [
+        ("missing", False, False, False),
+        ("empty", False, False, False),
+        ("run", False, True, False),
+        ("run", True, False, True),
+        ("run", True, True, True),
+    ],
+)
+def test_check_run_dir_allows(tmp_path, layout, resume, force, expected) -> None:
+    path = tmp_path / "r"
+    if layout == "empty":
+        path.mkdir()
+    elif layout == "run":
+        make_run(path)
+    assert runs.check_run_dir(path, resume=resume, force=force) is expected
+
+
+@pytest.mark.parametrize(
+    ("layout", "resume", "force", "message"),
+    [
+        (
+            "run",
+            False,
+            False,
+            "run directory {p} already holds a run; use --resume to continue it "
+            "or --force to start it over",
+        ),
+        ("file", False, True, "run directory {p} exists and is not a directory"),
+        ("other", False, True, "{p} is not empty and is not a run directory; choose another"),
+        ("other", True, False, "nothing to resume: {p} is not a run directory (no config.toml)"),
+        ("missing", True, False, "nothing to resume: {p} is not a run directory"),
+    ],
+)
+def test_check_run_dir_refuses(tmp_path, layout, resume, force, message) -> None:
+    path = tmp_path / "r"
+    if layout == "run":
+        make_run(path)
+    elif layout == "file":
+        path.write_text("")
+    elif layout == "other":
+        path.mkdir()
+        (path / "notes.txt").write_text("mine")
+    with pytest.raises(RunError) as caught:
+        runs.check_run_dir(path, resume=resume, force=force)
+    assert str(caught.value).startswith(message.format(p=path))
+
+
+def test_check_run_dir_of_a_new_run() -> None:
+    assert runs.check_run_dir(None, resume=False, force=False) is False
+    with pytest.raises(RunError, match="^nothing to resume: no run directory given$"):
+        runs.check_run_dir(None, resume=True, force=False)
+
+
+def test_check_writable_looks_at_the_nearest_existing_folder(tmp_path, monkeypatch) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    asked: list[Path] = []
+
+    def access(path: Path, mode: int) -> bool:  # as if `locked` were read-only (root is not)
+        asked.append(Path(path))
+        return mode != os.W_OK or Path(path) != locked
+
+    monkeypatch.setattr(runs.os, "access", access)
+    runs.check_writable(tmp_path / "a" / "b")
+    assert asked == [tmp_path]
+    with pytest.raises(RunError, match=f"^cannot write in {locked}: permission denied"):
+        runs.check_writable(locked / "new" / "run")
+    (tmp_path / "file").write_text("")
+    runs.check_writable(tmp_path / "file")  # not a folder: left to the next step
+    monkeypatch.chdir(locked)
+    with pytest.raises(RunError, match=f"^cannot write in {locked}: "):
+        runs.check_writable(None)  # runs/ under the working folder
+
+
+def test_claim_run_dir_locks_and_cleans(tmp_path: Path) -> None:
+    path = make_run(tmp_path / "r")
+    for name in runs.RUN_FILES:
+        (path / name).write_text("old")
+    (path / ".checkpoint.x1.tmp.npz").write_text("half")
+    (path / "notes.txt").write_text("the user's")
+    try:
+        assert runs.claim_run_dir(path, fresh=True) == path
+        assert sorted(os.listdir(path)) == ["notes.txt"]
+        assert runs.claim_run_dir(path, fresh=False) == path  # this process holds it already
+    finally:
+        runs.release_run_dir(path)
+
+
+def test_claim_run_dir_keeps_a_resumed_run(tmp_path: Path) -> None:
+    path = make_run(tmp_path / "r")
+    (path / ".metrics.y.tmp.jsonl").write_text("half")
+    try:
+        runs.claim_run_dir(path, fresh=False)
+        assert os.listdir(path) == [runs.CONFIG_FILE]
+    finally:
+        runs.release_run_dir(path)
+
+
+def test_claim_run_dir_makes_a_new_one(tmp_path: Path) -> None:
+    path = runs.claim_run_dir(None, fresh=True, root=tmp_path / "runs")
+    try:
+        assert path.parent == tmp_path / "runs" and path.is_dir()
+    finally:
+        runs.release_run_dir(path)
+
+
+def test_claim_run_dir_makes_missing_parents(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "run"
+    try:
+        assert runs.claim_run_dir(path, fresh=True) == path and path.is_dir()
+    finally:
+        runs.release_run_dir(path)
+
+
+def test_claim_run_dir_that_is_not_writable(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
+    with pytest.raises(RunError) as caught:
+        runs.claim_run_dir(tmp_path, fresh=False)
+    assert str(caught.value) == f"run directory {tmp_path} is not writable"
+
+
+def locked_elsewhere(path: Path) -> bool:
+    """Whether another open file holds the run directory's lock."""
+    import fcntl
+
+    probe = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(probe)
+    return False
+
+
+def test_each_claimed_run_keeps_its_own_lock_until_released(tmp_path: Path) -> None:
+    first, second = make_run(tmp_path / "a"), make_run(tmp_path / "b")
+    runs.claim_run_dir(first, fresh=False)
+    runs.claim_run_dir(second, fresh=False)
+    try:
+        assert locked_elsewhere(first) and locked_elsewhere(second)
+        runs.release_run_dir(first)
+        assert not locked_elsewhere(first) and locked_elsewhere(second)
+    finally:
+        runs.release_run_dir(first)
+        runs.release_run_dir(second)
+    assert not locked_elsewhere(second)
+
+
+def test_claim_run_dir_in_a_file_is_a_run_error(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    with pytest.raises(RunError, match="^cannot create run directory .*f/r: "):
+        runs.claim_run_dir(tmp_path / "f" / "r", fresh=True)
+
+
+def test_a_locked_run_dir_is_refused(tmp_path: Path) -> None:
+    import fcntl
+
+    path = make_run(tmp_path / "r")
+    other = os.open(path, os.O_RDONLY)  # another training holds the lock
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RunError) as caught:
+            runs.claim_run_dir(path, fresh=False)
+        assert str(caught.value) == (
+            f"run directory {path} is in use by another training; wait for it to end "
+            "or choose another --run-dir"
+        )
+    finally:
+        os.close(other)
+    try:
+        runs.claim_run_dir(path, fresh=False)  # free again
+    finally:
+        runs.release_run_dir(path)
+
+
+def test_a_run_dir_replaced_under_the_same_name_is_locked_again(tmp_path: Path) -> None:
+    import fcntl
+
+    path = make_run(tmp_path / "r")
+    runs.claim_run_dir(path, fresh=False)
+    os.rename(path, tmp_path / "old")
+    make_run(path)
+    try:
+        runs.claim_run_dir(path, fresh=False)
+        probe = os.open(path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(probe)
+    finally:
+        runs.release_run_dir(path)
+        runs.release_run_dir(tmp_path / "old")
+
+
+def test_temporary_files_are_those_of_atomic_writes_only(tmp_path: Path) -> None:
+    names = [".checkpoint.abc.tmp.npz", ".model.x.tmp.onnx", ".config.1.tmp.toml"]
+    for name in [*names, "checkpoint.npz", ".other.abc.tmp.npz", ".checkpoint.abc.npz"]:
+        (tmp_path / name).write_text("")
+    assert runs.temporary_files(tmp_path) == sorted(tmp_path / name for name in names)
+    runs.remove_temporary_files(tmp_path)
+    assert runs.temporary_files(tmp_path) == []
+    assert len(os.listdir(tmp_path)) == 3
+
+
+# ---------------------------------------------------------------------- latest and --run
+
+
+def test_update_latest_points_at_the_run(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    first, second = make_run(root / "a"), make_run(tmp_path / "elsewhere" / "b")
+    runs.update_latest(first, root)
+    assert os.readlink(root / "latest") == "a"  # relative inside runs/
+    runs.update_latest(second, root)
+    assert os.readlink(root / "latest") == str(second.resolve())  # absolute outside it
+    assert sorted(os.listdir(root)) == ["a", "latest"]
+
+
+def test_update_latest_makes_the_runs_folder(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "runs"
+    runs.update_latest(make_run(tmp_path / "r"), root)
+    assert (root / "latest").resolve() == (tmp_path / "r").resolve()
+
+
+def test_update_latest_where_no_link_can_be_made(tmp_path, monkeypatch) -> None:
+    def refuse(target: str, link: Path) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(runs.os, "symlink", refuse)
+    with pytest.raises(RunError) as caught:
+        runs.update_latest(make_run(tmp_path / "r"), tmp_path / "runs")
+    assert str(caught.value) == (
+        f"cannot update {tmp_path / 'runs' / 'latest'}: Operation not permitted"
+    )
+
+
+def test_update_latest_where_it_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "runs").write_text("")
+    with pytest.raises(RunError, match="^cannot create .*runs: "):
+        runs.update_latest(tmp_path / "a", tmp_path / "runs")
+    root = tmp_path / "root"
+    (root / "latest").mkdir(parents=True)
+    (root / "latest" / "x").write_text("")  # a folder in the way cannot be replaced
+    with pytest.raises(RunError, match=f"^cannot update {root / 'latest'}: "):
+        runs.update_latest(tmp_path / "a", root)
+    assert [p.name for p in root.iterdir()] == ["latest"]
+
+
+def test_resolve_run(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    run = make_run(root / "a")
+    (run / runs.ONNX_FILE).write_text("")
+    with pytest.raises(RunError) as caught:
+        runs.resolve_run(None, root)
+    assert str(caught.value) == (
+        f"no finished run found ({root / 'latest'} does not exist); train one with "
+        "`rnncls train` or pass --run PATH"
+    )
+    runs.update_latest(run, root)
+    assert runs.resolve_run(None, root) == run.resolve()
+    assert runs.resolve_run(str(run), root) == run
+    assert runs.resolve_run(run / runs.ONNX_FILE, root) == run / runs.ONNX_FILE
+    keras_only = make_run(tmp_path / "k")
+    (keras_only / runs.MODEL_FILE).write_text("")
+    assert runs.resolve_run(keras_only) == keras_only
+    with pytest.raises(RunError, match=f"^run not found: {tmp_path / 'x'}$"):
+        runs.resolve_run(tmp_path / "x")
+    unfinished = make_run(tmp_path / "u")
+    with pytest.raises(RunError, match=f"^{unfinished} is not a finished run: it has no"):
+        runs.resolve_run(unfinished)
+
+
+def test_resolve_run_expands_the_home_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (make_run(tmp_path / "r") / runs.MODEL_FILE).write_text("")
+    assert runs.resolve_run("~/r") == tmp_path / "r"
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+STATE = {"step": 20, "loss_sum": 1.5, "loss_count": 4, "train_seconds": 0.25}
+
+
+def test_checkpoint_round_trip_keeps_order_dtype_and_bits(tmp_path: Path) -> None:
+    arrays = {
+        "model": [np.arange(i + 2, dtype=np.float32) / 3 for i in range(12)],
+        "optimizer": [np.array(7, np.int64), np.full((2, 3), np.nan, np.float32)],
+    }
+    runs.save_checkpoint(tmp_path, STATE, arrays)
+    state, loaded = runs.load_checkpoint(tmp_path)
+    assert state == STATE
+    assert loaded.keys() == arrays.keys()
+    for group, values in arrays.items():
+        assert len(loaded[group]) == len(values)
+        for a, b in zip(values, loaded[group], strict=True):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert os.listdir(tmp_path) == [runs.CHECKPOINT_FILE]
+
+
+def test_no_checkpoint_yet(tmp_path: Path) -> None:
+    assert runs.load_checkpoint(tmp_path) is None
+
+
+def checkpoint_with_state(path: Path, state: object) -> None:
+    np.savez(path / runs.CHECKPOINT_FILE, state=np.array(json.dumps(state)))
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        ([], "its state is not a JSON object"),
+        ({}, "its step is None, not a count"),
+        ({"step": -1}, "its step is -1, not a count"),
+        ({"step": True}, "its step is True, not a count"),
+        ({"step": 1.0}, "its step is 1.0, not a count"),
+        ({"step": 0, "loss_sum": "x"}, "its loss_sum is 'x', not a number"),
+        ({"step": 0, "loss_count": False}, "its loss_count is False, not a number"),
+        ({"step": 0, "train_seconds": None}, "its train_seconds is None, not a number"),
+    ],
+)
+def test_a_checkpoint_with_a_bad_state_is_damaged(tmp_path, state, reason) -> None:
+    checkpoint_with_state(tmp_path, state)
+    with pytest.raises(RunError) as caught:
+        runs.load_checkpoint(tmp_path)
+    assert str(caught.value) == f"checkpoint {tmp_path / runs.CHECKPOINT_FILE} is damaged: {reason}"
+
+
+@pytest.mark.parametrize("state", [{"step": 0}, {"step": 5, "loss_sum": 2, "loss_count": 1.5}])
+def test_a_checkpoint_with_a_good_state_loads(tmp_path, state) -> None:
+    checkpoint_with_state(tmp_path, state)
+    assert runs.load_checkpoint(tmp_path) == (state, {})
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"not a zip", "not an npz archive"), (b"", "not an npz archive")],
+)
+def test_a_checkpoint_that_is_not_an_archive_is_damaged(tmp_path, content, reason) -> None:
+    (tmp_path / runs.CHECKPOINT_FILE).write_bytes(content)
+    with pytest.raises(RunError, match=f"is damaged: {reason}$"):
+        runs.load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_with_pickled_objects_is_damaged(tmp_path: Path) -> None:
+    np.savez(
+        tmp_path / runs.CHECKPOINT_FILE,
+        state=np.array(json.dumps(STATE)),
+        **{"model/0000": np.array([{"a": 1}], dtype=object)},
+    )
+    with pytest.raises(RunError, match="is damaged: Object arrays cannot be loaded"):
+        runs.load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_without_state_is_damaged_in_one_line(tmp_path: Path) -> None:
+    np.savez(tmp_path / runs.CHECKPOINT_FILE, other=np.zeros(2))
+    with pytest.raises(RunError) as caught:
+        runs.load_checkpoint(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"checkpoint {tmp_path / runs.CHECKPOINT_FILE} is damaged: ")
+    assert "state" in message and "\n" not in message and "  " not in message
+
+
+# ---------------------------------------------------------------------- metrics
+
+
+def test_metrics_append_read_and_truncate(tmp_path: Path) -> None:
+    records = [{"step": 10, "loss": 1.0}, {"step": 20}, {"note": "no step"}, {"step": 30}]
+    for record in records:
+        runs.append_metrics(tmp_path, record)
+    assert runs.read_metrics(tmp_path) == records
+    assert runs.truncate_metrics(tmp_path, 20) == records[:3]  # no step counts as 0
+    assert runs.read_metrics(tmp_path) == records[:3]
+    lines = (tmp_path / runs.METRICS_FILE).read_text().splitlines()
+    assert lines == [json.dumps(r) for r in records[:3]]
+
+
+def test_truncate_to_step_0_keeps_records_without_a_step(tmp_path: Path) -> None:
+    for record in ({"note": "start"}, {"step": 1}):
+        runs.append_metrics(tmp_path, record)
+    assert runs.truncate_metrics(tmp_path, 0) == [{"note": "start"}]
+
+
+def test_a_line_cut_short_ends_the_metrics(tmp_path: Path) -> None:
+    (tmp_path / runs.METRICS_FILE).write_text('{"step": 1}\n{"step": 2}\n{"ste\n{"step": 3}\n')
+    assert runs.read_metrics(tmp_path) == [{"step": 1}, {"step": 2}]
+    assert runs.read_metrics(tmp_path / "none") == []
+
+
+def test_append_metrics_where_it_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match=f"^cannot write {tmp_path / 'x' / runs.METRICS_FILE}: "):
+        runs.append_metrics(tmp_path / "x", {"step": 1})
+
+
+def test_read_summary(tmp_path: Path) -> None:
+    assert runs.read_summary(tmp_path) is None
+    (tmp_path / runs.SUMMARY_FILE).write_text('{"steps": 6}')
+    assert runs.read_summary(tmp_path) == {"steps": 6}
+    (tmp_path / runs.SUMMARY_FILE).write_text('{"steps": ')
+    with pytest.raises(RunError, match=f"^{tmp_path / runs.SUMMARY_FILE} is damaged: "):
+        runs.read_summary(tmp_path)
