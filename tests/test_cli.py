@@ -237,6 +237,7 @@ def test_rnncls_runs_dir_is_where_runs_are_looked_for(tiny_run, tmp_path):
     assert predicted.stderr.startswith(f"run {tiny_run.run} (model.onnx")
 
 
+@pytest.mark.tensorflow
 def test_resume_without_run_dir_picks_the_newest_interrupted_run(in_tmp, tiny_mnist):
     import os
     import time as clock
