@@ -203,22 +203,35 @@ def config_keys() -> None:
 def train(
     config: ConfigOption = None,
     set_: SetOption = None,
-    steps: Annotated[int | None, typer.Option(help="Training steps.")] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Passes over the training images (instead of --steps).")
+    steps: Annotated[
+        int | None, typer.Option(help="Training steps.  [default: the config's, 1200]")
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="The learning rate.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of weights and data order.")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            help="Passes over the training images, instead of --steps.  [default: the config's]"
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Images per step.  [default: the config's, 64]")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="The learning rate.  [default: the config's, 0.01]")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of weights, data order, dropout, augmentation.  [default: 1]"),
+    ] = None,
     eval_every: Annotated[
-        int | None, typer.Option(help="Evaluate and save a checkpoint every N steps.")
+        int | None,
+        typer.Option(help="Evaluate and save a checkpoint every N steps.  [default: 50]"),
     ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Folder with the MNIST files.")] = None,
     run_dir: Annotated[
         Path | None, typer.Option(help="Run directory (default: runs/<start time>).")
     ] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue the run in --run-dir (default: the newest run).")
+        bool, typer.Option(help="Continue the run in --run-dir (default: the newest interrupted run).")
     ] = False,
     force: Annotated[bool, typer.Option(help="Start an existing run over.")] = False,
     json_output: Annotated[
@@ -226,7 +239,7 @@ def train(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
 ) -> None:
-    """Train the LSTM classifier; evaluate every `eval_every` steps and on the test set."""
+    """Train the recurrent classifier; evaluate every `eval_every` steps and on the test set."""
     from rnncls import runs
     from rnncls.data import find_data
 
