@@ -231,7 +231,8 @@ def train(
         Path | None, typer.Option(help="Run directory (default: runs/<start time>).")
     ] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue the run in --run-dir (default: the newest interrupted run).")
+        bool,
+        typer.Option(help="Continue the run in --run-dir (default: the newest interrupted run)."),
     ] = False,
     force: Annotated[bool, typer.Option(help="Start an existing run over.")] = False,
     json_output: Annotated[
