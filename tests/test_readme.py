@@ -76,12 +76,13 @@ def check_jsonl_of_pngs(out: str) -> None:
 
 def check_csv_top_2(out: str) -> None:
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["source", "prediction", "probability", "label"] + [
+    # files have no label column (their labels are not known)
+    assert rows[0] == ["source", "prediction", "probability"] + [
         "class_1", "probability_1", "class_2", "probability_2"
     ]  # fmt: skip
     assert [row[0] for row in rows[1:]] == PNGS  # `find | sort` order
-    assert [int(row[1]) for row in rows[1:]] == [int(row[4]) for row in rows[1:]] == LABELS
-    assert all(float(row[5]) >= float(row[7]) for row in rows[1:])
+    assert [int(row[1]) for row in rows[1:]] == [int(row[3]) for row in rows[1:]] == LABELS
+    assert all(float(row[4]) >= float(row[6]) for row in rows[1:])
 
 
 def check_jsonl_of_arrays(out: str) -> None:
