@@ -163,11 +163,11 @@ def test_training_curves_plot_the_evaluations(drawn: list[Any], tmp_path: Path) 
     plots.training_curves(RECORDS, tmp_path / "curves.png")
     loss_axes, accuracy_axes = drawn[0].axes
     lines = {line.get_label(): line for line in loss_axes.get_lines()}
-    assert set(lines) == {"train loss", "eval loss"}
-    assert list(lines["train loss"].get_xdata()) == [50, 100]
-    assert list(lines["train loss"].get_ydata()) == [2.0, 1.0]
-    assert list(lines["eval loss"].get_ydata()) == [1.5, 0.75]
-    assert list(lines["eval loss"].get_xdata()) == [50, 100]
+    assert set(lines) == {"training", "validation"}
+    assert list(lines["training"].get_xdata()) == [50, 100]
+    assert list(lines["training"].get_ydata()) == [2.0, 1.0]
+    assert list(lines["validation"].get_ydata()) == [1.5, 0.75]
+    assert list(lines["validation"].get_xdata()) == [50, 100]
     (accuracy,) = accuracy_axes.get_lines()
     assert list(accuracy.get_xdata()) == [50, 100]
     assert list(accuracy.get_ydata()) == [0.5, 0.81234]
@@ -175,18 +175,46 @@ def test_training_curves_plot_the_evaluations(drawn: list[Any], tmp_path: Path) 
     assert {line.get_marker() for line in [*lines.values(), accuracy]} == {"."}
     assert loss_axes.get_position().x1 < accuracy_axes.get_position().x0
     with Image.open(tmp_path / "curves.png") as picture:
-        assert picture.size == (900, 360)
-    assert accuracy_axes.get_title() == "last 0.8123"
+        assert picture.size == (900, 380)  # records without learning rates: two panels
+    assert accuracy_axes.get_title() == "validation accuracy (last 0.8123, best 0.8123)"
     assert loss_axes.get_xlabel() == accuracy_axes.get_xlabel() == "step"
-    assert loss_axes.get_ylabel() == "loss"
-    assert accuracy_axes.get_ylabel() == "evaluation accuracy"
-    assert [t.get_text() for t in loss_axes.get_legend().get_texts()] == ["train loss", "eval loss"]
+    assert loss_axes.get_title() == "loss" and loss_axes.get_ylabel() == "cross-entropy"
+    assert accuracy_axes.get_ylabel() == "accuracy"
+    assert [t.get_text() for t in loss_axes.get_legend().get_texts()] == ["training", "validation"]
+
+
+def test_training_curves_show_the_learning_rate_where_recorded(
+    drawn: list[Any], tmp_path: Path
+) -> None:
+    records = [
+        {
+            "step": 10,
+            "train_loss": 2.0,
+            "eval_loss": 1.0,
+            "eval_accuracy": 0.4,
+            "learning_rate": 0.01,
+        },
+        {
+            "step": 20,
+            "train_loss": 1.0,
+            "eval_loss": 0.5,
+            "eval_accuracy": 0.7,
+            "learning_rate": 0.005,
+        },
+    ]
+    plots.training_curves(records, tmp_path / "curves.png", title="run runs/x")
+    loss_axes, accuracy_axes, rate_axes = drawn[0].axes[:3]
+    (rate,) = rate_axes.get_lines()
+    assert list(rate.get_xdata()) == [10, 20] and list(rate.get_ydata()) == [0.01, 0.005]
+    assert rate_axes.get_title() == "learning rate"
+    assert accuracy_axes.get_title() == "validation accuracy (last 0.7000, best 0.7000)"
+    assert drawn[0].get_suptitle() == "run runs/x"
 
 
 def test_training_curves_without_eval_loss(drawn: list[Any], tmp_path: Path) -> None:
     old = [{"step": 5, "train_loss": 1.0, "eval_accuracy": 0.1}]
     plots.training_curves(old, tmp_path / "curves.png")
-    assert [line.get_label() for line in drawn[0].axes[0].get_lines()] == ["train loss"]
+    assert [line.get_label() for line in drawn[0].axes[0].get_lines()] == ["training"]
 
 
 def test_training_curves_need_an_evaluation(tmp_path: Path) -> None:

@@ -236,8 +236,8 @@ def check_config(config: Config) -> None:
         for key, fld in getattr(config, section).__dataclass_fields__.items():
             value = getattr(getattr(config, section), key)
             assert type(value).__name__ == fld.type, (section, key, value)
-            if isinstance(value, float):
-                assert math.isfinite(value) and value > 0
+            if isinstance(value, float):  # rates, fractions, sizes: none below 0
+                assert math.isfinite(value) and value >= 0
             if isinstance(value, int) and not isinstance(value, bool):
                 assert 0 <= value < 2**32
 

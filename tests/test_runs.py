@@ -397,18 +397,21 @@ def test_resolve_run_expands_the_home_folder(tmp_path, monkeypatch) -> None:
 STATE = {"step": 20, "loss_sum": 1.5, "loss_count": 4, "train_seconds": 0.25}
 
 
-def test_checkpoint_round_trip_keeps_order_dtype_and_bits(tmp_path: Path) -> None:
+def test_checkpoint_round_trip_keeps_names_dtype_and_bits(tmp_path: Path) -> None:
     arrays = {
-        "model": [np.arange(i + 2, dtype=np.float32) / 3 for i in range(12)],
-        "optimizer": [np.array(7, np.int64), np.full((2, 3), np.nan, np.float32)],
+        "model": {
+            f"layer/{i:02d}/kernel": np.arange(i + 2, dtype=np.float32) / 3 for i in range(12)
+        },
+        "optimizer": {"iteration": np.array(7, np.int64), "m": np.full((2, 3), np.nan, np.float32)},
     }
     runs.save_checkpoint(tmp_path, STATE, arrays)
     state, loaded = runs.load_checkpoint(tmp_path)
     assert state == STATE
     assert loaded.keys() == arrays.keys()
-    for group, values in arrays.items():
-        assert len(loaded[group]) == len(values)
-        for a, b in zip(values, loaded[group], strict=True):
+    for group, named in arrays.items():
+        assert list(loaded[group]) == sorted(named)  # names, in sorted order
+        for name, a in named.items():
+            b = loaded[group][name]
             assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
     assert os.listdir(tmp_path) == [runs.CHECKPOINT_FILE]
 
