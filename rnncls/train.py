@@ -76,6 +76,9 @@ class TrainResult:
     # (train.patience) the one with the best validation accuracy.
     kept_step: int
     stopped_early: bool = False
+    # The validation accuracy of the kept step (what `rnncls tune` maximises); None in
+    # summaries written before it was recorded.
+    validation_accuracy: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"event": "done", **asdict(self)}
@@ -430,58 +433,63 @@ def train(
     trainer = Trainer(config, train_split, steps)
     del train_split
     run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
-    if saved is not None:
-        trainer.restore(saved, run_dir, state["version"])
-        state["version"] = CHECKPOINT_VERSION  # the next checkpoint is written as today's
-    status(f"data: {source}   run: {run_dir}")
-    if trainer.fast_path_off and config.model.cell == "lstm":
-        status("training through Keras's graph (" + ", ".join(trainer.fast_path_off) + ")")
-    if saved is not None:
-        status(f"resuming {run_dir} from step {state['step']}")
-    elif resuming:
-        status(f"no checkpoint in {run_dir} yet: starting it from step 0")
-    runs.write_text(run_dir / runs.CONFIG_FILE, to_toml(config))
-    runs.truncate_metrics(run_dir, state["step"])
-    # An old summary.json stays until the new one replaces it: a run continued to more
-    # steps and killed is still the finished run its model.keras and summary describe.
+    # Released however training ends, so a process that goes on (rnncls tune) does
+    # not keep the folder looking in use.
+    try:
+        if saved is not None:
+            trainer.restore(saved, run_dir, state["version"])
+            state["version"] = CHECKPOINT_VERSION  # the next checkpoint is written as today's
+        status(f"data: {source}   run: {run_dir}")
+        if trainer.fast_path_off and config.model.cell == "lstm":
+            status("training through Keras's graph (" + ", ".join(trainer.fast_path_off) + ")")
+        if saved is not None:
+            status(f"resuming {run_dir} from step {state['step']}")
+        elif resuming:
+            status(f"no checkpoint in {run_dir} yet: starting it from step 0")
+        runs.write_text(run_dir / runs.CONFIG_FILE, to_toml(config))
+        runs.truncate_metrics(run_dir, state["step"])
+        # An old summary.json stays until the new one replaces it: a run continued to more
+        # steps and killed is still the finished run its model.keras and summary describe.
 
-    board = TensorBoardWriter(run_dir) if config.train.tensorboard else None
-    # early stopping's best model arrays so far (train.patience), kept in the checkpoint
-    best: dict[str, np.ndarray] = dict(saved.get("best", {})) if saved is not None else {}
-    saved_step = state["step"] if saved is not None else None
+        board = TensorBoardWriter(run_dir) if config.train.tensorboard else None
+        # early stopping's best model arrays so far (train.patience), kept in the checkpoint
+        best: dict[str, np.ndarray] = dict(saved.get("best", {})) if saved is not None else {}
+        saved_step = state["step"] if saved is not None else None
 
-    def checkpoint() -> None:
-        nonlocal saved_step
-        arrays = trainer.state_arrays()
-        if best:
-            arrays["best"] = best
-        runs.save_checkpoint(run_dir, state, arrays)
-        saved_step = state["step"]
+        def checkpoint() -> None:
+            nonlocal saved_step
+            arrays = trainer.state_arrays()
+            if best:
+                arrays["best"] = best
+            runs.save_checkpoint(run_dir, state, arrays)
+            saved_step = state["step"]
 
-    if state["step"] < steps:
-        phase("compiling the training step")
-    with stop_on_signals() as stop:
-        try:
-            for happened in training_loop(
-                trainer, order, validation_split, state, config, steps, best
-            ):
-                if isinstance(happened, EvalEvent):
-                    runs.append_metrics(run_dir, happened.to_json())
-                    if board is not None:
-                        board.write(happened)
-                    checkpoint()
-                    notify(happened)
-                else:
-                    advance(happened)
-                if stop and state["step"] < steps and not state["stopped_early"]:
-                    if saved_step != state["step"]:
+        if state["step"] < steps:
+            phase("compiling the training step")
+        with stop_on_signals() as stop:
+            try:
+                for happened in training_loop(
+                    trainer, order, validation_split, state, config, steps, best
+                ):
+                    if isinstance(happened, EvalEvent):
+                        runs.append_metrics(run_dir, happened.to_json())
+                        if board is not None:
+                            board.write(happened)
                         checkpoint()
-                    raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
-        except KeyboardInterrupt:  # Ctrl-C twice: the last checkpoint is intact
-            first = stop.get("signal", "SIGINT")
-            how = "SIGINT twice" if first == "SIGINT" else f"{first}, then SIGINT"
-            raise TrainingInterrupted(run_dir, saved_step, how, at_once=True) from None
-    return _finish(trainer, test_split, state, best, run_dir, status)
+                        notify(happened)
+                    else:
+                        advance(happened)
+                    if stop and state["step"] < steps and not state["stopped_early"]:
+                        if saved_step != state["step"]:
+                            checkpoint()
+                        raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
+            except KeyboardInterrupt:  # Ctrl-C twice: the last checkpoint is intact
+                first = stop.get("signal", "SIGINT")
+                how = "SIGINT twice" if first == "SIGINT" else f"{first}, then SIGINT"
+                raise TrainingInterrupted(run_dir, saved_step, how, at_once=True) from None
+        return _finish(trainer, test_split, state, best, run_dir, status)
+    finally:
+        runs.release_run_dir(run_dir)
 
 
 def fresh_state() -> dict[str, Any]:
@@ -495,6 +503,7 @@ def fresh_state() -> dict[str, Any]:
         "best_accuracy": -1.0,
         "evaluations_since_best": 0,
         "stopped_early": False,
+        "validation_accuracy": None,
     }
 
 
@@ -580,6 +589,7 @@ def training_loop(
                 learning_rate=trainer.learning_rate(),
             )
             state["loss_sum"], state["loss_count"] = 0.0, 0
+            state["validation_accuracy"] = eval_accuracy
             if patience:
                 _track_best(trainer, state, best, eval_accuracy, patience)
             yield event
@@ -642,9 +652,10 @@ def _finish(
     """Test, save the model and its pictures, then the summary (the last file written).
     With early stopping the model keeps the weights of its best evaluation."""
     kept_step = state["step"]
+    validation_accuracy = state.get("validation_accuracy")
     if best:
         trainer.set_model_arrays(best)
-        kept_step = state["best_step"]
+        kept_step, validation_accuracy = state["best_step"], state["best_accuracy"]
         how = "stopped early" if state["stopped_early"] else "finished"
         status(
             f"{how} at step {state['step']}; keeping the weights of step {kept_step} "
@@ -666,6 +677,7 @@ def _finish(
         run_dir=str(run_dir),
         kept_step=kept_step,
         stopped_early=state["stopped_early"],
+        validation_accuracy=validation_accuracy,
     )
     runs.write_json(run_dir / runs.SUMMARY_FILE, result.to_json())
     try:

@@ -95,6 +95,7 @@ def test_train_json_events(in_tmp, tiny_mnist):
     done = events[-1]
     assert done["steps"] == 6 and done["run_dir"] == "runs/t"
     assert (done["kept_step"], done["stopped_early"]) == (6, False)
+    assert done["validation_accuracy"] == events[1]["eval_accuracy"]
     for key in ("test_accuracy", "test_loss", "train_seconds", "ms_per_step"):
         assert isinstance(done[key], float)
     # the same run again is refused, and left as it was

@@ -179,6 +179,7 @@ def test_early_stopping_keeps_the_best_evaluations_weights(in_tmp, tiny_mnist, m
     result = train(config, find_data(tiny_mnist), in_tmp / "r", on_event=events.append)
     assert [e.step for e in events] == [3, 6, 9, 12]
     assert (result.steps, result.kept_step, result.stopped_early) == (12, 6, True)
+    assert result.validation_accuracy == 0.7  # the kept step's, not the last one's
     summary = json.loads((in_tmp / "r" / "summary.json").read_text())
     assert (summary["kept_step"], summary["stopped_early"]) == (6, True)
     # the saved model holds the weights of step 6, which the checkpoint keeps as "best"
