@@ -333,9 +333,20 @@ def load_config(
 
     ``flags`` maps ``"section.key"`` to a value, ``None`` meaning "not given".
     """
-    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     path = path or default_config_path()
-    _merge(values, read_toml(path), str(path))
+    return from_document(read_toml(path), str(path), overrides, flags)
+
+
+def from_document(
+    document: dict[str, Any],
+    source: str,
+    overrides: list[str] | tuple[str, ...] = (),
+    flags: dict[str, Any] | None = None,
+) -> Config:
+    """:func:`load_config` of a TOML document already read (``source`` names it in
+    errors), e.g. the base config of a search space."""
+    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    _merge(values, document, source)
     for text in overrides:
         section, key, value = parse_override(text)
         _merge(values, {section: {key: value}}, f"--set {_shown_override(text)}")
@@ -347,10 +358,13 @@ def load_config(
     return Config(**{name: cls(**values[name]) for name, cls in SECTIONS.items()})
 
 
-def with_values(config: Config, **changes: dict[str, Any]) -> Config:
-    """A copy of ``config`` with validated changes, e.g. ``train={"steps": 2000}``."""
+def with_values(
+    config: Config, *, source: str = "the command line", **changes: dict[str, Any]
+) -> Config:
+    """A copy of ``config`` with validated changes, e.g. ``train={"steps": 2000}``;
+    ``source`` names where they come from in errors."""
     values = to_dict(config)
-    _merge(values, changes, "the command line")
+    _merge(values, changes, source)
     return Config(**{name: cls(**values[name]) for name, cls in SECTIONS.items()})
 
 

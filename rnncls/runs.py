@@ -37,6 +37,8 @@ MODEL_FILE = "model.keras"
 ONNX_FILE = "model.onnx"
 CURVES_FILE = "curves.png"
 TENSORBOARD_DIR = "tensorboard"
+# A search trial's outcome, written by `rnncls tune` when the trial ends (rnncls/tune.py)
+TRIAL_FILE = "trial.json"
 RUN_FILES = (
     CONFIG_FILE,
     CHECKPOINT_FILE,
@@ -45,6 +47,7 @@ RUN_FILES = (
     MODEL_FILE,
     ONNX_FILE,
     CURVES_FILE,
+    TRIAL_FILE,
 )
 
 

@@ -107,6 +107,7 @@ class TrainingInterrupted(runs.RunError):
             message = f"stopped at step {step} ({signal_name}) with a checkpoint saved; {resume}"
         super().__init__(message)
         self.step = step
+        self.signal_name = signal_name
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,450 @@
+"""``rnncls tune``: a hyperparameter search on Optuna, on one machine or many.
+
+Each trial is an ordinary run directory, ``runs/<study>/trial-<number>``, trained by
+:func:`rnncls.train.train` in this process. Its objective is the validation accuracy of
+the step it keeps (never the test split); every periodic evaluation is reported to the
+pruner, which may stop it early. The study lives in an Optuna storage: an SQLite file in
+``runs/<study>/`` by default, or a database URL that workers on many machines share.
+
+Several workers on one study finish exactly ``trials`` completed or pruned trials:
+- a worker that dies (SIGKILL) stops beating; Optuna's heartbeat marks its trial failed
+  and enqueues it again, and a live worker runs it;
+- a worker leaves only when the study has its trials: while others still run the last
+  ones it waits, in case one of them dies;
+- two workers that start trials at the same moment can overshoot; the trial numbered
+  past ``trials`` among the live ones ends at once, recorded as failed ("surplus") and
+  never shown.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnncls import runs
+from rnncls.config import ConfigError
+from rnncls.data import DataSource
+from rnncls.space import Space
+
+DATABASE_FILE = "study.db"
+BEST_CONFIG_FILE = "best.toml"
+HISTORY_PLOT = "history.png"
+IMPORTANCES_PLOT = "importances.png"
+TRIAL_PREFIX = "trial-"
+# A worker beats this often; a trial silent for GRACE_BEATS beats is taken for dead.
+HEARTBEAT_SECONDS = 10
+GRACE_BEATS = 3
+# A trial whose worker died is run again this many times at most.
+RETRIES = 3
+# A worker that sees this many of its own trials fail in a row stops: the space is bad.
+FAILURES_IN_A_ROW = 3
+# What to install for a database URL's default SQLAlchemy driver (the `postgres` and
+# `mysql` extras of pyproject.toml).
+DRIVERS = {
+    "postgresql": "'psycopg[binary]'",
+    "postgresql+psycopg": "'psycopg[binary]'",
+    "postgresql+psycopg2": "psycopg2-binary",
+    "mysql": "mysqlclient",
+    "mysql+pymysql": "PyMySQL",
+}
+SPACE_ATTR = "rnncls_space"
+SURPLUS_ATTR = "rnncls_surplus"
+
+
+class TuneStopped(runs.RunError):
+    """Ctrl-C or SIGTERM stopped a worker; its trial is recorded as failed (exit 1)."""
+
+
+class SurplusTrial(Exception):
+    """A trial started when the study already had its trials running or done."""
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A finished trial as the worker that ran it reports it (a JSON line, a table row,
+    and ``trial.json`` in its run directory)."""
+
+    number: int
+    state: str  # "complete", "pruned" or "failed"
+    value: float | None
+    step: int | None  # the last evaluated step
+    params: dict[str, Any]
+    seconds: float
+    run_dir: str
+    retry_of: int | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "trial", **asdict(self)}
+
+
+@dataclass
+class TuneSummary:
+    study: str
+    storage: str
+    complete: int
+    pruned: int
+    failed: int
+    best_trial: int | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_run_dir: str | None = None
+    best_config: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "summary", **asdict(self)}
+
+
+def check_study_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name == runs.LATEST:
+        raise ConfigError(f"--study {name!r}: a study name is one folder name, like mnist-lr")
+    return name
+
+
+def default_storage(study_dir: Path) -> str:
+    return f"sqlite:///{study_dir.resolve() / DATABASE_FILE}"
+
+
+def shown_storage(url: str) -> str:
+    """The storage URL without its password, for messages and the summary."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL at all: say it as given
+        return url
+
+
+def _quiet_optuna() -> Any:
+    import optuna
+
+    # Failed and pruned trials are reported here, in one line each, not as Optuna's
+    # warnings with tracebacks.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
+
+
+def open_storage(url: str, heartbeat: int) -> Any:
+    """An Optuna RDB storage with heartbeats, whose dead workers' trials are retried."""
+    optuna = _quiet_optuna()
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat,
+            grace_period=GRACE_BEATS * heartbeat,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=RETRIES
+            ),
+        )
+    except ImportError:
+        scheme = url.split(":", 1)[0]
+        install = DRIVERS.get(scheme, "the driver SQLAlchemy needs for it")
+        raise ConfigError(
+            f"--storage {shown_storage(url)}: no database driver for {scheme} is installed "
+            f"(pip install {install})"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many errors: one line
+        reason = " ".join(str(exc).split("\n")[0].split())
+        raise runs.RunError(f"cannot open storage {shown_storage(url)}: {reason}") from None
+
+
+def _pruner(name: str, space: Space) -> Any:
+    optuna = _quiet_optuna()
+    if name == "median":
+        # the first two trials run in full, so there is a median to compare with
+        return optuna.pruners.MedianPruner(n_startup_trials=2)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=space.base.train.eval_every)
+    return optuna.pruners.NopPruner()
+
+
+def _sampler(seed: int, trials_so_far: int, budget: int) -> Any:
+    """A TPE sampler seeded by the study's seed and how many trials it has: one worker's
+    search is reproducible, and workers that start trials one after another do not
+    repeat each other's random draws."""
+    optuna = _quiet_optuna()
+    derived = int(np.random.SeedSequence([seed, trials_so_far]).generate_state(1)[0])
+    startup = min(10, max(3, budget // 3))
+    return optuna.samplers.TPESampler(seed=derived, n_startup_trials=startup)
+
+
+def open_study(space: Space, name: str, storage: Any, pruner: str, study_dir: Path) -> Any:
+    """Create the study or load it; a study made from another space is refused."""
+    optuna = _quiet_optuna()
+    try:
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            direction="maximize",
+            pruner=_pruner(pruner, space),
+            load_if_exists=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - a database that refuses: one line
+        reason = " ".join(str(exc).split("\n")[0].split())
+        raise runs.RunError(f"cannot open study {name}: {reason}") from None
+    recorded = study.user_attrs.get(SPACE_ATTR)
+    if recorded is None:
+        if study.trials and any(study_dir.glob(f"{TRIAL_PREFIX}*")):
+            raise runs.RunError(f"study {name} has trials but no record of its space")
+        if not study.trials and any(study_dir.glob(f"{TRIAL_PREFIX}*")):
+            raise runs.RunError(
+                f"{study_dir} holds trials of another study of that name; "
+                "choose another --study or move them away"
+            )
+        study.set_user_attr(SPACE_ATTR, space.fingerprint())
+    elif recorded != space.fingerprint():
+        raise ConfigError(
+            f"study {name} was started with another space or base config than "
+            f"{space.source}; give a new --study name to search this one"
+        )
+    return study
+
+
+def _counts(study: Any) -> dict[str, int]:
+    from optuna.trial import TrialState
+
+    counts = {state: 0 for state in ("done", "active", "waiting", "failed")}
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            counts["done"] += 1
+        elif trial.state == TrialState.RUNNING:
+            counts["active"] += 1
+        elif trial.state == TrialState.WAITING:
+            counts["waiting"] += 1
+        elif not trial.user_attrs.get(SURPLUS_ATTR):
+            counts["failed"] += 1
+    return counts
+
+
+def _is_surplus(study: Any, number: int, trials: int) -> bool:
+    """Whether ``number`` comes after the first ``trials`` trials that did not fail."""
+    from optuna.trial import TrialState
+
+    live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    ahead = [t for t in study.get_trials(deepcopy=False, states=live) if t.number < number]
+    return len(ahead) >= trials
+
+
+def tune(
+    space: Space,
+    source: DataSource,
+    *,
+    study_name: str,
+    storage_url: str | None = None,
+    trials: int | None = None,
+    pruner: str | None = None,
+    heartbeat: int = HEARTBEAT_SECONDS,
+    on_trial: Callable[[TrialRecord], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    on_event: Callable[[int, Any], None] | None = None,
+    on_progress: Callable[[int, Any], None] | None = None,
+) -> TuneSummary:
+    """Run trials of ``space`` until the study holds ``trials`` completed or pruned ones
+    (counting every worker's), then write the best trial's config and the pictures."""
+    optuna = _quiet_optuna()
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    from rnncls.train import TrainingInterrupted, train
+
+    trials = trials or space.trials
+    status = on_status or (lambda message: None)
+    study_dir = runs.RUNS_ROOT / study_name
+    try:
+        study_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise runs.RunError(f"cannot create {study_dir}: {exc.strerror or exc}") from None
+    storage_url = storage_url or default_storage(study_dir)
+    storage = open_storage(storage_url, heartbeat)
+    study = open_study(space, study_name, storage, pruner or space.pruner, study_dir)
+    status(f"study {study_name} in {shown_storage(storage_url)}: {trials} trials")
+
+    failures_in_a_row = 0
+    last_failure = ""
+
+    def objective(trial: Any) -> float:
+        nonlocal failures_in_a_row, last_failure
+        if _is_surplus(study, trial.number, trials):
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            raise SurplusTrial
+        run_dir = study_dir / f"{TRIAL_PREFIX}{trial.number}"
+        trial.set_user_attr("run_dir", str(run_dir))
+        retry_of = _retried(study, trial.number, RetryHeartbeatStaleTrialCallback)
+        params = {d.key: d.suggest(trial) for d in space.dimensions}
+        started = time.monotonic()
+        last_step: list[int] = []
+
+        def report(event: Any) -> None:
+            last_step[:] = [event.step]
+            trial.report(event.eval_accuracy, event.step)
+            if on_event:
+                on_event(trial.number, event)
+            if trial.should_prune():
+                raise optuna.TrialPruned(
+                    f"pruned at step {event.step} (validation accuracy {event.eval_accuracy:.4f})"
+                )
+
+        def finished(state: str, value: float | None, error: str | None = None) -> None:
+            record = TrialRecord(
+                number=trial.number,
+                state=state,
+                value=value,
+                step=last_step[0] if last_step else None,
+                params=params,
+                seconds=round(time.monotonic() - started, 3),
+                run_dir=str(run_dir),
+                retry_of=retry_of,
+                error=error,
+            )
+            if run_dir.is_dir():
+                written = {k: v for k, v in record.to_json().items() if k != "event"}
+                runs.write_json(run_dir / runs.TRIAL_FILE, {"study": study_name, **written})
+            if on_trial:
+                on_trial(record)
+
+        if retry_of is not None:
+            status(f"trial {trial.number}: trial {retry_of} again (its worker stopped beating)")
+        try:
+            config = space.config_for(params)
+            result = train(
+                config,
+                source,
+                run_dir,
+                on_event=report,
+                on_status=lambda message: status(f"trial {trial.number}: {message}"),
+                on_progress=(lambda p: on_progress(trial.number, p)) if on_progress else None,
+            )
+        except optuna.TrialPruned:
+            failures_in_a_row = 0
+            finished("pruned", None)
+            raise
+        except (ConfigError, TrainingInterrupted, KeyboardInterrupt) as exc:
+            last_failure = str(exc) or type(exc).__name__
+            failures_in_a_row += 1
+            finished("failed", None, error=last_failure)
+            raise
+        finally:
+            _clear_keras()
+        failures_in_a_row = 0
+        value = result.validation_accuracy
+        finished("complete", value)
+        return value
+
+    try:
+        while True:
+            counts = _counts(study)
+            if counts["done"] >= trials:
+                break
+            if counts["done"] + counts["active"] >= trials and not counts["waiting"]:
+                # The last trials run elsewhere: wait, in case a worker dies and its trial
+                # comes back to be run again.
+                optuna.storages.fail_stale_trials(study)
+                time.sleep(max(1.0, heartbeat / 2))
+                continue
+            if failures_in_a_row >= FAILURES_IN_A_ROW:
+                raise ConfigError(
+                    f"{failures_in_a_row} trials in a row failed; the last: {last_failure}"
+                )
+            total = sum(counts.values())
+            study.sampler = _sampler(space.base.train.seed, total, trials)
+            study.optimize(objective, n_trials=1, catch=(SurplusTrial, ConfigError))
+    except TrainingInterrupted as exc:
+        raise TuneStopped(
+            f"stopped ({exc.signal_name}); the trial is recorded as failed and the study "
+            f"kept; `rnncls tune {space.source}` with the same --study goes on with it"
+        ) from None
+    return finish(study, study_name, storage_url, study_dir, status)
+
+
+def _retried(study: Any, number: int, callback: Any) -> int | None:
+    """The trial that trial ``number`` runs again (its worker died), or None."""
+    frozen = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    return callback.retried_trial_number(frozen[0]) if frozen else None
+
+
+def _clear_keras() -> None:
+    """Drop the finished trial's graphs, so memory stays flat over many trials."""
+    import sys
+
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session()
+
+
+def finish(
+    study: Any, name: str, storage_url: str, study_dir: Path, status: Callable[[str], None]
+) -> TuneSummary:
+    """The summary; the best trial's config as best.toml, runs/latest on its run, and
+    the pictures of the search."""
+    from optuna.trial import TrialState
+
+    all_trials = study.get_trials(deepcopy=False)
+    summary = TuneSummary(
+        study=name,
+        storage=shown_storage(storage_url),
+        complete=sum(t.state == TrialState.COMPLETE for t in all_trials),
+        pruned=sum(t.state == TrialState.PRUNED for t in all_trials),
+        failed=sum(
+            t.state == TrialState.FAIL and not t.user_attrs.get(SURPLUS_ATTR) for t in all_trials
+        ),
+    )
+    complete = [t for t in all_trials if t.state == TrialState.COMPLETE]
+    if complete:
+        best = max(complete, key=lambda t: (t.value, -t.number))
+        run_dir = Path(best.user_attrs["run_dir"])
+        summary.best_trial, summary.best_value = best.number, best.value
+        summary.best_params, summary.best_run_dir = dict(best.params), str(run_dir)
+        config_text = (run_dir / runs.CONFIG_FILE).read_text(encoding="utf-8")
+        header = (
+            f"# The best trial of study {name}: trial {best.number}, validation accuracy "
+            f"{best.value:.4f} ({run_dir}).\n# Train it again with "
+            f"`rnncls train --config {study_dir / BEST_CONFIG_FILE}`.\n\n"
+        )
+        runs.write_text(study_dir / BEST_CONFIG_FILE, header + config_text)
+        summary.best_config = str(study_dir / BEST_CONFIG_FILE)
+        try:
+            runs.update_latest(run_dir)
+        except runs.RunError as exc:
+            status(f"warning: {exc}")
+    draw_plots(study, study_dir, status)
+    return summary
+
+
+def draw_plots(study: Any, study_dir: Path, status: Callable[[str], None]) -> None:
+    """Optuna's optimization history and parameter importances, as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    pictures = (
+        (HISTORY_PLOT, optuna_plots.plot_optimization_history),
+        (IMPORTANCES_PLOT, optuna_plots.plot_param_importances),
+    )
+    for file_name, plot in pictures:
+        try:
+            with warnings.catch_warnings():  # "too few trials": the picture says so
+                warnings.simplefilter("ignore")
+                axes = plot(study)
+        except Exception as exc:  # noqa: BLE001 - too few trials, or one parameter
+            status(f"no {file_name}: {' '.join(str(exc).split())}")
+            continue
+        figure = axes.figure if not isinstance(axes, np.ndarray) else axes.flat[0].figure
+        figure.set_size_inches(8, 5)
+        figure.tight_layout()
+        runs.write_with(study_dir / file_name, lambda path, f=figure: f.savefig(path, dpi=100))
+        plt.close(figure)
+
+
+def value_text(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.4f}"

@@ -1,0 +1,367 @@
+"""`rnncls tune`: searches on tiny synthetic data, in this process (what one worker
+writes and reports, pruning, continuing a study) and in real worker processes on one
+SQLite file or a real PostgreSQL server (concurrency, SIGKILL, Ctrl-C)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error
+from typer.testing import CliRunner
+
+from rnncls.cli import app
+from rnncls.config import load_config, to_dict
+
+pytestmark = pytest.mark.tensorflow
+runner = CliRunner()
+
+TINY_BASE = """
+[data]
+validation_size = 20
+
+[model]
+hidden_units = 8
+
+[train]
+steps = {steps}
+eval_every = {eval_every}
+batch_size = 16
+"""
+
+
+def write_space(
+    folder: Path,
+    *,
+    steps: int = 6,
+    eval_every: int = 3,
+    pruner: str = "none",
+    space: str = '"train.learning_rate" = { low = 1e-3, high = 3e-2, log = true }',
+) -> Path:
+    path = folder / "space.toml"
+    base = TINY_BASE.format(steps=steps, eval_every=eval_every)
+    path.write_text(f'{base}\n[space]\n{space}\n\n[tune]\npruner = "{pruner}"\n')
+    return path
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def study_trials(storage: str, study: str) -> list:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
+
+
+def states(trials: list) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for trial in trials:
+        found[trial.state.name] = found.get(trial.state.name, 0) + 1
+    return found
+
+
+# ---------------------------------------------------------------------- one worker
+
+
+def test_a_search_reports_each_trial_writes_best_toml_and_continues(in_tmp, tiny_mnist):
+    space = write_space(in_tmp)
+    result = invoke("tune", space, "--trials", 3, "--json", "--data-dir", tiny_mnist)
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result.stdout)
+    assert [line["event"] for line in lines] == ["trial", "trial", "trial", "summary"]
+    trials, summary = lines[:3], lines[3]
+    assert [t["number"] for t in trials] == [0, 1, 2]
+    for trial in trials:
+        run_dir = Path(trial["run_dir"])
+        assert run_dir == Path("runs/space") / f"trial-{trial['number']}"
+        assert trial["state"] == "complete" and trial["step"] == 6
+        # the objective is the validation accuracy of the last evaluation, never test
+        metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        assert trial["value"] == metrics[-1]["eval_accuracy"]
+        assert 1e-3 <= trial["params"]["train.learning_rate"] <= 3e-2
+        config = load_config(run_dir / "config.toml")
+        assert config.train.learning_rate == trial["params"]["train.learning_rate"]
+        recorded = json.loads((run_dir / "trial.json").read_text())
+        assert (recorded["state"], recorded["study"]) == ("complete", "space")
+    best = max(trials, key=lambda t: (t["value"], -t["number"]))
+    assert (summary["best_trial"], summary["best_value"]) == (best["number"], best["value"])
+    assert (summary["complete"], summary["pruned"], summary["failed"]) == (3, 0, 0)
+    assert summary["best_params"] == best["params"]
+    # best.toml is the best trial's resolved config; rnncls train --config takes it
+    best_toml = Path(summary["best_config"])
+    assert best_toml == Path("runs/space/best.toml")
+    assert to_dict(load_config(best_toml)) == to_dict(
+        load_config(Path(best["run_dir"]) / "config.toml")
+    )
+    assert Path("runs/latest").resolve() == Path(best["run_dir"]).resolve()
+    for picture in ("history.png", "importances.png"):
+        assert (Path("runs/space") / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the same command with more trials continues the study: one trial more
+    again = invoke("tune", space, "--trials", 4, "--json", "--data-dir", tiny_mnist)
+    assert again.exit_code == 0, again.output
+    more = json_lines(again.stdout)
+    assert [(x["event"], x.get("number")) for x in more] == [("trial", 3), ("summary", None)]
+    assert more[-1]["complete"] == 4
+
+
+def test_a_trial_below_the_median_is_pruned_and_says_where(in_tmp, tiny_mnist, monkeypatch):
+    """Scripted validation accuracies: trials 0 and 1 score 0.9 at each evaluation,
+    trial 2 scores 0.1 at its first, below their median, so the pruner stops it there."""
+    import rnncls.train
+
+    real = rnncls.train._evaluate
+    scores = iter([0.9, 0.9, 0.9, 0.9, 0.1])
+
+    def scripted(model, split):
+        loss, accuracy = real(model, split)
+        return loss, next(scores) if split.name == "validation" else accuracy
+
+    monkeypatch.setattr(rnncls.train, "_evaluate", scripted)
+    space = write_space(in_tmp, pruner="median")
+    result = invoke("tune", space, "--trials", 3, "--json", "--data-dir", tiny_mnist)
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result.stdout)
+    assert [(t["number"], t["state"], t["step"]) for t in lines[:3]] == [
+        (0, "complete", 6),
+        (1, "complete", 6),
+        (2, "pruned", 3),
+    ]
+    assert lines[2]["value"] is None
+    assert (lines[3]["complete"], lines[3]["pruned"]) == (2, 1)
+    pruned = Path("runs/space/trial-2")
+    assert json.loads((pruned / "trial.json").read_text())["state"] == "pruned"
+    assert (pruned / "checkpoint.npz").exists() and not (pruned / "summary.json").exists()
+
+
+def test_a_study_refuses_another_space_under_its_name(in_tmp, tiny_mnist):
+    assert (
+        invoke("tune", write_space(in_tmp), "--trials", 1, "--data-dir", tiny_mnist).exit_code == 0
+    )
+    changed = write_space(in_tmp, space='"model.hidden_units" = { choices = [4, 8] }')
+    result = invoke("tune", changed, "--trials", 2, "--data-dir", tiny_mnist)
+    assert_one_line_error(result, 2, "study space was started with another space")
+    # under a new name it is a new study beside the first
+    other = invoke("tune", changed, "--trials", 1, "--study", "other", "--data-dir", tiny_mnist)
+    assert other.exit_code == 0, other.output
+    assert sorted(p.name for p in Path("runs").iterdir() if p.is_dir() and not p.is_symlink()) == [
+        "other",
+        "space",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["--pruner", "wait"], 2, "--pruner 'wait': expected one of median, hyperband, none"),
+        (["--trials", "0"], 2, "--trials 0: must be at least 1"),
+        (["--heartbeat", "0"], 2, "--heartbeat 0: must be at least 1"),
+        (["--study", "a/b"], 2, "--study 'a/b': a study name is one folder name"),
+        (["--study", "latest"], 2, "--study 'latest'"),
+        (["--storage", "nosuchdb://x"], 1, "cannot open storage nosuchdb://x"),
+        (
+            ["--storage", "mysql+pymysql://me:secret@127.0.0.1/db"],
+            2,
+            "--storage mysql+pymysql://me:***@127.0.0.1/db: no database driver for "
+            "mysql+pymysql is installed (pip install PyMySQL)",
+        ),
+    ],
+)
+def test_bad_options_are_one_line_before_any_trial(in_tmp, tiny_mnist, args, code, fragment):
+    result = invoke("tune", write_space(in_tmp), "--data-dir", tiny_mnist, *args)
+    assert_one_line_error(result, code, fragment)
+    assert not list(Path("runs").glob("*/trial-*"))
+
+
+# ---------------------------------------------------------------------- worker processes
+
+
+def start_worker(cwd: Path, space: Path, data: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, MPLBACKEND="Agg", RNNCLS_DATA_DIR=str(data))
+    return subprocess.Popen(
+        [sys.executable, "-m", "rnncls", "tune", str(space), "--json", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(worker: subprocess.Popen, timeout: float = 600) -> tuple[int, list[dict], str]:
+    out, err = worker.communicate(timeout=timeout)
+    return worker.returncode, json_lines(out), err
+
+
+def wait_for_running_trial(worker: subprocess.Popen, study_dir: Path) -> int:
+    """The number of the trial ``worker`` runs, once that trial has a checkpoint (it is
+    mid-training). Its stderr says which trial it trains ("trial N: data: ...")."""
+    seen = ""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        seen += os.read(worker.stderr.fileno(), 65536).decode()
+        started = re.findall(r"^trial (\d+): data:", seen, re.MULTILINE)
+        if started and (study_dir / f"trial-{started[-1]}" / "checkpoint.npz").exists():
+            return int(started[-1])
+        assert worker.poll() is None, seen
+        time.sleep(0.05)
+    raise AssertionError(f"no trial started: {seen}")
+
+
+def assert_study_holds(trials: list, requested: int) -> None:
+    """Exactly ``requested`` completed or pruned trials, none running or waiting."""
+    counted = states(trials)
+    assert counted.get("COMPLETE", 0) + counted.get("PRUNED", 0) == requested, counted
+    assert "RUNNING" not in counted and "WAITING" not in counted, counted
+
+
+@pytest.mark.slow
+def test_two_workers_on_one_sqlite_study_share_its_trials(tmp_path, tiny_mnist):
+    space = write_space(tmp_path, steps=12, eval_every=3)
+    workers = [start_worker(tmp_path, space, tiny_mnist, "--trials", 4) for _ in range(2)]
+    results = [finish(worker) for worker in workers]
+    assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
+    reported = [line for _, lines, _ in results for line in lines if line["event"] == "trial"]
+    numbers = sorted(line["number"] for line in reported)
+    assert numbers == sorted(set(numbers)) and len(numbers) == 4  # each trial run once
+    assert all(results[i][1][-1]["event"] == "summary" for i in (0, 1))
+    storage = f"sqlite:///{tmp_path / 'runs' / 'space' / 'study.db'}"
+    assert_study_holds(study_trials(storage, "space"), 4)
+    # each worker did some of the work (they ran side by side, not one after the other)
+    assert all(any(x["event"] == "trial" for x in lines) for _, lines, _ in results)
+
+
+def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str | None) -> None:
+    """Two workers; one killed mid-trial with SIGKILL. The other runs its trial again
+    (same parameters) once its heartbeat stops, and finishes the study."""
+    space = write_space(tmp_path, steps=240, eval_every=4)
+    extra = ["--trials", 3, "--heartbeat", 1] + (["--storage", storage] if storage else [])
+    doomed = start_worker(tmp_path, space, data, *extra)
+    killed = wait_for_running_trial(doomed, tmp_path / "runs" / "space")
+    survivor = start_worker(tmp_path, space, data, *extra)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    assert not (tmp_path / "runs" / "space" / f"trial-{killed}" / "summary.json").exists()
+    code, lines, err = finish(survivor)
+    assert code == 0, err
+    storage = storage or f"sqlite:///{tmp_path / 'runs' / 'space' / 'study.db'}"
+    trials = study_trials(storage, "space")
+    assert_study_holds(trials, 3)
+    by_number = {t.number: t for t in trials}
+    assert by_number[killed].state.name == "FAIL"
+    retried = [x for x in lines if x["event"] == "trial" and x["retry_of"] == killed]
+    assert len(retried) == 1, lines
+    assert retried[0]["state"] in ("complete", "pruned")
+    assert retried[0]["params"] == by_number[killed].params
+    assert f"trial {retried[0]['number']}: trial {killed} again" in err
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_trial_has_its_trial_run_again(tmp_path, tiny_mnist):
+    sigkill_one_of_two_workers(tmp_path, tiny_mnist, None)
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_worker_with_its_trial_failed_not_running(tmp_path, tiny_mnist):
+    space = write_space(tmp_path, steps=240, eval_every=4)
+    worker = start_worker(tmp_path, space, tiny_mnist, "--trials", 2)
+    number = wait_for_running_trial(worker, tmp_path / "runs" / "space")
+    worker.send_signal(signal.SIGINT)
+    code, lines, err = finish(worker)
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("stopped (SIGINT); the trial is recorded as failed"), err
+    assert "rnncls tune" in last and "Traceback" not in err
+    assert [(x["number"], x["state"]) for x in lines] == [(number, "failed")]
+    storage = f"sqlite:///{tmp_path / 'runs' / 'space' / 'study.db'}"
+    assert states(study_trials(storage, "space")) == {"FAIL": 1}
+    recorded = json.loads(
+        (tmp_path / "runs" / "space" / f"trial-{number}" / "trial.json").read_text()
+    )
+    assert recorded["state"] == "failed"
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_binaries() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return versions[-1].parent if versions else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server of its own on 127.0.0.1, stopped after the test; its URL."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "PostgreSQL is not installed; .ci/run installs it (apt-get install postgresql)"
+            )
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="rnncls-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(folder, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", free_port()
+    try:
+        subprocess.run(
+            [*as_user, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            [
+                *as_user,
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-w",
+                "-l",
+                str(folder / "log"),
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_workers_share_a_postgresql_study_and_survive_a_sigkill(tmp_path, tiny_mnist, postgres):
+    sigkill_one_of_two_workers(tmp_path, tiny_mnist, postgres)
