@@ -194,3 +194,21 @@ def test_the_shipped_space_loads_and_its_base_is_a_good_config():
     assert isinstance(space, Space) and space.dimensions
     assert space.pruner == "median"
     assert space.base.train.seed == load_config().train.seed
+
+
+def test_tune_with_a_bad_space_is_one_line_and_exit_2_before_anything_is_made(
+    tmp_path, monkeypatch
+):
+    from conftest import assert_one_line_error
+    from typer.testing import CliRunner
+
+    from rnncls.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    path = write_space(tmp_path, '"train.learning_rate" = { low = 0.2, high = 0.1 }')
+    result = CliRunner().invoke(app, ["tune", str(path)])
+    assert_one_line_error(
+        result, 2, f'[space] "train.learning_rate" in {path}: low 0.2 is above high 0.1'
+    )
+    assert not (tmp_path / "runs").exists()
+    assert_one_line_error(CliRunner().invoke(app, ["tune", "missing.toml"]), 2, "not found")
