@@ -20,8 +20,7 @@ import typer
 
 from rnncls import __version__
 from rnncls.config import Config, ConfigError, load_config, to_toml, with_values
-from rnncls.data import DataError
-from rnncls.runs import RunError
+from rnncls.errors import DataError, RunError
 
 app = typer.Typer(
     name="rnncls",

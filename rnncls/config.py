@@ -14,14 +14,17 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+
+def _tomllib() -> Any:
+    """The TOML reader, imported when first needed (not for `rnncls --help`)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib
 
 
 class ConfigError(ValueError):
@@ -216,7 +219,7 @@ FLAG_NAMES = {"train.learning_rate": "--lr"}
 
 def default_config_path() -> Path:
     """The packaged default config, the same file as ``configs/default.toml``."""
-    return Path(str(resources.files("rnncls") / "default.toml"))
+    return Path(__file__).with_name("default.toml")  # package data, beside this module
 
 
 def _type_name(value: Any) -> str:
@@ -293,6 +296,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file is a directory: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    tomllib = _tomllib()
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -317,6 +321,7 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     if not dot or not section or not key:
         raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE, like train.steps=500")
     raw = raw.strip()
+    tomllib = _tomllib()
     try:
         value = tomllib.loads(f"value = {raw}")["value"]
     except (tomllib.TOMLDecodeError, RecursionError):

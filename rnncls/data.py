@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnncls.errors import DataError  # noqa: F401 - raised here, and imported from here
+
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 SPLITS = ("train", "validation", "test")
@@ -32,10 +34,6 @@ FIX_HINT = (
     "point --data-dir or RNNCLS_DATA_DIR at a folder with the four MNIST files "
     "(train-images-idx3-ubyte[.gz], ...) or a mnist.npz"
 )
-
-
-class DataError(RuntimeError):
-    """A data set that is missing or damaged; the CLI exits 1 on it."""
 
 
 @dataclass(frozen=True)

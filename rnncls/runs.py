@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from rnncls.errors import RunError  # noqa: F401 - raised here, and imported from here
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks, run directories are not locked
@@ -49,10 +51,6 @@ RUN_FILES = (
     CURVES_FILE,
     TRIAL_FILE,
 )
-
-
-class RunError(RuntimeError):
-    """A run directory that is missing, damaged or must not be touched; exit 1."""
 
 
 def _reason(exc: OSError) -> str:
