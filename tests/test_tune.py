@@ -151,9 +151,20 @@ def test_a_trial_below_the_median_is_pruned_and_says_where(in_tmp, tiny_mnist, m
 
 
 def test_a_study_refuses_another_space_under_its_name(in_tmp, tiny_mnist):
-    assert (
-        invoke("tune", write_space(in_tmp), "--trials", 1, "--data-dir", tiny_mnist).exit_code == 0
-    )
+    first = invoke("tune", write_space(in_tmp), "--trials", 1, "--data-dir", tiny_mnist)
+    assert first.exit_code == 0, first.output
+    # without --json and a terminal: a line a trial, then the summary
+    trial_line, summary_line = first.stdout.splitlines()
+    value = json.loads(Path("runs/space/trial-0/summary.json").read_text())["validation_accuracy"]
+    lr = load_config(Path("runs/space/trial-0/config.toml")).train.learning_rate
+    assert re.fullmatch(
+        rf"trial=0  state=complete  value={value:.4f}  train.learning_rate={lr:.4g}  seconds=\d+",
+        trial_line,
+    ), trial_line
+    assert summary_line.startswith(
+        f"study space: 1 complete, 0 pruned, 0 failed; best trial 0, validation accuracy "
+        f"{value:.4f} (train.learning_rate={lr:.4g}); its config: runs/space/best.toml"
+    ), summary_line
     changed = write_space(in_tmp, space='"model.hidden_units" = { choices = [4, 8] }')
     result = invoke("tune", changed, "--trials", 2, "--data-dir", tiny_mnist)
     assert_one_line_error(result, 2, "study space was started with another space")
