@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rnncls import runs
-from rnncls.config import ConfigError
+from rnncls.config import ConfigError, to_toml
 from rnncls.data import DataSource
 from rnncls.space import Space
 
@@ -362,7 +362,7 @@ def tune(
             f"stopped ({exc.signal_name}); the trial is recorded as failed and the study "
             f"kept; `rnncls tune {space.source}` with the same --study goes on with it"
         ) from None
-    return finish(study, study_name, storage_url, study_dir, status)
+    return finish(study, space, study_name, storage_url, study_dir, status)
 
 
 def _retried(study: Any, number: int, callback: Any) -> int | None:
@@ -381,7 +381,12 @@ def _clear_keras() -> None:
 
 
 def finish(
-    study: Any, name: str, storage_url: str, study_dir: Path, status: Callable[[str], None]
+    study: Any,
+    space: Space,
+    name: str,
+    storage_url: str,
+    study_dir: Path,
+    status: Callable[[str], None],
 ) -> TuneSummary:
     """The summary; the best trial's config as best.toml, runs/latest on its run, and
     the pictures of the search."""
@@ -403,18 +408,21 @@ def finish(
         run_dir = Path(best.user_attrs["run_dir"])
         summary.best_trial, summary.best_value = best.number, best.value
         summary.best_params, summary.best_run_dir = dict(best.params), str(run_dir)
-        config_text = (run_dir / runs.CONFIG_FILE).read_text(encoding="utf-8")
+        # Made from the study, not read from the run: the best trial may have run on
+        # another machine. It is the config that trial trained with.
         header = (
             f"# The best trial of study {name}: trial {best.number}, validation accuracy "
             f"{best.value:.4f} ({run_dir}).\n# Train it again with "
             f"`rnncls train --config {study_dir / BEST_CONFIG_FILE}`.\n\n"
         )
+        config_text = to_toml(space.config_for(dict(best.params)))
         runs.write_text(study_dir / BEST_CONFIG_FILE, header + config_text)
         summary.best_config = str(study_dir / BEST_CONFIG_FILE)
-        try:
-            runs.update_latest(run_dir)
-        except runs.RunError as exc:
-            status(f"warning: {exc}")
+        if runs.is_run_dir(run_dir):
+            try:
+                runs.update_latest(run_dir)
+            except runs.RunError as exc:
+                status(f"warning: {exc}")
     draw_plots(study, study_dir, status)
     return summary
 
