@@ -548,3 +548,14 @@ def test_diff_needs_two_run_directories(tree: Path) -> None:
     with pytest.raises(RunError) as caught:
         runlist.diff_runs(tree / "gone", tree / "a")
     assert str(caught.value) == f"run not found: {tree / 'gone'}"
+
+
+def test_runlist_imports_no_tensorflow() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, rnncls.runlist; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.split() == ["False", "False"]
