@@ -867,6 +867,8 @@ def runs_list(
 
 
 def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
+    from rnncls.runlist import COLUMNS
+
     if output_format == "jsonl":
         for run in listed:
             emit_json(run.to_json())
@@ -876,7 +878,6 @@ def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
         return
     if not listed:
         return
-    header = ["name", "state", "steps", "validation_accuracy", "test_accuracy", "train_seconds"]
     rows = [
         [
             run.name,
@@ -889,7 +890,7 @@ def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
         ]
         for run in listed
     ]
-    print_table([*header, *keys], rows)
+    print_table([*COLUMNS, *keys], rows)
 
 
 CSV_FIELDS = (

@@ -199,7 +199,6 @@ def write_run(
     """A run directory as training (and `rnncls tune`) leaves it, with chosen values:
     config.toml (the defaults with ``config``'s dotted keys changed), and where given
     summary.json, metrics.jsonl, a checkpoint of step ``checkpoint`` and trial.json."""
-
     from rnncls import runs
     from rnncls.config import Config, to_toml, with_values
 
