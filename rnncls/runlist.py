@@ -178,14 +178,14 @@ def run_state(
     """The state and its step (see the module's docstring for the rules)."""
     if runs.is_locked(run_dir):
         return "running", None
-    trial_state = trial.get("state") if trial is not None else None
-    if trial_state == "running":
+    trial = trial or {}
+    if trial.get("state") == "running":
         return "failed", None  # its worker died: nothing holds the lock
-    if trial_state in TRIAL_STATES:
-        state = TRIAL_STATES[trial_state]
+    if trial.get("state") in TRIAL_STATES:
+        state = TRIAL_STATES[trial["state"]]
         if state != "pruned":
             return state, None
-        step = count(trial.get("step")) if trial is not None else None
+        step = count(trial.get("step"))
         return state, step if step is not None else checkpoint
     if finished:
         return "finished", None
@@ -209,7 +209,10 @@ def read_run(run_dir: Path, name: str) -> RunInfo:
     summary = summary or {}
     validation = number(summary.get("validation_accuracy"))
     if validation is None:
-        records = runs.read_metrics(run_dir)
+        try:
+            records = runs.read_metrics(run_dir)
+        except (OSError, UnicodeDecodeError):
+            records = []
         last = records[-1] if records and isinstance(records[-1], dict) else {}
         validation = number(last.get("eval_accuracy"))
     steps = count(summary.get("steps"))

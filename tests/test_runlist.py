@@ -332,6 +332,11 @@ def test_metrics_cut_short_or_without_accuracy(tmp_path: Path) -> None:
     assert runlist.read_run(run, "r").validation_accuracy is None
     (run / runs.METRICS_FILE).write_text('{"step": 100, "eval_accuracy": "0.9"}\n[1]\n')
     assert runlist.read_run(run, "r").validation_accuracy is None
+    (run / runs.METRICS_FILE).write_bytes(b'{"step": 100, "eval_accuracy": 0.9}\n\xff\n')
+    assert runlist.read_run(run, "r").validation_accuracy is None  # not text: not read
+    (run / runs.METRICS_FILE).unlink()
+    (run / runs.METRICS_FILE).mkdir()
+    assert runlist.read_run(run, "r").validation_accuracy is None
 
 
 @pytest.mark.parametrize(
