@@ -842,7 +842,9 @@ def runs_list(
             "a value last.  [default: name]",
         ),
     ] = None,
-    reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Largest first.")] = False,
+    reverse: Annotated[
+        bool, typer.Option("--reverse", "-r", help="Reverse the order: largest first.")
+    ] = False,
 ) -> None:
     """List the run directories under DIR, search trials included, in one table.
 
