@@ -255,6 +255,29 @@ def _lock(path: Path) -> None:
     _LOCKS[key] = (descriptor, inode)
 
 
+def is_locked(path: Path) -> bool:
+    """Whether a training (in any process, this one included) holds the run directory's
+    lock, that is, whether the run is running now.
+
+    The probe is a shared, non-blocking ``flock`` on a fresh descriptor, released at
+    once: it conflicts with a training's exclusive lock, but not with another probe, so
+    two listings at the same moment never see each other as a training.
+    """
+    if fcntl is None:
+        return False
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)  # closing the descriptor releases the probe's lock
+    return False
+
+
 def release_run_dir(path: Path) -> None:
     held = _LOCKS.pop(str(path.resolve()), None)
     if held:

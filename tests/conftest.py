@@ -182,3 +182,39 @@ def assert_one_line_error(result: Any, exit_code: int, fragment: str = "") -> st
     assert fragment in lines[0], lines[0]
     assert "Traceback" not in result.output
     return lines[0]
+
+
+# ---------------------------------------------------------------------- run directories by hand
+
+
+def write_run(
+    path: Path,
+    config: dict[str, Any] | None = None,
+    *,
+    summary: dict[str, Any] | None = None,
+    metrics: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    checkpoint: int | None = None,
+    trial: dict[str, Any] | None = None,
+) -> Path:
+    """A run directory as training (and `rnncls tune`) leaves it, with chosen values:
+    config.toml (the defaults with ``config``'s dotted keys changed), and where given
+    summary.json, metrics.jsonl, a checkpoint of step ``checkpoint`` and trial.json."""
+    from rnncls import runs
+    from rnncls.config import Config, to_toml, with_values
+
+    changes: dict[str, dict[str, Any]] = {}
+    for dotted, value in (config or {}).items():
+        section, key = dotted.split(".")
+        changes.setdefault(section, {})[key] = value
+    path.mkdir(parents=True, exist_ok=True)
+    (path / runs.CONFIG_FILE).write_text(to_toml(with_values(Config(), **changes)))
+    if summary is not None:
+        runs.write_json(path / runs.SUMMARY_FILE, {"event": "done", **summary})
+    for record in metrics:
+        runs.append_metrics(path, {"event": "eval", **record})
+    if checkpoint is not None:
+        state = {"format": 1, "step": checkpoint}
+        runs.save_checkpoint(path, state, {"model": {"w": np.zeros(2, np.float32)}})
+    if trial is not None:
+        runs.write_json(path / "trial.json", trial)
+    return path

@@ -262,6 +262,42 @@ def test_each_claimed_run_keeps_its_own_lock_until_released(tmp_path: Path) -> N
     assert not locked_elsewhere(second)
 
 
+def test_is_locked_while_a_training_holds_the_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    path = make_run(tmp_path / "r")
+    assert not runs.is_locked(path)
+    runs.claim_run_dir(path, fresh=False)  # this process's own training counts
+    try:
+        assert runs.is_locked(path)
+    finally:
+        runs.release_run_dir(path)
+    assert not runs.is_locked(path)
+    other = os.open(path, os.O_RDONLY)  # another open file: another process, as far as
+    try:  # flock can tell
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert runs.is_locked(path)
+    finally:
+        os.close(other)
+    assert not runs.is_locked(path) and not runs.is_locked(tmp_path / "nowhere")
+
+
+def test_is_locked_leaves_no_lock_and_does_not_see_another_probe(tmp_path: Path) -> None:
+    import fcntl
+
+    path = make_run(tmp_path / "r")
+    probe = os.open(path, os.O_RDONLY)  # a listing probing at this moment
+    try:
+        fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        assert not runs.is_locked(path)
+    finally:
+        os.close(probe)
+    assert not runs.is_locked(path)
+    assert not locked_elsewhere(path)  # the probe's lock went with its descriptor
+    runs.claim_run_dir(path, fresh=False)  # so a training can start
+    runs.release_run_dir(path)
+
+
 def test_claim_run_dir_in_a_file_is_a_run_error(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("")
     with pytest.raises(RunError, match="^cannot create run directory .*f/r: "):
