@@ -15,13 +15,14 @@ config's, never rescaled.
 Every worker of a cluster runs the same loop on the same batches (their order is a
 function of the seed and the step), so the only decisions they must agree on are the
 ones that depend on a clock or a signal: how many steps the next call trains, and
-whether to stop. :meth:`Distribution.agreed_max` and :meth:`Distribution.any` make them
+whether to stop. :meth:`Distribution.agreed` and :meth:`Distribution.any` make them
 one decision, through a collective over the workers.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -51,7 +52,7 @@ class Distribution:
         self.replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         self.workers = workers
         self.is_chief = chief
-        self._max = None
+        self._mean = None
 
     def describe(self) -> str:
         """What the log says about the devices of the run (empty without a strategy)."""
@@ -84,21 +85,22 @@ class Distribution:
         per_replica = self.strategy.run(on_replica, args=args)
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    def agreed_max(self, value: float) -> float:
-        """The largest ``value`` over the workers (the value itself on one machine)."""
+    def agreed(self, value: float) -> float:
+        """The mean of ``value`` over the workers: one number they all have (the value
+        itself on one machine)."""
         if self.workers == 1:
             return value
         tf = self._tf
-        if self._max is None:
+        if self._mean is None:
 
             @tf.function
-            def largest(value: Any) -> Any:
+            def mean(value: Any) -> Any:
                 per_replica = self.strategy.run(lambda: tf.identity(value))
-                return self.strategy.reduce(tf.distribute.ReduceOp.MAX, per_replica, axis=None)
+                return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
 
-            self._max = largest
+            self._mean = mean
         with self.guard():
-            return float(self._max(tf.constant(value, tf.float64)))
+            return float(self._mean(tf.constant(value, tf.float64)))
 
     def guard(self) -> Any:
         """Where collectives run: a lost worker becomes one :class:`ClusterError`."""
@@ -106,7 +108,7 @@ class Distribution:
 
     def any(self, flag: bool) -> bool:
         """Whether ``flag`` is set on any worker (a stop asked of one stops them all)."""
-        return self.agreed_max(1.0 if flag else 0.0) > 0.0
+        return self.agreed(1.0 if flag else 0.0) > 0.0
 
 
 def build(tf: Any, train: TrainConfig, environ: Mapping[str, str] = os.environ) -> Distribution:
@@ -164,6 +166,9 @@ def _reason(error: Any) -> str:
     marker = "Collective ops is aborted by: "
     if marker in text:
         text = text.split(marker, 1)[1]
+    grpc = re.search(r" Additional GRPC error information from remote target (\S+)", text)
+    if grpc:
+        text = f"{text[: grpc.start()]}, from {grpc.group(1)}"
     return text[:160] + ("..." if len(text) > 160 else "")
 
 

@@ -529,9 +529,11 @@ def train(
                 how = "SIGINT twice" if first == "SIGINT" else f"{first}, then SIGINT"
                 raise TrainingInterrupted(run_dir, saved_step, how, at_once=True) from None
             except distribute.ClusterError as error:
+                # --resume continues from the chief's checkpoint, which the chief names
                 kept = f"step {saved_step}" if saved_step else "none yet"
+                kept = f"last checkpoint: {kept}; " if chief else ""
                 raise distribute.ClusterError(
-                    f"{error}; last checkpoint: {kept}; start every worker again with --resume"
+                    f"{error}; {kept}start every worker again with --resume"
                 ) from None
         result = _finish(trainer, test_split, state, best, output, status, chief)
         return result if chief else replace(result, run_dir=str(run_dir))
@@ -622,7 +624,7 @@ def training_loop(
         elapsed = time.perf_counter() - started
         state["train_seconds"] += elapsed
         # the workers of a cluster must train the same steps in each call
-        seconds_per_step = trainer.distribution.agreed_max(elapsed / count)
+        seconds_per_step = trainer.distribution.agreed(elapsed / count)
         state["loss_count"] += count
         state["step"] = step = step + count
         if not (step % eval_every == 0 or step == steps):
