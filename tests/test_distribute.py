@@ -129,6 +129,7 @@ def test_multi_worker_needs_a_shared_run_dir(in_tmp, tiny_mnist):
     assert not (in_tmp / "runs").exists()
 
 
+@pytest.mark.tensorflow
 def test_tf_config_gives_the_cluster_and_the_task():
     from rnncls import distribute
     from rnncls.tf_setup import import_tensorflow
@@ -142,6 +143,7 @@ def test_tf_config_gives_the_cluster_and_the_task():
         assert (resolver.task_type, resolver.task_id) == ("worker", 1)
 
 
+@pytest.mark.tensorflow
 def test_slurm_gives_the_cluster_when_there_is_no_tf_config():
     from rnncls import distribute
     from rnncls.tf_setup import import_tensorflow
@@ -165,6 +167,7 @@ def test_slurm_gives_the_cluster_when_there_is_no_tf_config():
     assert (resolver.task_type, resolver.task_id) == ("worker", 2)
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize(
     ("environ", "fragment"),
     [
@@ -187,6 +190,7 @@ def test_multi_worker_without_a_cluster_is_a_config_error(environ, fragment):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow
 def test_mirrored_on_two_cpu_devices_trains_the_single_device_model(workspace, single_device):
     run_dir = workspace / "mirrored"
     process = subprocess.Popen(
@@ -209,6 +213,7 @@ def test_mirrored_on_two_cpu_devices_trains_the_single_device_model(workspace, s
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow
 def test_two_workers_train_one_model_written_by_the_chief_and_resume(workspace, single_device):
     run_dir = workspace / "cluster"
     args = ["--run-dir", run_dir, "--data-dir", workspace / "mnist", "--json"]
@@ -237,6 +242,7 @@ def test_two_workers_train_one_model_written_by_the_chief_and_resume(workspace, 
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow
 def test_a_killed_worker_stops_the_chief_with_one_error_line(workspace):
     run_dir = workspace / "killed"
     settings = [*SETTINGS, "train.distribute=multi_worker", "train.steps=1000000"]
