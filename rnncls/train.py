@@ -457,7 +457,8 @@ def train(
     check_labels(config, (train_split, validation_split, test_split))
     order = BatchOrder(config.train.seed, len(train_split), config.train.batch_size)
 
-    phase("starting TensorFlow and building the model")
+    cluster = ", waiting for every worker" if config.train.distribute == "multi_worker" else ""
+    phase(f"starting TensorFlow{cluster} and building the model")
     trainer = Trainer(config, train_split, steps)
     del train_split
     chief = trainer.distribution.is_chief
