@@ -54,8 +54,9 @@ def free_ports(count: int) -> list[int]:
 
 def start_workers(cwd: Path, *args: str | Path, count: int = 2) -> list[subprocess.Popen]:
     """``rnncls train ARGS`` as the workers of one cluster on 127.0.0.1, each with its
-    TF_CONFIG; worker 0 is the chief."""
+    TF_CONFIG; worker 0 is the chief. Their temporary folders go into ``cwd/tmp``."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(count)]}
+    (cwd / "tmp").mkdir(exist_ok=True)
     workers = []
     for index in range(count):
         task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
@@ -63,7 +64,7 @@ def start_workers(cwd: Path, *args: str | Path, count: int = 2) -> list[subproce
             subprocess.Popen(
                 [sys.executable, "-m", "rnncls", "train", *map(str, args)],
                 cwd=cwd,
-                env={**os.environ, "TF_CONFIG": json.dumps(task)},
+                env={**os.environ, "TF_CONFIG": json.dumps(task), "TMPDIR": str(cwd / "tmp")},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -226,6 +227,7 @@ def test_two_workers_train_one_model_written_by_the_chief_and_resume(workspace, 
     assert [m["step"] for m in map(json.loads, (run_dir / "metrics.jsonl").open())] == [3]
     assert {p.name for p in run_dir.iterdir()} == set(runs.RUN_FILES)
     assert (workspace / "runs" / "latest").resolve() == run_dir.resolve()
+    assert list((workspace / "tmp").glob("rnncls-worker-*")) == []  # the worker's, removed
     chief_done, worker_done = (done_event(out) for _, out, _ in results)
     timings = {"train_seconds", "ms_per_step"}  # each worker times its own steps
     assert {k: v for k, v in worker_done.items() if k not in timings} == {
