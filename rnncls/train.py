@@ -212,7 +212,6 @@ class Trainer:
         tf = import_tensorflow(threads=TRAIN_THREADS, inter_op_threads=TRAIN_INTER_OP_THREADS)
         import keras
 
-        from rnncls import distribute
         from rnncls.augment import augmenter
         from rnncls.model import build_model
         from rnncls.optimization import build_optimizer
