@@ -142,6 +142,8 @@ class TrainConfig:
     tensorboard: bool = _spec(False)
     # auto: the hand-written two-core LSTM pass where it applies; off: always Keras's graph.
     fast_path: str = _spec("auto", _one_of("auto", "off"))
+    # none: one device; mirrored: every local GPU (or CPU device); multi_worker: a cluster.
+    distribute: str = _spec("none", _one_of("none", "mirrored", "multi_worker"))
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
     "train.patience": None,
     "train.tensorboard": None,
     "train.fast_path": _needs("train.fast_path", "auto"),
+    # Under a strategy each replica trains on its share of the batch through Keras's graph.
+    "train.distribute": _needs("train.distribute", "none"),
     "augment.shift": None,
     "augment.rotation": None,
     "augment.zoom": None,

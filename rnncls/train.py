@@ -22,14 +22,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnncls import runs
+from rnncls import distribute, runs
 from rnncls.config import Config, ConfigError, to_toml, total_steps
 from rnncls.data import DataSource, Split, load_split, load_training_data
 from rnncls.evaluate import cross_entropy, keras_logits
@@ -218,11 +218,20 @@ class Trainer:
         from rnncls.optimization import build_optimizer
 
         steps = total_steps(config.train, len(train_split)) if steps is None else steps
+        # before any op: a multi-worker strategy configures the runtime for the cluster
+        self.distribution = distribution = distribute.build(tf, config.train)
+        if config.train.batch_size % distribution.replicas:
+            raise ConfigError(
+                f"train.batch_size = {config.train.batch_size}: the global batch must split "
+                f"evenly over the {distribution.replicas} replicas of train.distribute = "
+                f"{config.train.distribute!r}"
+            )
         tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.train.seed)
-        self.model = build_model(config.model)
-        self.optimizer = build_optimizer(config.train, steps)
-        self.optimizer.build(self.model.trainable_variables)
+        with distribution.scope():
+            self.model = build_model(config.model)
+            self.optimizer = build_optimizer(config.train, steps)
+            self.optimizer.build(self.model.trainable_variables)
         loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         images = tf.constant(train_split.images)
         labels = tf.constant(train_split.labels.astype(np.int32))
@@ -244,16 +253,29 @@ class Trainer:
             returns ``loss_sum`` plus their losses, added one by one, so an interval cut
             into several calls sums its losses as one call would."""
             for row in tf.range(tf.shape(batch_indices)[0]):
-                indices = batch_indices[row]
-                batch = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
-                if augment is not None:
-                    batch = augment(batch, first_step + tf.cast(row, tf.int64))
-                with tf.GradientTape() as tape:
-                    loss = loss_function(tf.gather(labels, indices), forward(batch))
-                gradients = tape.gradient(loss, variables)
-                optimizer.apply_gradients(zip(gradients, variables, strict=True))
+                step = first_step + tf.cast(row, tf.int64)
+                loss = distribution.run(train_step, batch_indices[row], step)
                 loss_sum += tf.cast(loss, tf.float64)
             return loss_sum
+
+        def train_step(indices: Any, step: Any, replica: Any = 0, replicas: int = 1) -> Any:
+            """One optimizer step on the batch of ``indices``; under a strategy, on this
+            replica's share of it. There Keras's loss is the share's mean over the number
+            of replicas, and its optimizer sums the replicas' gradients: the step is the
+            one-device step on the whole batch, and the replicas' losses sum to its loss."""
+            batch = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
+            if augment is not None:  # the whole batch, so each image moves as on one device
+                batch = augment(batch, step)
+            batch_labels = tf.gather(labels, indices)
+            if replicas > 1:
+                share = config.train.batch_size // replicas
+                batch = batch[replica * share : (replica + 1) * share]
+                batch_labels = batch_labels[replica * share : (replica + 1) * share]
+            with tf.GradientTape() as tape:
+                loss = loss_function(batch_labels, forward(batch))
+            gradients = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            return loss
 
         self._run_steps = run_steps
         self._tf = tf
@@ -323,7 +345,7 @@ class Trainer:
         """Trace and optimise the step graph on one batch, then undo that step, so the
         timed steps exclude compilation and the run's result is unchanged."""
         saved = self.state_arrays()
-        with step_graph_options(self._tf):
+        with step_graph_options(self._tf), self.distribution.guard():
             self._run_steps(batch_indices[:1], np.int64(step), np.float64(0.0))
         self.restore(saved, Path("<warm-up>"), CHECKPOINT_VERSION)
 
@@ -331,7 +353,7 @@ class Trainer:
         self, batch_indices: np.ndarray, first_step: int = 0, loss_sum: float = 0.0
     ) -> float:
         """Train one step per row of ``batch_indices``; ``loss_sum`` plus their losses."""
-        with step_graph_options(self._tf):
+        with step_graph_options(self._tf), self.distribution.guard():
             return float(self._run_steps(batch_indices, np.int64(first_step), np.float64(loss_sum)))
 
 
@@ -409,6 +431,11 @@ def train(
     notify = on_event or (lambda event: None)
     advance = on_progress or (lambda progress: None)
     phase = on_phase or (lambda message: None)
+    if config.train.distribute == "multi_worker" and run_dir is None:
+        raise ConfigError(
+            "train.distribute = 'multi_worker': give every worker the same --run-dir, "
+            "on a file system they share"
+        )
     resuming = runs.check_run_dir(run_dir, resume=resume, force=force)
     phase("loading the data set")
     train_split, validation_split = load_training_data(source, config.data.validation_size)
@@ -430,29 +457,41 @@ def train(
     check_labels(config, (train_split, validation_split, test_split))
     order = BatchOrder(config.train.seed, len(train_split), config.train.batch_size)
 
-    phase("starting TensorFlow and building the model")
+    cluster = ", waiting for every worker" if config.train.distribute == "multi_worker" else ""
+    phase(f"starting TensorFlow{cluster} and building the model")
     trainer = Trainer(config, train_split, steps)
     del train_split
-    run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
+    chief = trainer.distribution.is_chief
+    # Only the chief writes the run directory; another worker of a cluster writes its
+    # files (the same checkpoints) into a private temporary folder.
+    worker_folder = ExitStack()
+    if chief:
+        output = run_dir = runs.claim_run_dir(run_dir, fresh=not resuming)
+    else:
+        output = runs.claim_run_dir(
+            worker_folder.enter_context(distribute.worker_folder()), fresh=True
+        )
     # Released however training ends, so a process that goes on (rnncls tune) does
     # not keep the folder looking in use.
     try:
         if saved is not None:
             trainer.restore(saved, run_dir, state["version"])
             state["version"] = CHECKPOINT_VERSION  # the next checkpoint is written as today's
-        status(f"data: {source}   run: {run_dir}")
+        status(f"data: {source}   run: {run_dir}" + ("" if chief else " (the chief writes it)"))
+        if trainer.distribution.strategy is not None:
+            status(f"distributed: {trainer.distribution.describe()}")
         if trainer.fast_path_off and config.model.cell == "lstm":
             status("training through Keras's graph (" + ", ".join(trainer.fast_path_off) + ")")
         if saved is not None:
             status(f"resuming {run_dir} from step {state['step']}")
         elif resuming:
             status(f"no checkpoint in {run_dir} yet: starting it from step 0")
-        runs.write_text(run_dir / runs.CONFIG_FILE, to_toml(config))
-        runs.truncate_metrics(run_dir, state["step"])
+        runs.write_text(output / runs.CONFIG_FILE, to_toml(config))
+        runs.truncate_metrics(output, state["step"])
         # An old summary.json stays until the new one replaces it: a run continued to more
         # steps and killed is still the finished run its model.keras and summary describe.
 
-        board = TensorBoardWriter(run_dir) if config.train.tensorboard else None
+        board = TensorBoardWriter(output) if config.train.tensorboard and chief else None
         # early stopping's best model arrays so far (train.patience), kept in the checkpoint
         best: dict[str, np.ndarray] = dict(saved.get("best", {})) if saved is not None else {}
         saved_step = state["step"] if saved is not None else None
@@ -462,7 +501,7 @@ def train(
             arrays = trainer.state_arrays()
             if best:
                 arrays["best"] = best
-            runs.save_checkpoint(run_dir, state, arrays)
+            runs.save_checkpoint(output, state, arrays)
             saved_step = state["step"]
 
         if state["step"] < steps:
@@ -473,24 +512,35 @@ def train(
                     trainer, order, validation_split, state, config, steps, best
                 ):
                     if isinstance(happened, EvalEvent):
-                        runs.append_metrics(run_dir, happened.to_json())
+                        runs.append_metrics(output, happened.to_json())
                         if board is not None:
                             board.write(happened)
                         checkpoint()
                         notify(happened)
                     else:
                         advance(happened)
-                    if stop and state["step"] < steps and not state["stopped_early"]:
+                    stop_asked = trainer.distribution.any(bool(stop))  # by any worker
+                    if stop_asked and state["step"] < steps and not state["stopped_early"]:
                         if saved_step != state["step"]:
                             checkpoint()
-                        raise TrainingInterrupted(run_dir, state["step"], stop["signal"])
+                        signal_name = stop.get("signal", "asked on another worker")
+                        raise TrainingInterrupted(run_dir, state["step"], signal_name)
             except KeyboardInterrupt:  # Ctrl-C twice: the last checkpoint is intact
                 first = stop.get("signal", "SIGINT")
                 how = "SIGINT twice" if first == "SIGINT" else f"{first}, then SIGINT"
                 raise TrainingInterrupted(run_dir, saved_step, how, at_once=True) from None
-        return _finish(trainer, test_split, state, best, run_dir, status)
+            except distribute.ClusterError as error:
+                # --resume continues from the chief's checkpoint, which the chief names
+                kept = f"step {saved_step}" if saved_step else "none yet"
+                kept = f"last checkpoint: {kept}; " if chief else ""
+                raise distribute.ClusterError(
+                    f"{error}; {kept}start every worker again with --resume"
+                ) from None
+        result = _finish(trainer, test_split, state, best, output, status, chief)
+        return result if chief else replace(result, run_dir=str(run_dir))
     finally:
-        runs.release_run_dir(run_dir)
+        runs.release_run_dir(output)
+        worker_folder.close()
 
 
 def fresh_state() -> dict[str, Any]:
@@ -574,7 +624,8 @@ def training_loop(
         state["loss_sum"] = trainer.run_steps(indices, step, state["loss_sum"])
         elapsed = time.perf_counter() - started
         state["train_seconds"] += elapsed
-        seconds_per_step = elapsed / count
+        # the workers of a cluster must train the same steps in each call
+        seconds_per_step = trainer.distribution.agreed(elapsed / count)
         state["loss_count"] += count
         state["step"] = step = step + count
         if not (step % eval_every == 0 or step == steps):
@@ -649,9 +700,11 @@ def _finish(
     best: dict[str, np.ndarray],
     run_dir: Path,
     status: Callable[[str], None],
+    chief: bool = True,
 ) -> TrainResult:
     """Test, save the model and its pictures, then the summary (the last file written).
-    With early stopping the model keeps the weights of its best evaluation."""
+    With early stopping the model keeps the weights of its best evaluation. A worker
+    other than the chief saves no model: the chief's is the run's."""
     kept_step = state["step"]
     validation_accuracy = state.get("validation_accuracy")
     if best:
@@ -664,9 +717,10 @@ def _finish(
         )
     try:
         test_loss, test_accuracy = _evaluate(trainer.model, test_split)
-        status("saving the model")
-        save_model(trainer.model, run_dir, status)
-        draw_curves(run_dir, status)
+        if chief:
+            status("saving the model")
+            save_model(trainer.model, run_dir, status)
+            draw_curves(run_dir, status)
     except KeyboardInterrupt:  # Ctrl-C after the last step: its checkpoint is saved
         raise TrainingInterrupted(run_dir, state["step"], "SIGINT") from None
     result = TrainResult(
@@ -682,7 +736,8 @@ def _finish(
     )
     runs.write_json(run_dir / runs.SUMMARY_FILE, result.to_json())
     try:
-        runs.update_latest(run_dir)
+        if chief:
+            runs.update_latest(run_dir)
     except runs.RunError as exc:  # the run is complete; only the pointer to it is not
         status(f"warning: {exc}")
     runs.release_run_dir(run_dir)

@@ -167,6 +167,7 @@ BAD_VALUES = {
     "train.patience": ("-2", "must be at least 0"),
     "train.tensorboard": ('"on"', "expected true or false"),
     "train.fast_path": ('"on"', "must be one of auto, off"),
+    "train.distribute": ('"horovod"', "must be one of none, mirrored, multi_worker"),
     "augment.shift": ("-1", "must be at least 0"),
     "augment.rotation": ("181", "must be at most 180"),
     "augment.zoom": ("1", "must be at least 0 and below 1"),
