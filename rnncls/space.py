@@ -67,11 +67,6 @@ class Dimension:
             )
         return trial.suggest_float(self.key, self.low, self.high, step=self.step, log=self.log)
 
-    def to_json(self) -> dict[str, Any]:
-        described = dataclasses.asdict(self)
-        described["choices"] = list(self.choices)
-        return described
-
 
 @dataclass(frozen=True)
 class Space:
@@ -94,7 +89,7 @@ class Space:
         refuses to go on with another space."""
         described = {
             "base": to_dict(self.base),
-            "space": [d.to_json() for d in self.dimensions],
+            "space": [dataclasses.asdict(d) for d in self.dimensions],
         }
         return json.dumps(described, sort_keys=True)
 

@@ -212,3 +212,88 @@ def test_tune_with_a_bad_space_is_one_line_and_exit_2_before_anything_is_made(
     )
     assert not (tmp_path / "runs").exists()
     assert_one_line_error(CliRunner().invoke(app, ["tune", "missing.toml"]), 2, "not found")
+
+
+# Whole messages, so that each part (the key, the file, the reason) is checked.
+EXACT_MESSAGES = [
+    (
+        '"train.learning_rate" = { low = -1.0, high = 0.1 }',
+        "",
+        "train.learning_rate = -1.0 (in [space] of {path}): must be greater than 0",
+    ),
+    (
+        '"model.cell" = { choices = ["lstm", "tree"] }',
+        "",
+        "model.cell = 'tree' (in [space] of {path}): must be one of lstm, gru, simple_rnn",
+    ),
+    (
+        '"train.nope" = { low = 1, high = 2 }',
+        "",
+        '[space] "train.nope" in {path}: not a config key (`rnncls config keys` lists them, '
+        "written section.key)",
+    ),
+    (
+        '"model.cell" = { choices = ["lstm"], low = 1 }',
+        "",
+        '[space] "model.cell" in {path}: choices cannot be mixed with choices, low',
+    ),
+    (
+        '"train.learning_rate" = { high = 0.1 }',
+        "",
+        '[space] "train.learning_rate" in {path}: needs low and high (a range has low, high, '
+        "log, step; or choices)",
+    ),
+    (
+        '"train.learning_rate" = { low = 0.1, high = "x" }',
+        "",
+        "[space] \"train.learning_rate\" in {path}: high = 'x' is not a number",
+    ),
+    (
+        '"train.clipnorm" = { low = 0.1, high = 0.2, step = "x" }',
+        "",
+        "[space] \"train.clipnorm\" in {path}: step = 'x' is not a number",
+    ),
+    (
+        '"train.learning_rate" = { low = 0.1, high = 0.2, step = 0.1, log = true }',
+        "",
+        '[space] "train.learning_rate" in {path}: step 0.1 cannot be used with log = true',
+    ),
+    (
+        '"model.layers" = { choices = [1] }',
+        "[tune]\ntrials = 0",
+        "tune.trials = 0 (in {path}): expected a whole number of at least 1",
+    ),
+    (
+        '"model.layers" = { choices = [1] }',
+        "[tune]\npruner = 'wait'",
+        "tune.pruner = 'wait' (in {path}): expected one of median, hyperband, none",
+    ),
+    (
+        '"model.layers" = { choices = [1] }',
+        "[tune]\ntrails = 3",
+        "unknown key tune.trails in {path} (known: trials, pruner)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("space", "tune", "message"), EXACT_MESSAGES)
+def test_the_whole_error_message(tmp_path, space, tune, message):
+    path = write_space(tmp_path, space, tune)
+    with pytest.raises(ConfigError) as caught:
+        load_space(path)
+    assert str(caught.value) == message.format(path=path)
+
+
+def test_a_space_that_is_not_a_table_is_refused(tmp_path):
+    path = tmp_path / "space.toml"
+    path.write_text(f"space = 3\n{BASE}", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"has no \[space\] table"):
+        load_space(path)
+
+
+def test_the_limits_themselves_are_allowed(tmp_path):
+    """A range of one value (low = high), and a search of one trial."""
+    path = write_space(tmp_path, '"model.layers" = { low = 2, high = 2 }', "[tune]\ntrials = 1\n")
+    space = load_space(path)
+    assert space.dimensions == (Dimension("model.layers", "int", low=2, high=2),)
+    assert space.trials == 1
