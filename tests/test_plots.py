@@ -111,6 +111,64 @@ def test_one_digit_gets_a_larger_picture_than_a_grid_cell(drawn: list[Any], tmp_
     assert single[0] > pair[0] / 2 * 1.5 and single[1] > pair[1] * 1.5
 
 
+# ---------------------------------------------------------------------- error grid
+
+
+def test_error_grid_layout_and_captions(drawn: list[Any], tmp_path: Path) -> None:
+    """12 wrong guesses: two rows of ten cells, each digit with its own caption in red."""
+    images = np.zeros((12, 28, 28), np.uint8)
+    images[:, 5, 6] = np.arange(12) * 20
+    predictions = [(i + 1) % 10 for i in range(12)]
+    labels = [i % 10 for i in range(12)]
+    probabilities = [0.5 + i / 40 for i in range(12)]
+    sources = [f"test #{i}" for i in range(12)]
+    path = plots.error_grid(
+        images, predictions, labels, probabilities, sources, tmp_path / "e.png", "errors"
+    )
+    assert path == tmp_path / "e.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figure = drawn[0]
+    assert tuple(figure.get_size_inches()) == pytest.approx((14.4, 3.8))  # 1.4 a column
+    assert figure.get_suptitle() == "errors"
+    axes = figure.axes
+    assert len(axes) == 20
+    shown = [a for a in axes if a.images]
+    assert len(shown) == 12
+    for i, a in enumerate(shown):
+        percent = round(100 * probabilities[i])
+        expected = f"test #{i}\npred {(i + 1) % 10} ({percent}%)\nlabel {i % 10}"
+        assert a.get_title() == expected
+        assert a.title.get_color() == "tab:red"
+        assert a.title.get_fontsize() == 7
+        assert a.images[0].get_array()[5, 6] == i * 20
+        assert a.images[0].get_clim() == (0, 255)
+        assert a.images[0].get_cmap().name == "gray"
+        assert not a.axison
+    assert all(not a.axison and not a.get_title() for a in axes if not a.images)
+
+
+def test_error_grid_of_three_is_one_row_of_three(drawn: list[Any], tmp_path: Path) -> None:
+    images = np.zeros((3, 28, 28), np.uint8)
+    plots.error_grid(
+        images, [1, 2, 3], [0, 0, 0], [0.9] * 3, ["a", "b", "c"], tmp_path / "e.png", "t"
+    )
+    assert tuple(drawn[0].get_size_inches()) == pytest.approx((4.6, 2.2))
+    assert len(drawn[0].axes) == 3
+
+
+def test_error_grid_without_errors_says_so(drawn: list[Any], tmp_path: Path) -> None:
+    empty = np.zeros((0, 28, 28), np.uint8)
+    path = plots.error_grid(empty, [], [], [], [], tmp_path / "none.png", "test split")
+    assert path.exists()
+    figure = drawn[0]
+    assert tuple(figure.get_size_inches()) == pytest.approx((5.0, 1.2))
+    (text,) = figure.texts
+    assert text.get_text() == "test split\nno misclassified images"
+    assert text.get_position() == (0.5, 0.5)
+    assert (text.get_ha(), text.get_va()) == ("center", "center")
+    assert not figure.axes
+
+
 # ---------------------------------------------------------------------- confusion matrix
 
 
