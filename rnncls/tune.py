@@ -43,6 +43,8 @@ HEARTBEAT_SECONDS = 10
 GRACE_BEATS = 3
 # A trial whose worker died is run again this many times at most.
 RETRIES = 3
+# Attempts to open a storage whose tables another worker is creating at that moment.
+STORAGE_ATTEMPTS = 5
 # A worker that sees this many of its own trials fail in a row stops: the space is bad.
 FAILURES_IN_A_ROW = 3
 # What to install for a database URL's default SQLAlchemy driver (the `postgres` and
@@ -137,15 +139,27 @@ def open_storage(url: str, heartbeat: int) -> Any:
     optuna = _quiet_optuna()
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat,
-            grace_period=GRACE_BEATS * heartbeat,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=RETRIES
-            ),
-        )
+        for attempt in range(STORAGE_ATTEMPTS):
+            try:
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat,
+                    grace_period=GRACE_BEATS * heartbeat,
+                    heartbeat_stale_trial_callback=(
+                        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
+                    ),
+                )
+            except Exception as exc:  # noqa: BLE001 - see below
+                # Workers started together race to create a new database's tables; the
+                # loser's error (a unique constraint, a locked file) is gone a moment
+                # later, when the tables are there.
+                if type(exc).__name__ not in ("IntegrityError", "OperationalError"):
+                    raise
+                if attempt == STORAGE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
     except ImportError:
         scheme = url.split(":", 1)[0]
         install = DRIVERS.get(scheme, "the driver SQLAlchemy needs for it")
