@@ -130,6 +130,7 @@ def test_error_grid_layout_and_captions(drawn: list[Any], tmp_path: Path) -> Non
     figure = drawn[0]
     assert tuple(figure.get_size_inches()) == pytest.approx((14.4, 3.8))  # 1.4 a column
     assert figure.get_suptitle() == "errors"
+    assert figure._suptitle.get_fontsize() == 10  # above the 7-point captions
     axes = figure.axes
     assert len(axes) == 20
     shown = [a for a in axes if a.images]
@@ -143,8 +144,18 @@ def test_error_grid_layout_and_captions(drawn: list[Any], tmp_path: Path) -> Non
         assert a.images[0].get_array()[5, 6] == i * 20
         assert a.images[0].get_clim() == (0, 255)
         assert a.images[0].get_cmap().name == "gray"
+        assert a.images[0].get_interpolation() == "nearest"
         assert not a.axison
     assert all(not a.axison and not a.get_title() for a in axes if not a.images)
+
+
+def test_error_grid_of_one_keeps_the_full_grey_scale(drawn: list[Any], tmp_path: Path) -> None:
+    """One error, a mid-grey digit: a single cell, black still 0 and white 255."""
+    image = np.full((1, 28, 28), 100, np.uint8)
+    plots.error_grid(image, [3], [8], [0.7], ["x.png"], tmp_path / "e.png", "one")
+    (axes,) = drawn[0].axes
+    assert axes.images[0].get_clim() == (0, 255)
+    assert axes.get_title() == "x.png\npred 3 (70%)\nlabel 8"
 
 
 def test_error_grid_of_three_is_one_row_of_three(drawn: list[Any], tmp_path: Path) -> None:
@@ -193,6 +204,47 @@ def test_confusion_matrix_writes_each_count_in_its_cell(drawn: list[Any], tmp_pa
     assert axes.images[0].get_cmap().name == "Blues"
     with Image.open(path) as picture:
         assert picture.size == (640, 560)
+
+
+def test_confusion_matrix_is_on_a_log_scale_with_zeros_left_blank(
+    drawn: list[Any], tmp_path: Path
+) -> None:
+    """A log colour scale from 1 to the largest count, zero cells masked (white), the
+    colour bar saying so, and the errors (off the diagonal, not 0) in bold."""
+    from matplotlib.colors import LogNorm
+
+    confusion = np.array([[50, 1, 0], [2, 90, 0], [0, 0, 30]])
+    plots.confusion_matrix(confusion, tmp_path / "c.png")
+    figure = drawn[0]
+    axes, colour_bar = figure.axes
+    image = axes.images[0]
+    assert isinstance(image.norm, LogNorm)
+    assert (image.norm.vmin, image.norm.vmax) == (1, 90)
+    shown = image.get_array()
+    assert np.array_equal(np.ma.getmaskarray(shown), confusion == 0)
+    assert colour_bar.get_ylabel() == "images (log scale)"
+    weights = {
+        (round(t.get_position()[1]), round(t.get_position()[0])): t.get_fontweight()
+        for t in axes.texts
+    }
+    assert {cell for cell, weight in weights.items() if weight == "bold"} == {(0, 1), (1, 0)}
+    assert set(weights.values()) == {"bold", "normal"}
+    assert {t.get_fontsize() for t in axes.texts} == {9}
+
+
+def test_confusion_scale_starts_at_one_whatever_the_smallest_count(
+    drawn: list[Any], tmp_path: Path
+) -> None:
+    plots.confusion_matrix(np.array([[5, 3], [0, 7]]), tmp_path / "c.png")
+    norm = drawn[0].axes[0].images[0].norm
+    assert (norm.vmin, norm.vmax) == (1, 7)
+
+
+def test_confusion_matrix_of_one_count_still_has_a_scale(drawn: list[Any], tmp_path: Path) -> None:
+    """All counts 0 or 1: the scale still spans 1 to 2 (LogNorm needs vmax above vmin)."""
+    plots.confusion_matrix(np.array([[1, 0], [0, 1]]), tmp_path / "c.png")
+    norm = drawn[0].axes[0].images[0].norm
+    assert (norm.vmin, norm.vmax) == (1, 2)
 
 
 def test_confusion_counts_of_exactly_half_the_largest_are_black(
