@@ -93,6 +93,34 @@ def test_sample_grid_layout_and_captions(drawn: list[Any], tmp_path: Path) -> No
     assert all(not a.axison and not a.get_title() for a in axes if not a.images)
 
 
+def test_sample_grid_marks_wrong_guesses_in_red(drawn: list[Any], tmp_path: Path) -> None:
+    images = np.zeros((3, 28, 28), np.uint8)
+    plots.sample_grid(
+        images, ["a", "b", "c"], tmp_path / "g.png", title="guesses", wrong=[False, True, False]
+    )
+    figure = drawn[0]
+    colours = [a.title.get_color() for a in figure.axes]
+    assert colours == ["black", "tab:red", "black"]
+    assert {a.title.get_fontsize() for a in figure.axes} == {8}
+    assert figure.get_suptitle() == "guesses"
+    assert figure._suptitle.get_fontsize() == 9
+    assert all(a.images[0].get_interpolation() == "nearest" for a in figure.axes)
+
+
+def test_a_single_sample_has_larger_captions(drawn: list[Any], tmp_path: Path) -> None:
+    plots.sample_grid(np.zeros((1, 28, 28), np.uint8), ["7"], tmp_path / "g.png", title="one")
+    (axes,) = drawn[0].axes
+    assert (axes.get_title(), axes.title.get_fontsize()) == ("7", 11)
+    assert axes.title.get_color() == "black"  # nothing said wrong: none is red
+    assert drawn[0]._suptitle.get_fontsize() == 10
+
+
+def test_two_samples_are_a_grid_with_small_captions(drawn: list[Any], tmp_path: Path) -> None:
+    plots.sample_grid(np.zeros((2, 28, 28), np.uint8), ["a", "b"], tmp_path / "g.png", title="t")
+    assert {a.title.get_fontsize() for a in drawn[0].axes} == {8}
+    assert drawn[0]._suptitle.get_fontsize() == 9
+
+
 @pytest.mark.parametrize(
     ("count", "size"),
     [(1, (320, 320)), (2, (300, 170)), (10, (1340, 170)), (12, (1340, 320))],
@@ -319,6 +347,12 @@ def test_training_curves_show_the_learning_rate_where_recorded(
     assert rate_axes.get_title() == "learning rate"
     assert accuracy_axes.get_title() == "validation accuracy (last 0.7000, best 0.7000)"
     assert drawn[0].get_suptitle() == "run runs/x"
+    # a third panel makes the figure wider: 13 inches against 9 without it
+    assert len(drawn[0].axes) == 3
+    assert tuple(drawn[0].get_size_inches()) == pytest.approx((13.0, 3.8))
+    assert rate_axes.get_ylabel() == "learning rate"
+    assert rate.get_color() == "tab:purple"
+    assert accuracy_axes.get_lines()[0].get_color() == "tab:green"
 
 
 def test_training_curves_without_eval_loss(drawn: list[Any], tmp_path: Path) -> None:
