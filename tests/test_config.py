@@ -418,3 +418,25 @@ def test_to_toml_takes_each_keys_comment_from_the_default_file(tmp_path, monkeyp
     assert not above("seed = 1").startswith("#")  # its comment was cut off by a blank line
     assert not above("eval_every = 50").startswith("#")
     assert not any(line.startswith(("# the file's own", "# left alone")) for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("model.dropout=1.0", "must be at least 0 and below 1"),
+        ("train.weight_decay=-0.5", "must be at least 0"),
+        ("train.decay_rate=0.0", "must be above 0 and at most 1"),
+    ],
+)
+def test_the_range_checks_say_their_range(setting, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [setting])
+    assert (
+        str(caught.value)
+        == f"{setting.split('=')[0]} = {setting.split('=')[1]} (in --set {setting}): {message}"
+    )
+
+
+def test_a_decay_rate_of_one_is_allowed():
+    """1 keeps the rate constant; only 0 and above 1 are refused."""
+    assert load_config(None, ["train.decay_rate=1.0"]).train.decay_rate == 1.0
