@@ -139,27 +139,17 @@ def open_storage(url: str, heartbeat: int) -> Any:
     optuna = _quiet_optuna()
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:
-        for attempt in range(STORAGE_ATTEMPTS):
-            try:
-                return optuna.storages.RDBStorage(
-                    url,
-                    engine_kwargs=engine_kwargs,
-                    heartbeat_interval=heartbeat,
-                    grace_period=GRACE_BEATS * heartbeat,
-                    heartbeat_stale_trial_callback=(
-                        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
-                    ),
-                )
-            except Exception as exc:  # noqa: BLE001 - see below
-                # Workers started together race to create a new database's tables; the
-                # loser's error (a unique constraint, a locked file) is gone a moment
-                # later, when the tables are there.
-                if type(exc).__name__ not in ("IntegrityError", "OperationalError"):
-                    raise
-                if attempt == STORAGE_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
-        raise AssertionError("unreachable")
+        return _retrying_a_table_race(
+            lambda: optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat,
+                grace_period=GRACE_BEATS * heartbeat,
+                heartbeat_stale_trial_callback=(
+                    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
+                ),
+            )
+        )
     except ImportError:
         scheme = url.split(":", 1)[0]
         install = DRIVERS.get(scheme, "the driver SQLAlchemy needs for it")
@@ -170,6 +160,20 @@ def open_storage(url: str, heartbeat: int) -> Any:
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many errors: one line
         reason = " ".join(str(exc).split("\n")[0].split())
         raise runs.RunError(f"cannot open storage {shown_storage(url)}: {reason}") from None
+
+
+def _retrying_a_table_race(make: Callable[[], Any]) -> Any:
+    """``make()``, again after a pause when it loses a race: workers started together
+    race to create a new database's tables, and the loser's error (a unique constraint,
+    a locked file) is gone a moment later, when the tables are there."""
+    for attempt in range(STORAGE_ATTEMPTS - 1):
+        try:
+            return make()
+        except Exception as exc:  # noqa: BLE001 - only the two errors of the race
+            if type(exc).__name__ not in ("IntegrityError", "OperationalError"):
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    return make()
 
 
 def _pruner(name: str, space: Space) -> Any:
