@@ -11,10 +11,12 @@ import pytest
 from rnncls.config import ConfigError
 from rnncls.data import DataError, Split
 from rnncls.evaluate import (
+    Metrics,
     cross_entropy,
     evaluate,
     log_softmax,
     metrics_from_logits,
+    misclassified,
     scale_images,
 )
 
@@ -77,6 +79,34 @@ def test_precision_and_recall_differ_where_the_counts_do() -> None:
     assert (first.precision, first.recall, first.support) == (0.5, 1.0, 2)
     assert (second.precision, second.recall, second.support) == (0.0, 0.0, 2)
     assert metrics.confusion.dtype == np.int64
+
+
+def test_each_images_prediction_and_its_probability() -> None:
+    """What eval's pictures of errors use: the predicted class, and its softmax
+    probability, e^3 / (e^3 + 3) for every row of one_hot_logits."""
+    metrics = metrics_from_logits(one_hot_logits(PREDICTED), LABELS, "test")
+    assert metrics.predicted.tolist() == PREDICTED.tolist()
+    expected = math.exp(BIG) / (math.exp(BIG) + 3)
+    assert metrics.confidence.tolist() == pytest.approx([expected] * 8, rel=1e-12)
+
+
+def test_misclassified_are_the_first_wrong_images_in_order() -> None:
+    metrics = metrics_from_logits(one_hot_logits(PREDICTED), LABELS, "test")
+    # LABELS 0 0 0 1 1 2 2 2 against PREDICTED 0 0 1 1 1 2 2 1: wrong at 2 and 7
+    assert misclassified(metrics, LABELS, most=10).tolist() == [2, 7]
+    assert misclassified(metrics, LABELS, most=1).tolist() == [2]
+    # labels beyond the images evaluated (eval --limit) are not compared
+    first = metrics_from_logits(one_hot_logits(PREDICTED[:3]), LABELS[:3], "test")
+    assert misclassified(first, LABELS, most=10).tolist() == [2]
+
+
+def test_misclassified_needs_metrics_with_predictions() -> None:
+    metrics = metrics_from_logits(one_hot_logits(PREDICTED), LABELS, "test")
+    bare = Metrics(**{**vars(metrics), "predicted": None})
+    with pytest.raises(ValueError) as caught:
+        misclassified(bare, LABELS, most=10)
+    assert caught.type is ValueError
+    assert str(caught.value) == "these metrics hold no predictions"
 
 
 def test_to_json_is_the_whole_result() -> None:

@@ -34,6 +34,7 @@ from rnncls.predict import (
     KerasClassifier,
     OnnxClassifier,
     Prediction,
+    describe_model,
     load_classifier,
     predict,
     read_inputs,
@@ -430,6 +431,39 @@ def test_softmax_normalises_each_row_on_its_own() -> None:
         assert probabilities.sum() == pytest.approx(1.0, abs=1e-12)
 
 
+class ModelAt:
+    """A classifier seen only for where its model file is."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+
+@pytest.mark.parametrize(
+    ("files", "described"),
+    [
+        (
+            {"config.toml": "", "summary.json": '{"steps": 1200, "test_accuracy": 0.97018}'},
+            "run {run} (model.onnx, 1200 steps, test accuracy 0.9702)",
+        ),
+        (
+            {"config.toml": "", "summary.json": '{"steps": 6}'},
+            "run {run} (model.onnx, 6 steps, test accuracy nan)",
+        ),
+        ({}, "model {run}/model.onnx"),  # a model file outside any run
+        ({"config.toml": ""}, "model {run}/model.onnx"),  # a run not finished yet
+        ({"summary.json": '{"steps": 6}'}, "model {run}/model.onnx"),
+        ({"config.toml": "", "summary.json": "{damaged"}, "model {run}/model.onnx"),
+    ],
+    ids=["finished-run", "no-test-accuracy", "no-run", "unfinished", "no-config", "damaged"],
+)
+def test_describe_model_says_which_run_answers(
+    tmp_path: Path, files: dict[str, str], described: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert describe_model(ModelAt(tmp_path / "model.onnx")) == described.format(run=tmp_path)
+
+
 class FixedLogits:
     path = Path("fixed.onnx")
     backend = "test"
@@ -606,6 +640,42 @@ def test_bad_paths_are_input_errors(tmp_path: Path) -> None:
         with pytest.raises(InputError) as caught:
             read_inputs([str(tmp_path / "secret.npy")])
     assert str(caught.value) == f"cannot read {tmp_path / 'secret.npy'}: Permission denied"
+
+
+def test_with_a_failures_list_each_bad_input_is_named_and_the_good_are_read(
+    tmp_path: Path,
+) -> None:
+    """What `rnncls predict` does with many inputs: a bad file, an empty folder, a bad file
+    in a folder and a bad path on standard input are each one message, in order."""
+    Image.fromarray(TEST_IMAGES[0]).save(tmp_path / "good.png")
+    (tmp_path / "empty").mkdir()
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    np.save(folder / "a.npy", TEST_IMAGES[1])
+    (folder / "b.png").write_text("not a picture")
+    listed = f"{tmp_path / 'good.png'}\n{tmp_path / 'gone.png'}\n".encode()
+    failures: list[str] = []
+    names = [str(tmp_path / "missing.png"), str(tmp_path / "empty"), str(folder), "-"]
+    found = read_inputs(names, io.BytesIO(listed), failures)
+    assert found.sources == [str(folder / "a.npy"), str(tmp_path / "good.png")]
+    assert np.array_equal(found.images, TEST_IMAGES[[1, 0]])
+    assert failures == [
+        f"input not found: {tmp_path / 'missing.png'}",
+        f"{tmp_path / 'empty'}: no .png, .jpg, .jpeg, .npy files in this folder",
+        f"{folder / 'b.png'}: not an image (PNG or JPEG) and not a .npy array",
+        f"input not found: {tmp_path / 'gone.png'}",
+    ]
+
+
+def test_with_a_failures_list_all_bad_inputs_give_no_images(tmp_path: Path) -> None:
+    failures: list[str] = []
+    found = read_inputs([str(tmp_path / "a.png"), str(tmp_path / "b.png")], failures=failures)
+    assert len(found) == 0 and found.sources == [] and found.labels == []
+    assert found.images.shape == (0, 28, 28) and found.images.dtype == np.uint8
+    assert failures == [
+        f"input not found: {tmp_path / 'a.png'}",
+        f"input not found: {tmp_path / 'b.png'}",
+    ]
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

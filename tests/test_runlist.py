@@ -464,14 +464,18 @@ def test_sort_by_state_puts_the_earlier_stop_first() -> None:
 
     listed = [run("a", "interrupted", 300), run("b", "interrupted", 40), run("c", "failed", None)]
     assert names(runlist.sort_runs(listed, "state")) == ["c", "b", "a"]
+    assert names(runlist.sort_runs(listed, "state", reverse=True)) == ["a", "b", "c"]
+    at_0 = [run("a", "interrupted", 1), run("b", "interrupted", 0)]  # stopped before a step
+    assert names(runlist.sort_runs(at_0, "state")) == ["b", "a"]
 
 
 def test_sort_never_compares_text_with_numbers() -> None:
     def run(name: str, value: object) -> runlist.RunInfo:
         return runlist.RunInfo(name, "failed", None, None, None, None, None, None, {"k.v": value})
 
-    listed = [run("a", "x"), run("b", 2), run("c", [1]), run("d", 1.5), run("e", "w")]
-    assert names(runlist.sort_runs(listed, "k.v")) == ["d", "b", "e", "a", "c"]
+    listed = [run("a", "x"), run("b", 2), run("c", [2]), run("d", 1.5), run("e", "w")]
+    listed.append(run("f", [1]))  # neither number nor text: ordered by its text, [1] < [2]
+    assert names(runlist.sort_runs(listed, "k.v")) == ["d", "b", "e", "a", "f", "c"]
 
 
 def test_sort_by_a_config_key_of_no_listed_run(tree: Path) -> None:

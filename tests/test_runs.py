@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -201,6 +202,20 @@ def test_claim_run_dir_locks_and_cleans(tmp_path: Path) -> None:
         runs.release_run_dir(path)
 
 
+def test_only_a_fresh_start_removes_the_old_runs_tensorboard_logs(tmp_path: Path) -> None:
+    path = make_run(tmp_path / "r")
+    events = path / runs.TENSORBOARD_DIR / "train" / "events.out"
+    events.parent.mkdir(parents=True)
+    events.write_text("old")
+    try:
+        runs.claim_run_dir(path, fresh=False)  # a resume adds to them
+        assert events.read_text() == "old"
+        runs.claim_run_dir(path, fresh=True)
+        assert not (path / runs.TENSORBOARD_DIR).exists()
+    finally:
+        runs.release_run_dir(path)
+
+
 def test_claim_run_dir_keeps_a_resumed_run(tmp_path: Path) -> None:
     path = make_run(tmp_path / "r")
     (path / ".metrics.y.tmp.jsonl").write_text("half")
@@ -298,6 +313,17 @@ def test_is_locked_leaves_no_lock_and_does_not_see_another_probe(tmp_path: Path)
     runs.release_run_dir(path)
 
 
+def test_without_flock_no_run_counts_as_running(tmp_path: Path, monkeypatch) -> None:
+    """Where the system has no flock (fcntl is None), nothing can tell a running run."""
+    path = runs.claim_run_dir(tmp_path / "r", fresh=True)
+    try:
+        assert runs.is_locked(path) is True
+        monkeypatch.setattr(runs, "fcntl", None)
+        assert runs.is_locked(path) is False
+    finally:
+        runs.release_run_dir(path)
+
+
 def test_claim_run_dir_in_a_file_is_a_run_error(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("")
     with pytest.raises(RunError, match="^cannot create run directory .*f/r: "):
@@ -366,6 +392,17 @@ def test_update_latest_points_at_the_run(tmp_path: Path) -> None:
     runs.update_latest(second, root)
     assert os.readlink(root / "latest") == str(second.resolve())  # absolute outside it
     assert sorted(os.listdir(root)) == ["a", "latest"]
+
+
+def test_latest_run_is_the_run_the_link_names(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    assert runs.latest_run(root) is None  # no runs folder yet
+    run = make_run(root / "a")
+    assert runs.latest_run(root) is None  # no finished run yet
+    runs.update_latest(run, root)
+    assert runs.latest_run(root) == run.resolve()
+    shutil.rmtree(run)
+    assert runs.latest_run(root) is None  # the run it named was deleted
 
 
 def test_update_latest_makes_the_runs_folder(tmp_path: Path) -> None:
@@ -504,6 +541,28 @@ def test_a_checkpoint_with_pickled_objects_is_damaged(tmp_path: Path) -> None:
     )
     with pytest.raises(RunError, match="is damaged: Object arrays cannot be loaded"):
         runs.load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("state", [{"step": "5"}, {"step": 5.0}, {"step": None}, {}, []])
+def test_checkpoint_step_of_a_state_without_a_count_is_none(tmp_path, state) -> None:
+    checkpoint_with_state(tmp_path, state)
+    assert runs.checkpoint_step(tmp_path) is None
+
+
+def test_checkpoint_step_never_unpickles(tmp_path: Path) -> None:
+    checkpoint_with_state(tmp_path, {"step": 5})
+    assert runs.checkpoint_step(tmp_path) == 5
+    state = np.array(json.dumps({"step": 5}), dtype=object)  # the same text, pickled
+    np.savez(tmp_path / runs.CHECKPOINT_FILE, state=state)
+    assert runs.checkpoint_step(tmp_path) is None
+
+
+def test_a_run_whose_summary_is_damaged_counts_as_interrupted(tmp_path: Path) -> None:
+    checkpoint_with_state(tmp_path, {"step": 5})
+    (tmp_path / runs.SUMMARY_FILE).write_text('{"steps": 5}')
+    assert runs.is_interrupted(tmp_path) is False
+    (tmp_path / runs.SUMMARY_FILE).write_text('{"steps": ')
+    assert runs.is_interrupted(tmp_path) is True
 
 
 def test_a_checkpoint_without_state_is_damaged_in_one_line(tmp_path: Path) -> None:
