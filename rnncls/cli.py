@@ -1070,11 +1070,17 @@ def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
             shown(run.validation_accuracy, ".4f"),
             shown(run.test_accuracy, ".4f"),
             shown(run.train_seconds, ".1f"),
-            *(shown(run.config.get(key)) for key in keys),
+            *(shown_setting(run.config.get(key)) for key in keys),
         ]
         for run in listed
     ]
     print_table([*COLUMNS, *keys], rows)
+
+
+def shown_setting(value: Any) -> str:
+    """A config value in the table: a search's floats (0.006812345678901234) to six
+    significant digits, enough to tell trials apart; --json and csv keep every digit."""
+    return shown(value, ".6g") if isinstance(value, float) else shown(value)
 
 
 CSV_FIELDS = (
