@@ -215,6 +215,28 @@ def total_steps(train: TrainConfig, training_images: int) -> int:
     return train.steps
 
 
+def unused_settings(train: TrainConfig, steps: int) -> list[str]:
+    """What in ``[train]`` a run of ``steps`` steps would not use, said so that nobody
+    waits for the effect of a setting the optimizer or schedule never reads."""
+    found = []
+    if train.momentum and train.optimizer not in ("sgd", "rmsprop"):
+        found.append(
+            f"train.momentum = {train.momentum} is not used: only sgd and rmsprop take it, "
+            f"and train.optimizer is {train.optimizer!r}"
+        )
+    if train.decay_rate != TrainConfig.decay_rate and train.schedule not in ("exponential", "step"):
+        found.append(
+            f"train.decay_rate = {train.decay_rate} is not used: only the exponential and "
+            f"step schedules take it, and train.schedule is {train.schedule!r}"
+        )
+    if train.warmup_steps > steps:
+        found.append(
+            f"train.warmup_steps = {train.warmup_steps} is more than the run's {steps} "
+            "steps: the learning rate never reaches train.learning_rate"
+        )
+    return found
+
+
 # The named flags whose spelling is not the key's (error messages name the flag typed).
 FLAG_NAMES = {"train.learning_rate": "--lr"}
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from rnncls import distribute, runs
-from rnncls.config import Config, ConfigError, to_toml, total_steps
+from rnncls.config import Config, ConfigError, to_toml, total_steps, unused_settings
 from rnncls.data import DataSource, Split, load_split, load_training_data
 from rnncls.evaluate import cross_entropy, keras_logits
 
@@ -480,6 +480,8 @@ def train(
         status(f"data: {source}   run: {run_dir}" + ("" if chief else " (the chief writes it)"))
         if trainer.distribution.strategy is not None:
             status(f"distributed: {trainer.distribution.describe()}")
+        for unused in unused_settings(config.train, steps):
+            status(f"warning: {unused}")
         if trainer.fast_path_off and config.model.cell == "lstm":
             status("training through Keras's graph (" + ", ".join(trainer.fast_path_off) + ")")
         if saved is not None:

@@ -16,6 +16,7 @@ from rnncls.config import (
     load_config,
     parse_override,
     to_toml,
+    unused_settings,
     with_values,
 )
 
@@ -440,3 +441,39 @@ def test_the_range_checks_say_their_range(setting, message):
 def test_a_decay_rate_of_one_is_allowed():
     """1 keeps the rate constant; only 0 and above 1 are refused."""
     assert load_config(None, ["train.decay_rate=1.0"]).train.decay_rate == 1.0
+
+
+@pytest.mark.parametrize(
+    ("train", "steps", "expected"),
+    [
+        ({}, 1200, []),
+        ({"optimizer": "sgd", "momentum": 0.9}, 1200, []),
+        ({"optimizer": "rmsprop", "momentum": 0.9}, 1200, []),
+        (
+            {"optimizer": "adamw", "momentum": 0.9},
+            1200,
+            ["train.momentum = 0.9 is not used: only sgd and rmsprop take it, "
+             "and train.optimizer is 'adamw'"],
+        ),
+        ({"schedule": "exponential", "decay_rate": 0.1}, 1200, []),
+        ({"schedule": "step", "decay_rate": 0.1}, 1200, []),
+        (
+            {"schedule": "cosine", "decay_rate": 0.1},
+            1200,
+            ["train.decay_rate = 0.1 is not used: only the exponential and step schedules "
+             "take it, and train.schedule is 'cosine'"],
+        ),
+        ({"warmup_steps": 1200}, 1200, []),  # its last step reaches the peak
+        (
+            {"warmup_steps": 1201, "momentum": 0.5},
+            1200,
+            ["train.momentum = 0.5 is not used: only sgd and rmsprop take it, "
+             "and train.optimizer is 'adam'",
+             "train.warmup_steps = 1201 is more than the run's 1200 steps: the learning "
+             "rate never reaches train.learning_rate"],
+        ),
+    ],
+)  # fmt: skip
+def test_settings_a_run_would_not_use_are_named(train, steps, expected) -> None:
+    config = with_values(Config(), train=train)
+    assert unused_settings(config.train, steps) == expected

@@ -154,11 +154,24 @@ def test_dropout_and_augmentation_change_the_run(in_tmp, tiny_mnist):
 
 def test_epochs_count_passes_over_the_training_images(in_tmp, tiny_mnist):
     # 120 training images less 20 held out, in batches of 16: 6 steps an epoch
-    config = with_values(TINY, train={"epochs": 2, "steps": 1})
-    events = []
-    result = train(config, find_data(tiny_mnist), in_tmp / "r", on_event=events.append)
+    # and a warm-up longer than those 12 steps, and a momentum adam does not take, are said
+    config = with_values(TINY, train={"epochs": 2, "steps": 1, "warmup_steps": 13, "momentum": 0.5})
+    events, statuses = [], []
+    result = train(
+        config,
+        find_data(tiny_mnist),
+        in_tmp / "r",
+        on_event=events.append,
+        on_status=statuses.append,
+    )
     assert result.steps == 12
     assert [(e.step, e.total_steps) for e in events] == [(s, 12) for s in (3, 6, 9, 12)]
+    assert [s for s in statuses if s.startswith("warning: ")] == [
+        "warning: train.momentum = 0.5 is not used: only sgd and rmsprop take it, "
+        "and train.optimizer is 'adam'",
+        "warning: train.warmup_steps = 13 is more than the run's 12 steps: the learning rate "
+        "never reaches train.learning_rate",
+    ]
 
 
 def test_early_stopping_keeps_the_best_evaluations_weights(in_tmp, tiny_mnist, monkeypatch):
