@@ -237,7 +237,9 @@ def train(
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON lines on stdout: eval events, then done.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only the final summary, and any warning.")
+    ] = False,
 ) -> None:
     """Train the recurrent classifier; evaluate every `eval_every` steps and on the test set."""
     from rnncls import runs
@@ -324,9 +326,15 @@ def run_training(
             resume=resume,
             force=force,
             on_event=on_event,
-            on_status=None if quiet else log,
+            on_status=log_warnings if quiet else log,
         )
     return train_with_progress(cfg, source, run_dir, resume=resume, force=force, console=console)
+
+
+def log_warnings(message: str) -> None:
+    """--quiet's status: a warning still reaches stderr, the rest of the log does not."""
+    if message.startswith("warning: "):
+        log(message)
 
 
 def format_eval(event: Any) -> str:

@@ -278,3 +278,23 @@ def test_which_runs_count_as_interrupted(tmp_path, summary_steps, checkpoint_ste
         run_files.write_json(run / run_files.SUMMARY_FILE, {"steps": summary_steps})
     assert run_files.is_interrupted(run) is interrupted
     assert run_files.checkpoint_step(run) == checkpoint_step
+
+
+def test_quiet_keeps_the_warnings_of_the_log_and_drops_the_rest(in_tmp, tiny_mnist, monkeypatch):
+    """A setting the run does not use is still said under --quiet (train's own log lines
+    are replaced here by a stand-in that sends one of each)."""
+    import rnncls.train
+
+    def stand_in(config, source, run_dir, *, on_status=None, **kwargs):
+        on_status("data: mnist   run: r")
+        on_status("warning: train.momentum = 0.5 is not used")
+        return rnncls.train.TrainResult(
+            steps=6, test_accuracy=0.5, test_loss=1.0, train_seconds=1.0, ms_per_step=1.0,
+            run_dir="r", kept_step=6,
+        )  # fmt: skip
+
+    monkeypatch.setattr(rnncls.train, "train", stand_in)
+    result = runner.invoke(app, ["train", "--quiet", "--data-dir", str(tiny_mnist)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == ["warning: train.momentum = 0.5 is not used"]
+    assert result.stdout.startswith("test accuracy 0.5000")
