@@ -8,11 +8,12 @@ listing hundreds of runs is cheap and the rules below can be mutation-tested.
 A run's state, first rule that applies:
 
 - ``running``: a training holds the run directory's lock (:func:`runs.is_locked`);
+- ``finished``: a summary that is not older than the checkpoint (a failed or pruned
+  trial resumed to its end with ``rnncls train --resume`` is finished too);
 - a search trial (a ``trial.json`` in the run directory, written by ``rnncls tune``)
   has the state its trial records: ``complete`` is ``finished``, ``pruned`` is
   ``pruned`` at the trial's step (else the checkpoint's), ``failed`` is ``failed``, and
   ``running`` with no lock held is ``failed`` (its worker died);
-- ``finished``: a summary that is not older than the checkpoint;
 - ``interrupted`` at the checkpoint's step: a checkpoint and no summary of it;
 - ``failed``: neither a checkpoint nor a summary.
 """
@@ -178,6 +179,8 @@ def run_state(
     """The state and its step (see the module's docstring for the rules)."""
     if runs.is_locked(run_dir):
         return "running", None
+    if finished:
+        return "finished", None
     trial = trial or {}
     if trial.get("state") == "running":
         return "failed", None  # its worker died: nothing holds the lock
@@ -187,8 +190,6 @@ def run_state(
             return state, None
         step = count(trial.get("step"))
         return state, step if step is not None else checkpoint
-    if finished:
-        return "finished", None
     if checkpoint is not None:
         return "interrupted", checkpoint
     return "failed", None

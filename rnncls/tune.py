@@ -288,9 +288,10 @@ def tune(
 
     failures_in_a_row = 0
     last_failure = ""
+    ran_trials = 0
 
     def objective(trial: Any) -> float:
-        nonlocal failures_in_a_row, last_failure
+        nonlocal failures_in_a_row, last_failure, ran_trials
         if _is_surplus(study, trial.number, trials):
             trial.set_user_attr(SURPLUS_ATTR, True)
             raise SurplusTrial
@@ -331,6 +332,7 @@ def tune(
 
         if retry_of is not None:
             status(f"trial {trial.number}: trial {retry_of} again (its worker stopped beating)")
+        ran_trials += 1
         try:
             config = space.config_for(params)
             result = train(
@@ -372,15 +374,29 @@ def tune(
                 raise ConfigError(
                     f"{failures_in_a_row} trials in a row failed; the last: {last_failure}"
                 )
+            record_dead_trials(study.get_trials(deepcopy=False), study_name)
             total = sum(counts.values())
             study.sampler = _sampler(space.base.train.seed, total, trials)
             study.optimize(objective, n_trials=1, catch=(SurplusTrial, ConfigError))
     except TrainingInterrupted as exc:
         raise TuneStopped(
             f"stopped ({exc.signal_name}); the trial is recorded as failed and the study "
-            f"kept; `rnncls tune {space.source}` with the same --study goes on with it"
+            f"kept; `{command_to_continue(space.source, study_name, storage_url)}` goes on "
+            "with it"
         ) from None
-    return finish(study, space, study_name, storage_url, study_dir, status)
+    # A worker that ran no trial (the study had its trials) leaves runs/latest alone.
+    return finish(study, space, study_name, storage_url, study_dir, status, ran_trials > 0)
+
+
+def command_to_continue(source: str, study_name: str, storage_url: str) -> str:
+    """The `rnncls tune` command that goes on with a study: its space file, and its name
+    and storage where they are not the defaults (a storage's password left out)."""
+    command = f"rnncls tune {source}"
+    if study_name != Path(source).stem:
+        command += f" --study {study_name}"
+    if storage_url != default_storage(runs.RUNS_ROOT / study_name):
+        command += f" --storage {shown_storage(storage_url)}"
+    return command
 
 
 def _retried(study: Any, number: int, callback: Any) -> int | None:
@@ -405,12 +421,15 @@ def finish(
     storage_url: str,
     study_dir: Path,
     status: Callable[[str], None],
+    point_latest: bool = True,
 ) -> TuneSummary:
-    """The summary; the best trial's config as best.toml, runs/latest on its run, and
-    the pictures of the search."""
+    """The summary; the best trial's config as best.toml, runs/latest on its run (with
+    ``point_latest``), ``trial.json`` for the trials of dead workers, and the pictures
+    of the search."""
     from optuna.trial import TrialState
 
     all_trials = study.get_trials(deepcopy=False)
+    record_dead_trials(all_trials, name)
     summary = TuneSummary(
         study=name,
         storage=shown_storage(storage_url),
@@ -436,13 +455,47 @@ def finish(
         config_text = to_toml(space.config_for(dict(best.params)))
         runs.write_text(study_dir / BEST_CONFIG_FILE, header + config_text)
         summary.best_config = str(study_dir / BEST_CONFIG_FILE)
-        if runs.is_run_dir(run_dir):
+        if point_latest and runs.is_run_dir(run_dir):
             try:
                 runs.update_latest(run_dir)
             except runs.RunError as exc:
                 status(f"warning: {exc}")
     draw_plots(study, study_dir, status)
     return summary
+
+
+def record_dead_trials(all_trials: list[Any], study_name: str) -> None:
+    """``trial.json`` for each failed trial whose worker died before writing one, where
+    its run directory is on this machine and no training holds it, so that ``rnncls
+    runs`` lists it as failed rather than as an interrupted run of its own."""
+    from optuna.trial import TrialState
+
+    for trial in all_trials:
+        run_dir = trial.user_attrs.get("run_dir")
+        if trial.state != TrialState.FAIL or not run_dir:
+            continue
+        run_dir = Path(run_dir)
+        if (run_dir / runs.TRIAL_FILE).exists() or not runs.is_run_dir(run_dir):
+            continue
+        if runs.is_locked(run_dir):
+            continue
+        record = TrialRecord(
+            number=trial.number,
+            state="failed",
+            value=None,
+            step=runs.checkpoint_step(run_dir),
+            params=dict(trial.params),
+            seconds=round((trial.datetime_complete - trial.datetime_start).total_seconds(), 3)
+            if trial.datetime_complete and trial.datetime_start
+            else 0.0,
+            run_dir=str(run_dir),
+            error="its worker stopped beating",
+        )
+        written = {k: v for k, v in record.to_json().items() if k != "event"}
+        try:
+            runs.write_json(run_dir / runs.TRIAL_FILE, {"study": study_name, **written})
+        except runs.RunError:
+            continue  # another user's folder, say: the listing is only less precise
 
 
 def draw_plots(study: Any, study_dir: Path, status: Callable[[str], None]) -> None:

@@ -226,10 +226,17 @@ STATE_CASES = {
         ("pruned at step 20", 20, None),
     ),
     "trial-pruned-nothing-known": ({"trial": trial("pruned")}, False, ("pruned", None, None)),
-    "trial-failed": (
+    "trial-failed": ({"checkpoint": 100, "trial": trial("failed")}, False, ("failed", 100, None)),
+    # a failed or pruned trial that `rnncls train --resume` then took to its end
+    "trial-failed-then-resumed": (
         {"summary": SUMMARY_100, "checkpoint": 100, "trial": trial("failed")},
         False,
-        ("failed", 100, 0.9),
+        ("finished", 100, 0.9),
+    ),
+    "trial-pruned-then-resumed": (
+        {"summary": SUMMARY_100, "checkpoint": 100, "trial": trial("pruned", 50)},
+        False,
+        ("finished", 100, 0.9),
     ),
     "trial-running-worker-dead": (
         {"checkpoint": 50, "trial": trial("running")},

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, write_run
 from typer.testing import CliRunner
 
 from rnncls.cli import app
@@ -119,6 +119,14 @@ def test_a_search_reports_each_trial_writes_best_toml_and_continues(in_tmp, tiny
     more = json_lines(again.stdout)
     assert [(x["event"], x.get("number")) for x in more] == [("trial", 3), ("summary", None)]
     assert more[-1]["complete"] == 4
+    # a study with all its trials runs none: runs/latest stays on the newest run made since
+    newer = write_run(Path("runs/newer"))
+    os.unlink("runs/latest")
+    os.symlink("newer", "runs/latest")
+    done = invoke("tune", space, "--trials", 4, "--json", "--data-dir", tiny_mnist)
+    assert done.exit_code == 0, done.output
+    assert [x["event"] for x in json_lines(done.stdout)] == ["summary"]
+    assert Path("runs/latest").resolve() == newer.resolve()
 
 
 def test_a_trial_below_the_median_is_pruned_and_says_where(in_tmp, tiny_mnist, monkeypatch):
@@ -290,26 +298,106 @@ def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str | None) 
     assert retried[0]["state"] in ("complete", "pruned")
     assert retried[0]["params"] == by_number[killed].params
     assert f"trial {retried[0]['number']}: trial {killed} again" in err
+    # the survivor records the dead worker's trial in its folder, for `rnncls runs`
+    recorded = json.loads(
+        (tmp_path / "runs" / "space" / f"trial-{killed}" / "trial.json").read_text()
+    )
+    assert (recorded["study"], recorded["number"], recorded["state"]) == ("space", killed, "failed")
+    assert recorded["error"] == "its worker stopped beating"
+    assert recorded["params"] == by_number[killed].params
 
 
 @pytest.mark.slow
 def test_ctrl_c_ends_a_worker_with_its_trial_failed_not_running(tmp_path, tiny_mnist):
     space = write_space(tmp_path, steps=80, eval_every=4)
-    worker = start_worker(tmp_path, space, tiny_mnist, "--trials", 2)
-    number = wait_for_running_trial(worker, tmp_path / "runs" / "space")
+    worker = start_worker(tmp_path, space, tiny_mnist, "--trials", 2, "--study", "named")
+    number = wait_for_running_trial(worker, tmp_path / "runs" / "named")
     worker.send_signal(signal.SIGINT)
     code, lines, err = finish(worker)
     assert code == 1
-    last = err.strip().splitlines()[-1]
-    assert last.startswith("stopped (SIGINT); the trial is recorded as failed"), err
-    assert "rnncls tune" in last and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "stopped (SIGINT); the trial is recorded as failed and the study kept; "
+        f"`rnncls tune {space} --study named` goes on with it"
+    ), err
+    assert "Traceback" not in err
     assert [(x["number"], x["state"]) for x in lines] == [(number, "failed")]
-    storage = f"sqlite:///{tmp_path / 'runs' / 'space' / 'study.db'}"
-    assert states(study_trials(storage, "space")) == {"FAIL": 1}
+    storage = f"sqlite:///{tmp_path / 'runs' / 'named' / 'study.db'}"
+    assert states(study_trials(storage, "named")) == {"FAIL": 1}
     recorded = json.loads(
-        (tmp_path / "runs" / "space" / f"trial-{number}" / "trial.json").read_text()
+        (tmp_path / "runs" / "named" / f"trial-{number}" / "trial.json").read_text()
     )
     assert recorded["state"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("study", "storage", "expected"),
+    [
+        ("space", None, "rnncls tune configs/space.toml"),
+        ("lr", None, "rnncls tune configs/space.toml --study lr"),
+        (
+            "space",
+            "postgresql://me:secret@db:5432/optuna",
+            "rnncls tune configs/space.toml --storage postgresql://me:***@db:5432/optuna",
+        ),
+    ],
+)
+def test_the_command_that_continues_a_study(in_tmp, study, storage, expected):
+    from rnncls import runs, tune
+
+    url = storage or tune.default_storage(runs.RUNS_ROOT / study)
+    assert tune.command_to_continue("configs/space.toml", study, url) == expected
+
+
+def test_dead_workers_trials_get_a_trial_json_where_their_folders_are_here(tmp_path):
+    """Only a failed trial's folder that is a run directory, has no trial.json yet and
+    that no training holds."""
+    from datetime import datetime, timedelta
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from rnncls import runs, tune
+
+    def a_trial(number, folder, state=TrialState.FAIL):
+        started = datetime(2026, 11, 27, 12, 0, 0)
+        return SimpleNamespace(
+            number=number, state=state, params={"train.learning_rate": 0.01},
+            user_attrs={"run_dir": str(folder)} if folder else {},
+            datetime_start=started, datetime_complete=started + timedelta(seconds=90),
+        )  # fmt: skip
+
+    dead = write_run(tmp_path / "trial-0", checkpoint=40)
+    recorded = write_run(tmp_path / "trial-1", trial={"state": "pruned"})
+    held = write_run(tmp_path / "trial-2")
+    running = write_run(tmp_path / "trial-3")
+    trials = [
+        a_trial(0, dead),
+        a_trial(1, recorded),
+        a_trial(2, held),
+        a_trial(3, running, TrialState.RUNNING),
+        a_trial(4, tmp_path / "trial-4"),  # on another machine
+        a_trial(5, None),  # a surplus trial, which had no folder
+    ]
+    runs.claim_run_dir(held, fresh=False)
+    try:
+        tune.record_dead_trials(trials, "s")
+    finally:
+        runs.release_run_dir(held)
+    assert json.loads((dead / "trial.json").read_text()) == {
+        "study": "s",
+        "number": 0,
+        "state": "failed",
+        "value": None,
+        "step": 40,
+        "params": {"train.learning_rate": 0.01},
+        "seconds": 90.0,
+        "run_dir": str(dead),
+        "retry_of": None,
+        "error": "its worker stopped beating",
+    }
+    assert json.loads((recorded / "trial.json").read_text()) == {"state": "pruned"}
+    assert not (held / "trial.json").exists() and not (running / "trial.json").exists()
+    assert not (tmp_path / "trial-4").exists()
 
 
 # ---------------------------------------------------------------------- PostgreSQL
