@@ -53,7 +53,7 @@ DRIVERS = {
     "postgresql": "'psycopg[binary]'",
     "postgresql+psycopg": "'psycopg[binary]'",
     "postgresql+psycopg2": "psycopg2-binary",
-    "mysql": "mysqlclient",
+    "mysql": "mysqlclient; or use mysql+pymysql:// with pip install 'rnncls[mysql]'",
     "mysql+pymysql": "PyMySQL",
 }
 SPACE_ATTR = "rnncls_space"
@@ -137,6 +137,7 @@ def _quiet_optuna() -> Any:
 def open_storage(url: str, heartbeat: int) -> Any:
     """An Optuna RDB storage with heartbeats, whose dead workers' trials are retried."""
     optuna = _quiet_optuna()
+    _check_url(url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:
         return _retrying_a_table_race(
@@ -160,6 +161,23 @@ def open_storage(url: str, heartbeat: int) -> Any:
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many errors: one line
         reason = " ".join(str(exc).split("\n")[0].split())
         raise runs.RunError(f"cannot open storage {shown_storage(url)}: {reason}") from None
+
+
+def _check_url(url: str) -> None:
+    """A usage error (exit 2) for a URL that names no database SQLAlchemy knows, before
+    any connection is tried."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except ImportError:
+        return  # a known database without its driver: open_storage says what to install
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ConfigError(
+            f"--storage {shown_storage(url)}: not a database URL (sqlite:///FILE, "
+            "postgresql://USER:PASSWORD@HOST/DATABASE or mysql+pymysql://...)"
+        ) from None
 
 
 def _retrying_a_table_race(make: Callable[[], Any]) -> Any:
@@ -223,7 +241,8 @@ def open_study(space: Space, name: str, storage: Any, pruner: str, study_dir: Pa
     elif recorded != space.fingerprint():
         raise ConfigError(
             f"study {name} was started with another space or base config than "
-            f"{space.source}; give a new --study name to search this one"
+            f"{space.source} (with any --set values) gives now; give a new --study name "
+            "to search this one"
         )
     return study
 
@@ -277,12 +296,15 @@ def tune(
     trials = trials or space.trials
     status = on_status or (lambda message: None)
     study_dir = runs.RUNS_ROOT / study_name
+    # A storage given is opened first, so that a bad one leaves no empty study folder;
+    # the default one is a file in that folder.
+    storage = open_storage(storage_url, heartbeat) if storage_url else None
     try:
         study_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise runs.RunError(f"cannot create {study_dir}: {exc.strerror or exc}") from None
     storage_url = storage_url or default_storage(study_dir)
-    storage = open_storage(storage_url, heartbeat)
+    storage = storage or open_storage(storage_url, heartbeat)
     study = open_study(space, study_name, storage, pruner or space.pruner, study_dir)
     status(f"study {study_name} in {shown_storage(storage_url)}: {trials} trials")
 
