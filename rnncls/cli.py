@@ -7,6 +7,7 @@ Nothing here imports TensorFlow at module level: ``rnncls --help`` stays fast.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -1087,8 +1088,11 @@ def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
 
 def shown_setting(value: Any) -> str:
     """A config value in the table: a search's floats (0.006812345678901234) to six
-    significant digits, enough to tell trials apart; --json and csv keep every digit."""
-    return shown(value, ".6g") if isinstance(value, float) else shown(value)
+    significant digits, enough to tell trials apart, and still written as floats (0.0,
+    as `runs diff` and config.toml have it); --json and csv keep every digit."""
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(float(format(value, ".6g")))
+    return shown(value)
 
 
 CSV_FIELDS = (

@@ -130,11 +130,15 @@ def test_runs_csv(tree: Path) -> None:
 
 def test_the_table_shows_a_searchs_floats_to_six_digits_and_csv_all(tmp_path: Path) -> None:
     write_run(tmp_path / "t1", {"train.learning_rate": 0.006812345678901234})
-    write_run(tmp_path / "t2", {"train.learning_rate": 2.5e-05})
-    table = invoke("runs", tmp_path).stdout.splitlines()
-    assert [line.split()[-1] for line in table] == ["train.learning_rate", "0.00681235", "2.5e-05"]
+    write_run(tmp_path / "t2", {"train.learning_rate": 2.5e-05, "train.momentum": 0.5})
+    table = [line.split()[-2:] for line in invoke("runs", tmp_path).stdout.splitlines()]
+    assert table == [
+        ["train.learning_rate", "train.momentum"],
+        ["0.00681235", "0.0"],  # a float stays one: 0.0, not 0
+        ["2.5e-05", "0.5"],
+    ]
     rows = list(csv.reader(io.StringIO(invoke("runs", tmp_path, "-f", "csv").stdout)))
-    assert [row[-1] for row in rows[1:]] == ["0.006812345678901234", "2.5e-05"]
+    assert [row[-2] for row in rows[1:]] == ["0.006812345678901234", "2.5e-05"]
 
 
 def test_runs_csv_quotes_and_writes_booleans_as_toml(tmp_path: Path) -> None:
