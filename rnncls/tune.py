@@ -511,7 +511,7 @@ def record_dead_trials(all_trials: list[Any], study_name: str) -> None:
             if trial.datetime_complete and trial.datetime_start
             else 0.0,
             run_dir=str(run_dir),
-            error="its worker stopped beating",
+            error="its worker ended without recording it (killed, or a crash)",
         )
         written = {k: v for k, v in record.to_json().items() if k != "event"}
         try:

@@ -314,7 +314,7 @@ def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str | None) 
         (tmp_path / "runs" / "space" / f"trial-{killed}" / "trial.json").read_text()
     )
     assert (recorded["study"], recorded["number"], recorded["state"]) == ("space", killed, "failed")
-    assert recorded["error"] == "its worker stopped beating"
+    assert recorded["error"] == "its worker ended without recording it (killed, or a crash)"
     assert recorded["params"] == by_number[killed].params
 
 
@@ -404,7 +404,7 @@ def test_dead_workers_trials_get_a_trial_json_where_their_folders_are_here(tmp_p
         "seconds": 90.0,
         "run_dir": str(dead),
         "retry_of": None,
-        "error": "its worker stopped beating",
+        "error": "its worker ended without recording it (killed, or a crash)",
     }
     assert json.loads((recorded / "trial.json").read_text()) == {"state": "pruned"}
     assert not (held / "trial.json").exists() and not (running / "trial.json").exists()
