@@ -247,11 +247,11 @@ def open_study(space: Space, name: str, storage: Any, pruner: str, study_dir: Pa
     return study
 
 
-def _counts(study: Any) -> dict[str, int]:
+def _counts(all_trials: list[Any]) -> dict[str, int]:
     from optuna.trial import TrialState
 
     counts = {state: 0 for state in ("done", "active", "waiting", "failed")}
-    for trial in study.get_trials(deepcopy=False):
+    for trial in all_trials:
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
             counts["done"] += 1
         elif trial.state == TrialState.RUNNING:
@@ -304,7 +304,8 @@ def tune(
     except OSError as exc:
         raise runs.RunError(f"cannot create {study_dir}: {exc.strerror or exc}") from None
     storage_url = storage_url or default_storage(study_dir)
-    storage = storage or open_storage(storage_url, heartbeat)
+    if storage is None:
+        storage = open_storage(storage_url, heartbeat)
     study = open_study(space, study_name, storage, pruner or space.pruner, study_dir)
     status(f"study {study_name} in {shown_storage(storage_url)}: {trials} trials")
 
@@ -383,7 +384,9 @@ def tune(
 
     try:
         while True:
-            counts = _counts(study)
+            all_trials = study.get_trials(deepcopy=False)  # one read of the storage a round
+            record_dead_trials(all_trials, study_name)
+            counts = _counts(all_trials)
             if counts["done"] >= trials:
                 break
             if counts["done"] + counts["active"] >= trials and not counts["waiting"]:
@@ -396,7 +399,6 @@ def tune(
                 raise ConfigError(
                     f"{failures_in_a_row} trials in a row failed; the last: {last_failure}"
                 )
-            record_dead_trials(study.get_trials(deepcopy=False), study_name)
             total = sum(counts.values())
             study.sampler = _sampler(space.base.train.seed, total, trials)
             study.optimize(objective, n_trials=1, catch=(SurplusTrial, ConfigError))

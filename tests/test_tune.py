@@ -286,11 +286,11 @@ def test_two_workers_on_one_sqlite_study_share_its_trials(tmp_path, tiny_mnist):
     assert all(any(x["event"] == "trial" for x in lines) for _, lines, _ in results)
 
 
-def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str | None) -> None:
+def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str) -> None:
     """Two workers; one killed mid-trial with SIGKILL. The other runs its trial again
     (same parameters) once its heartbeat stops, and finishes the study."""
     space = write_space(tmp_path, steps=80, eval_every=4)
-    extra = ["--trials", 3, "--heartbeat", 1] + (["--storage", storage] if storage else [])
+    extra = ["--trials", 3, "--heartbeat", 1, "--storage", storage]
     doomed = start_worker(tmp_path, space, data, *extra)
     killed = wait_for_running_trial(doomed, tmp_path / "runs" / "space")
     survivor = start_worker(tmp_path, space, data, *extra)
@@ -299,7 +299,6 @@ def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str | None) 
     assert not (tmp_path / "runs" / "space" / f"trial-{killed}" / "summary.json").exists()
     code, lines, err = finish(survivor)
     assert code == 0, err
-    storage = storage or f"sqlite:///{tmp_path / 'runs' / 'space' / 'study.db'}"
     trials = study_trials(storage, "space")
     assert_study_holds(trials, 3)
     by_number = {t.number: t for t in trials}
