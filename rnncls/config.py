@@ -80,6 +80,17 @@ def _spec(default: Any, check: Callable[[Any], str | None] | None = None) -> Any
 CELLS = ("lstm", "gru", "simple_rnn")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "exponential", "step")
+ORDERS = ("rows", "columns", "pixels")
+# Pixels of a 28x28 image: the length of the pixel stream that `pixels` reads.
+IMAGE_PIXELS = 784
+
+
+def _divides_image(value: Any) -> str | None:
+    if not 1 <= value <= IMAGE_PIXELS:
+        return f"must be from 1 to {IMAGE_PIXELS}"
+    if IMAGE_PIXELS % value:
+        return f"must divide the {IMAGE_PIXELS} pixels of an image (1, 2, 4, 7, 8, 14, 16, 28, ...)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -104,8 +115,22 @@ class ModelConfig:
     dropout: float = _spec(0.0, _fraction)
     # Number of output classes (logits of the dense layer).
     num_classes: int = _spec(10, _at_least(2))
-    # Unroll the 28 time steps into a static graph: faster on the CPU, same result.
+    # Unroll a short sequence (28 steps at most) into a static graph: faster on the CPU,
+    # same result. Longer sequences always run as a loop.
     unroll: bool = _spec(True)
+
+
+@dataclass(frozen=True)
+class SequenceConfig:
+    # How an image becomes a sequence: rows (28 steps of 28 pixels), columns, or pixels
+    # (the row-major pixel stream, pixels_per_step at a time).
+    order: str = _spec("rows", _one_of(*ORDERS))
+    # Pixels a step when order is pixels: 1 is sequential MNIST (784 steps); must divide 784.
+    pixels_per_step: int = _spec(1, _divides_image)
+    # Read the pixel stream in one fixed random order (permuted sequential MNIST).
+    permute: bool = _spec(False)
+    # Seeds that order alone: runs with the same permutation_seed read the same order.
+    permutation_seed: int = _spec(0, _at_least(0, LARGEST_SEED))
 
 
 @dataclass(frozen=True)
@@ -163,6 +188,7 @@ class AugmentConfig:
 @dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -170,6 +196,7 @@ class Config:
 
 SECTIONS: dict[str, type] = {
     "data": DataConfig,
+    "sequence": SequenceConfig,
     "model": ModelConfig,
     "train": TrainConfig,
     "augment": AugmentConfig,
@@ -233,6 +260,25 @@ def unused_settings(train: TrainConfig, steps: int) -> list[str]:
         found.append(
             f"train.warmup_steps = {train.warmup_steps} is more than the run's {steps} "
             "steps: the learning rate never reaches train.learning_rate"
+        )
+    return found
+
+
+def unused_sequence_settings(sequence: SequenceConfig) -> list[str]:
+    """What in ``[sequence]`` the reading would not use: the pixel settings of an order
+    that reads rows or columns."""
+    if sequence.order == "pixels":
+        return []
+    found = []
+    if sequence.pixels_per_step != SequenceConfig.pixels_per_step:
+        found.append(
+            f"sequence.pixels_per_step = {sequence.pixels_per_step} is not used: only the "
+            f"pixels order takes it, and sequence.order is {sequence.order!r}"
+        )
+    if sequence.permute:
+        found.append(
+            "sequence.permute = true is not used: only the pixels order permutes the "
+            f"pixel stream, and sequence.order is {sequence.order!r}"
         )
     return found
 

@@ -145,6 +145,10 @@ def test_with_values_validates():
 BAD_VALUES = {
     "data.dir": ("3", "expected a string"),
     "data.validation_size": ("0", "must be at least 1"),
+    "sequence.order": ('"diagonal"', "must be one of rows, columns, pixels"),
+    "sequence.pixels_per_step": ("5", "must divide the 784 pixels of an image"),
+    "sequence.permute": ("1", "expected true or false"),
+    "sequence.permutation_seed": ("-3", "must be at least 0"),
     "model.cell": ('"lstmm"', "must be one of lstm, gru, simple_rnn"),
     "model.hidden_units": ("0", "must be at least 1"),
     "model.layers": ("0", "must be at least 1"),
