@@ -167,6 +167,8 @@ def load_keras_model(path: Path) -> Any:  # pragma: no mutate block (TensorFlow)
 
         import_tensorflow()
         import keras
+
+        import rnncls.model  # noqa: F401 - registers the layer that reads an image's sequence
     except ImportError as exc:
         raise RunError(
             f"cannot load {path}: TensorFlow is not available ({_first_line(exc)}); "
