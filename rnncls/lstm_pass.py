@@ -58,6 +58,17 @@ def _needs(key: str, wanted: Any) -> Callable[[Config], str | None]:
     return check
 
 
+def _unrolled(config: Config) -> str | None:
+    from rnncls.sequence import UNROLL_STEPS, sequence_shape, unrolled
+
+    if unrolled(config.model, config.sequence):
+        return None
+    if not config.model.unroll:
+        return "model.unroll = false"
+    steps = sequence_shape(config.sequence)[0]
+    return f"a sequence of {steps} steps (only {UNROLL_STEPS} or fewer unroll)"
+
+
 def _batch_size(config: Config) -> str | None:
     size = config.train.batch_size
     return None if applies(size) else f"train.batch_size = {size} (it needs at least 32)"
@@ -71,13 +82,18 @@ def _batch_size(config: Config) -> str | None:
 REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
     "data.dir": None,
     "data.validation_size": None,
+    # The reading (model.SequenceReading) turns images into the sequence before the pass.
+    "sequence.order": None,
+    "sequence.pixels_per_step": None,
+    "sequence.permute": None,
+    "sequence.permutation_seed": None,
     "model.cell": _needs("model.cell", "lstm"),
     "model.hidden_units": None,
     "model.layers": _needs("model.layers", 1),
     "model.bidirectional": _needs("model.bidirectional", False),
     "model.dropout": _needs("model.dropout", 0.0),
     "model.num_classes": None,
-    "model.unroll": _needs("model.unroll", True),
+    "model.unroll": _unrolled,  # and a sequence short enough to unroll
     "train.steps": None,
     "train.epochs": None,
     "train.batch_size": _batch_size,

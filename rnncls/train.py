@@ -30,9 +30,17 @@ from typing import Any
 import numpy as np
 
 from rnncls import distribute, runs
-from rnncls.config import Config, ConfigError, to_toml, total_steps, unused_settings
+from rnncls.config import (
+    Config,
+    ConfigError,
+    to_toml,
+    total_steps,
+    unused_sequence_settings,
+    unused_settings,
+)
 from rnncls.data import DataSource, Split, load_split, load_training_data
 from rnncls.evaluate import cross_entropy, keras_logits
+from rnncls.sequence import describe as describe_sequence
 
 # 1: arrays by position (model.weights, optimizer.variables), rnncls 0.1 runs, still read;
 # 2: arrays by name, random-number state and the early-stopping state included.
@@ -213,6 +221,7 @@ class Trainer:
         tf = import_tensorflow(threads=TRAIN_THREADS, inter_op_threads=TRAIN_INTER_OP_THREADS)
         import keras
 
+        from rnncls import training_path
         from rnncls.augment import augmenter
         from rnncls.model import build_model
         from rnncls.optimization import build_optimizer
@@ -228,8 +237,10 @@ class Trainer:
             )
         tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.train.seed)
+        gpus = len(tf.config.list_physical_devices("GPU"))
+        self.path = training_path.choose(config, gpus)
         with distribution.scope():
-            self.model = build_model(config.model)
+            self.model = build_model(config.model, config.sequence, gpu=bool(gpus))
             self.optimizer = build_optimizer(config.train, steps)
             self.optimizer.build(self.model.trainable_variables)
         loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -237,8 +248,7 @@ class Trainer:
         labels = tf.constant(train_split.labels.astype(np.int32))
         model, optimizer = self.model, self.optimizer
         variables = model.trainable_variables
-        self.fast_path_off = fast_path_reasons(config)
-        forward = training_forward(tf, model, config)
+        forward = training_forward(tf, model, config, self.path.name)
         augment = augmenter(tf, config.augment, config.train.seed)
 
         @tf.function(
@@ -357,14 +367,6 @@ class Trainer:
             return float(self._run_steps(batch_indices, np.int64(first_step), np.float64(loss_sum)))
 
 
-def fast_path_reasons(config: Config) -> list[str]:
-    """Why ``config`` trains through Keras's own graph rather than the hand-written LSTM
-    pass (empty: it trains through the pass)."""
-    from rnncls import lstm_pass
-
-    return lstm_pass.unsupported(config)
-
-
 def step_graph_options(tf: Any) -> AbstractContextManager[None]:
     """Grappler's arithmetic optimizer off while the step graph runs. It would fold the
     explicit U^T of rnncls.lstm_pass back into a transposed product, 12 instead of 9 us
@@ -375,25 +377,35 @@ def step_graph_options(tf: Any) -> AbstractContextManager[None]:
     return arithmetic_optimization(tf, enabled=False)
 
 
-def training_forward(tf: Any, model: Any, config: Config) -> Callable[[Any], Any]:
-    """The model's logits for a training batch, through :mod:`rnncls.lstm_pass` where it
-    supports the whole config (the seed's network: one unrolled LSTM, no dropout, batches
-    of 32 or more): what ``model(batch, training=True)`` and its gradient compute,
-    with the batch's halves on two cores. Every other config trains through Keras."""
-    from rnncls import lstm_pass
-    from rnncls.model import HEAD, recurrent_layer_name
+def training_forward(
+    tf: Any, model: Any, config: Config, path: str | None = None
+) -> Callable[[Any], Any]:
+    """The model's logits for a training batch of images, along ``path``
+    (:mod:`rnncls.training_path`, chosen for ``config`` when not given): through one of
+    the hand-written LSTM passes, :mod:`rnncls.lstm_pass` for a short unrolled sequence
+    (the seed's network) or :mod:`rnncls.lstm_loop` for a long one, which compute what
+    ``model(batch, training=True)`` and its gradient compute with the batch's halves on
+    two cores; every other path is Keras's own layers."""
+    from rnncls import lstm_loop, lstm_pass, training_path
+    from rnncls.model import HEAD, READING, recurrent_layer_name
 
-    if not lstm_pass.supports(config):
+    path = path or training_path.choose(config).name
+    if path not in (training_path.UNROLLED_PASS, training_path.FUSED_LOOP):
         return lambda batch: model(batch, training=True)
-    # The layers of rnncls.model.build_model for such a config: images -> LSTM (its
-    # defaults: tanh, sigmoid gates, a bias, no dropout, last output only) -> Dense.
+    # The layers of rnncls.model.build_model for such a config: images -> the reading
+    # (for any order but rows) -> LSTM (its defaults: tanh, sigmoid gates, a bias, no
+    # dropout, last output only) -> Dense.
+    reading = model.get_layer(READING) if config.sequence.order != "rows" else None
     cell = model.get_layer(recurrent_layer_name(config.model, 0)).cell
     logits = model.get_layer(HEAD)
-    last_output = lstm_pass.last_output
+    pass_module = lstm_pass if path == training_path.UNROLLED_PASS else lstm_loop
 
     def forward(batch: Any) -> Any:
-        weights = (cell.kernel, cell.recurrent_kernel, cell.bias)
-        return logits(last_output(tf, batch, *(tf.convert_to_tensor(w.value) for w in weights)))
+        sequences = reading(batch) if reading is not None else batch
+        weights = [
+            tf.convert_to_tensor(w.value) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)
+        ]
+        return logits(pass_module.last_output(tf, sequences, *weights))
 
     return forward
 
@@ -482,8 +494,9 @@ def train(
             status(f"distributed: {trainer.distribution.describe()}")
         for unused in unused_settings(config.train, steps):
             status(f"warning: {unused}")
-        if trainer.fast_path_off and config.model.cell == "lstm":
-            status("training through Keras's graph (" + ", ".join(trainer.fast_path_off) + ")")
+        status(f"sequence: {describe_sequence(config.sequence)}; {trainer.path.describe(config)}")
+        for unused in unused_sequence_settings(config.sequence):
+            status(f"warning: {unused}")
         if saved is not None:
             status(f"resuming {run_dir} from step {state['step']}")
         elif resuming:

@@ -136,6 +136,13 @@ NETWORKS = {
         "model.dropout=0.2",
     ],
     "sgd-cosine-augment": ["train.optimizer='sgd'", "train.schedule='cosine'", "augment.shift=2"],
+    # The model's reading layer, in ONNX as in Keras (49 steps, to keep the test short).
+    "permuted-pixels": [
+        "sequence.order='pixels'",
+        "sequence.pixels_per_step=16",
+        "sequence.permute=true",
+    ],
+    "columns-gru": ["sequence.order='columns'", "model.cell='gru'"],
 }
 
 

@@ -1,0 +1,65 @@
+"""Which implementation trains a config's recurrent layers, chosen in this one place.
+
+- On a GPU: Keras's own layers, not unrolled, so that Keras hands the LSTM and GRU to
+  cuDNN's fused kernels (a simple RNN has none: Keras's loop);
+- on the CPU, a sequence short enough to unroll (``rnncls.sequence.unrolled``: the
+  seed's 28 rows): the hand-written two-core pass (:mod:`rnncls.lstm_pass`) where it
+  covers the config, else Keras's unrolled graph;
+- on the CPU, a longer sequence (the pixel tasks): TensorFlow's fused LSTM kernel on two
+  cores (:mod:`rnncls.lstm_loop`) where it covers the config, else Keras's loop.
+
+Each pass lists what it needs of every config key (its ``REQUIREMENTS``), so a new key
+can never be silently ignored by one; :func:`choose` says why a faster path was ruled
+out, and training logs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnncls.config import Config
+from rnncls.sequence import sequence_shape, unrolled
+
+UNROLLED_PASS = "unrolled_pass"
+FUSED_LOOP = "fused_loop"
+CUDNN = "cudnn"
+KERAS = "keras"
+# Keras 3 gives these cells to cuDNN on a GPU when their options allow it (they do here:
+# default activations, no recurrent dropout, a bias, not unrolled).
+CUDNN_CELLS = ("lstm", "gru")
+
+
+@dataclass(frozen=True)
+class TrainingPath:
+    name: str  # UNROLLED_PASS, FUSED_LOOP, CUDNN or KERAS
+    unroll: bool  # whether the model's recurrent layers unroll
+    reasons: tuple[str, ...] = ()  # what ruled out the CPU's hand-made path
+
+    def describe(self, config: Config) -> str:
+        """One line for the log: which path, and for Keras's graph why."""
+        steps = sequence_shape(config.sequence)[0]
+        if self.name == UNROLLED_PASS:
+            return f"training through the hand-written two-core LSTM pass ({steps} steps)"
+        if self.name == FUSED_LOOP:
+            return f"training through TensorFlow's fused LSTM loop on two cores ({steps} steps)"
+        if self.name == CUDNN:
+            return f"training on the GPU through cuDNN's {config.model.cell.upper()} kernel"
+        shape = "unrolled graph" if self.unroll else "loop"
+        why = f" ({', '.join(self.reasons)})" if self.reasons else ""
+        return f"training through Keras's {shape} ({steps} steps){why}"
+
+
+def choose(config: Config, gpus: int = 0) -> TrainingPath:
+    """The path that trains ``config`` on a machine where TensorFlow sees ``gpus`` GPUs."""
+    from rnncls import lstm_loop, lstm_pass
+
+    if gpus:
+        name = CUDNN if config.model.cell in CUDNN_CELLS else KERAS
+        reasons = () if name == CUDNN else (f"model.cell = {config.model.cell!r}: no cuDNN kernel",)
+        return TrainingPath(name, unroll=False, reasons=reasons)
+    unroll = unrolled(config.model, config.sequence)
+    if unroll:
+        reasons = tuple(lstm_pass.unsupported(config))
+        return TrainingPath(KERAS if reasons else UNROLLED_PASS, unroll=True, reasons=reasons)
+    reasons = tuple(lstm_loop.unsupported(config))
+    return TrainingPath(KERAS if reasons else FUSED_LOOP, unroll=False, reasons=reasons)
