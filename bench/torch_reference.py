@@ -1,8 +1,9 @@
 """The PyTorch reference for the benchmark: the seed's experiment in a plain torch loop.
 
 Same model (LSTM of 64 units over 28 rows of 28 pixels, a dense layer on the last
-output), same optimizer (Adam at 0.01), same batch size, same data and data order as
-``rnncls train`` (the images come from :mod:`rnncls.data`, the batches from
+output; with a config, its reading of the image: columns, or pixels a few at a time in
+an optional fixed permutation), same optimizer (Adam at 0.01), same batch size, same
+data and data order as ``rnncls train`` (the images come from :mod:`rnncls.data`, the batches from
 :class:`rnncls.train.BatchOrder`), uint8 images scaled to 0..1 on the fly.
 
 With ``--config FILE`` it trains the network an rnncls config describes instead: the cell
@@ -36,21 +37,28 @@ from torch import nn
 
 from rnncls.config import Config, load_config, with_values
 from rnncls.data import find_data, load_split, load_training_data
+from rnncls.sequence import is_identity, reading_indices, sequence_shape
 from rnncls.train import BatchOrder
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "simple_rnn": nn.RNN}
 
 
 class RecurrentClassifier(nn.Module):
-    """The network of rnncls.model.build_model for a ``[model]`` section."""
+    """The network of rnncls.model.build_model for the ``[sequence]`` and ``[model]``
+    sections: images read as rnncls reads them (one gather of the pixels, unless rows)."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
         model = config.model
         self.units = model.hidden_units
         self.bidirectional = model.bidirectional
+        self.shape = sequence_shape(config.sequence)
+        self.order = None
+        if not is_identity(config.sequence):
+            self.order = torch.from_numpy(reading_indices(config.sequence).reshape(-1))
+            self.order = self.order.to(torch.int64)
         self.rnn = CELLS[model.cell](
-            28,
+            self.shape[1],
             model.hidden_units,
             num_layers=model.layers,
             batch_first=True,
@@ -62,6 +70,9 @@ class RecurrentClassifier(nn.Module):
         self.logits = nn.Linear(directions * model.hidden_units, model.num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.order is not None:
+            flat = images.reshape(images.shape[0], -1)
+            images = flat[:, self.order].reshape(images.shape[0], *self.shape)
         outputs, _ = self.rnn(images)
         last = outputs[:, -1]
         if self.bidirectional:  # Keras joins each direction's own last output

@@ -82,11 +82,13 @@ def test_bench_smoke_run_reports_every_field(tmp_path):
         "eval_s",
     }
     assert "| rnncls |" in report["table"] and "FLOP floor" in report["table"]
-    network = report["networks"]["configs/best.toml"]
-    assert network["steps"] == 4
-    assert network["training"]["rnncls"]["errors"] == []
-    assert network["training"]["rnncls"]["ms_per_step_median"] > 0
-    for name, torch_run in network["training"].items():
-        if name != "rnncls":
-            assert torch_run["errors"] == [] and torch_run["ms_per_step_median"] > 0
-    assert "Network of `configs/best.toml`" in report["table"]
+    # The row task's best network and the pixel tasks' (784 and 196 steps a sequence).
+    steps = {"configs/best.toml": 4, "configs/psmnist-quick.toml": 1, "configs/psmnist.toml": 1}
+    assert {name: network["steps"] for name, network in report["networks"].items()} == steps
+    for name, network in report["networks"].items():
+        assert network["training"]["rnncls"]["errors"] == [], name
+        assert network["training"]["rnncls"]["ms_per_step_median"] > 0
+        for contender, torch_run in network["training"].items():
+            if contender != "rnncls":
+                assert torch_run["errors"] == [] and torch_run["ms_per_step_median"] > 0
+        assert f"Network of `{name}`" in report["table"]
