@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from rnncls import __version__
-from rnncls.config import Config, ConfigError, load_config, to_toml, with_values
+from rnncls.config import Config, ConfigError, load_config, resumed_config, to_toml
 from rnncls.errors import DataError, RunError
 
 app = typer.Typer(
@@ -250,9 +250,8 @@ def train(
         if steps is not None and epochs is not None:
             raise ConfigError("--steps and --epochs both set the length of training; give one")
         flags = {
-            "train.steps": steps,
-            # --steps means steps, even where the config file counts epochs
-            "train.epochs": 0 if steps is not None else epochs,
+            "train.steps": steps,  # a length given here replaces the config's steps or epochs
+            "train.epochs": epochs,
             "train.batch_size": batch_size,
             "train.learning_rate": lr,
             "train.seed": seed,
@@ -260,20 +259,10 @@ def train(
         }
         if resume:
             run_dir = run_dir or newest_run_dir()
-            length = ("train.steps", "train.epochs")
-            if config or set_ or any(v is not None for k, v in flags.items() if k not in length):
-                raise ConfigError(
-                    "--resume continues a run with its own config; only --steps or "
-                    "--epochs may change"
-                )
-            cfg = load_config(run_dir / runs.CONFIG_FILE) if runs.is_run_dir(run_dir) else None
-            if cfg is None:
+            if not runs.is_run_dir(run_dir):
                 raise RunError(f"nothing to resume: {run_dir} is not a run directory")
-            if steps is not None or epochs is not None:
-                length_values = {k.split(".")[1]: v for k, v in flags.items() if k in length}
-                cfg = with_values(
-                    cfg, train={k: v for k, v in length_values.items() if v is not None}
-                )
+            saved = load_config(run_dir / runs.CONFIG_FILE)
+            cfg = resumed_config(saved, str(run_dir), config, set_ or (), flags)
         else:
             cfg = resolve_config(config, set_, flags)
         source = find_data(data_dir, cfg.data.dir)

@@ -430,7 +430,69 @@ def from_document(
             section, key = dotted.split(".")
             flag = FLAG_NAMES.get(dotted, f"--{key.replace('_', '-')}")
             _merge(values, {section: {key: value}}, flag)
+    _length_from_the_command_line(values, command_line_keys(overrides, flags))
     return Config(**{name: cls(**values[name]) for name, cls in SECTIONS.items()})
+
+
+LENGTH_KEYS = ("train.steps", "train.epochs")
+
+
+def command_line_keys(
+    overrides: list[str] | tuple[str, ...] = (), flags: dict[str, Any] | None = None
+) -> set[str]:
+    """The dotted keys that ``--set`` and the named flags give a value."""
+    given = {".".join(parse_override(text)[:2]) for text in overrides}
+    return given | {dotted for dotted, value in (flags or {}).items() if value is not None}
+
+
+def _length_from_the_command_line(values: dict[str, dict[str, Any]], given: set[str]) -> None:
+    """One rule for the length of training, whichever spelling gives it (``--steps``,
+    ``--epochs``, ``--set train.steps=``, ``--set train.epochs=``): a length given on the
+    command line replaces the config file's, so steps given there undo the file's epochs
+    (which would otherwise win). Both on the command line is an error."""
+    if "train.steps" not in given:
+        return
+    if "train.epochs" in given and values["train"].get("epochs"):
+        raise ConfigError(
+            "train.steps and train.epochs both set the length of training on the command "
+            "line; give one"
+        )
+    values["train"]["epochs"] = 0
+
+
+def resumed_config(
+    saved: Config,
+    run: str,
+    config_path: Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    flags: dict[str, Any] | None = None,
+) -> Config:
+    """The config a resumed run trains with: its own, ``saved``, with the length the
+    command line gives (``--steps``, ``--epochs`` or their ``--set`` spellings).
+
+    The command line that started the run may be given again with ``--resume`` added (a
+    requeued job does this): ``--config`` and ``--set`` values equal to the run's own are
+    accepted, one that differs is an error naming the key and both values. Without
+    ``--config`` the ``--set`` values are checked against the run's config alone.
+    """
+    given = command_line_keys(overrides, flags)
+    document = read_toml(config_path) if config_path else to_dict(saved)
+    source = str(config_path) if config_path else f"{run}'s config"
+    requested = from_document(document, source, overrides, flags)
+    for section, table in to_dict(requested).items():
+        for key, value in table.items():
+            dotted, theirs = f"{section}.{key}", getattr(getattr(saved, section), key)
+            if dotted not in LENGTH_KEYS and value != theirs:
+                raise ConfigError(
+                    f"--resume: {dotted} is {toml_value(theirs)} in {run}'s config but "
+                    f"{toml_value(value)} on this command line; a resumed run keeps its "
+                    "config (only --steps or --epochs may change)"
+                )
+    if not given & set(LENGTH_KEYS):
+        return saved
+    return with_values(
+        saved, train={"steps": requested.train.steps, "epochs": requested.train.epochs}
+    )
 
 
 def with_values(

@@ -107,9 +107,41 @@ def test_train_json_events(in_tmp, tiny_mnist):
     assert json.loads(resumed.stdout.splitlines()[-1]) == done
 
 
-def test_resume_refuses_config_changes(in_tmp):
-    result = invoke("train", "--resume", "--lr", "0.1", "--run-dir", in_tmp)
-    assert result.exit_code == 2 and "only --steps" in result.stderr
+def saved_run(folder, settings):
+    """A run directory as training leaves it before its first checkpoint: its config."""
+    from rnncls.config import load_config, to_toml
+
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text(to_toml(load_config(overrides=settings)))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--lr", "0.1"],
+            "error: --resume: train.learning_rate is 0.01 in runs/x's config but 0.1 on this "
+            "command line; a resumed run keeps its config (only --steps or --epochs may change)",
+        ),
+        (
+            ["--set", "train.seed=4"],
+            "error: --resume: train.seed is 3 in runs/x's config but 4 on this command line; "
+            "a resumed run keeps its config (only --steps or --epochs may change)",
+        ),
+        (
+            ["--config", "c.toml"],
+            'error: --resume: model.cell is "lstm" in runs/x\'s config but "gru" on this '
+            "command line; a resumed run keeps its config (only --steps or --epochs may change)",
+        ),
+    ],
+    ids=["flag", "set", "config-file"],
+)
+def test_resume_names_the_key_that_differs_from_the_runs_config(in_tmp, args, message):
+    saved_run(in_tmp / "runs" / "x", ["train.seed=3", "train.steps=20"])
+    (in_tmp / "c.toml").write_text("[model]\ncell = 'gru'\n")
+    result = invoke("train", "--resume", "--run-dir", "runs/x", "--set", "train.seed=3", *args)
+    assert (result.exit_code, result.stderr) == (2, message + "\n")
 
 
 @pytest.mark.tensorflow
@@ -256,6 +288,26 @@ def test_resume_without_run_dir_picks_the_newest_interrupted_run(in_tmp, tiny_mn
     assert result.exit_code == 0, result.output
     assert "resuming the newest interrupted run, runs/interrupted" in result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["run_dir"] == "runs/interrupted"
+
+
+@pytest.mark.tensorflow
+def test_the_command_that_started_a_run_resumes_it_with_resume_added(in_tmp, tiny_mnist):
+    """As a requeued job does: the same line plus --resume continues the run; with another
+    seed it is refused before anything is touched."""
+    from rnncls import runs as run_files
+
+    (in_tmp / "c.toml").write_text("[train]\nepochs = 1\n")
+    line = ["train", "--config", "c.toml", *sets([*TINY_SETTINGS, "train.seed=3"])]
+    line += ["--run-dir", "runs/x", "--data-dir", tiny_mnist, "--json"]
+    assert invoke(*line).exit_code == 0
+    (in_tmp / "runs/x" / run_files.SUMMARY_FILE).unlink()  # as if stopped before the end
+    refused = invoke(*line, "--set", "train.seed=4", "--resume")
+    assert refused.exit_code == 2
+    assert "train.seed is 3 in runs/x's config but 4 on this command line" in refused.stderr
+    assert not (in_tmp / "runs/x" / run_files.SUMMARY_FILE).exists()
+    resumed = invoke(*line, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout.splitlines()[-1])["steps"] == 6
 
 
 @pytest.mark.parametrize(

@@ -481,3 +481,60 @@ def test_a_decay_rate_of_one_is_allowed():
 def test_settings_a_run_would_not_use_are_named(train, steps, expected) -> None:
     config = with_values(Config(), train=train)
     assert unused_settings(config.train, steps) == expected
+
+
+# ---------------------------------------------------------------------- length and resume
+
+
+@pytest.mark.parametrize(
+    ("file_text", "overrides", "flags", "length"),
+    [
+        ("[train]\nepochs = 10\n", ["train.steps=500"], {}, (500, 0)),
+        ("[train]\nepochs = 10\n", [], {"train.steps": 500}, (500, 0)),
+        ("[train]\nsteps = 700\n", ["train.epochs=2"], {}, (700, 2)),
+        ("[train]\nepochs = 10\n", [], {}, (1200, 10)),
+        ("[train]\nepochs = 10\n", ["train.epochs=0", "train.steps=9"], {}, (9, 0)),
+    ],
+    ids=["set-steps", "flag-steps", "set-epochs", "file-only", "both-epochs-0"],
+)
+def test_a_length_on_the_command_line_replaces_the_files_whichever_spelling(
+    tmp_path, file_text, overrides, flags, length
+):
+    path = tmp_path / "c.toml"
+    path.write_text(file_text)
+    config = load_config(path, overrides, flags)
+    assert (config.train.steps, config.train.epochs) == length
+
+
+def test_steps_and_epochs_both_on_the_command_line_is_an_error():
+    with pytest.raises(ConfigError, match="^train.steps and train.epochs both set the length"):
+        load_config(overrides=["train.steps=5", "train.epochs=2"])
+
+
+def test_a_resumed_run_accepts_its_own_command_line_again(tmp_path):
+    from rnncls.config import resumed_config
+
+    path = tmp_path / "fast.toml"
+    path.write_text("[model]\nhidden_units = 128\n[train]\nepochs = 10\n")
+    saved = load_config(path, ["train.seed=3"])
+    assert resumed_config(saved, "x", path, ["train.seed=3"]) == saved
+    assert resumed_config(saved, "x", None, ["train.seed=3"]) == saved
+    assert resumed_config(saved, "x") == saved
+    longer = resumed_config(saved, "x", path, ["train.seed=3"], {"train.steps": 9000})
+    assert (longer.train.steps, longer.train.epochs) == (9000, 0)
+    assert longer.model == saved.model and longer.train.seed == 3
+    # A run lengthened earlier keeps its length when the first line is given again.
+    lengthened = resumed_config(saved, "x", None, ["train.epochs=20"])
+    assert resumed_config(lengthened, "x", path, ["train.seed=3"]) == lengthened
+
+
+def test_a_resumed_run_refuses_another_value_naming_the_key_and_both_values(tmp_path):
+    from rnncls.config import resumed_config
+
+    saved = load_config(overrides=["train.seed=3"])
+    with pytest.raises(ConfigError) as raised:
+        resumed_config(saved, "runs/x", None, ["train.seed=4"])
+    assert str(raised.value) == (
+        "--resume: train.seed is 3 in runs/x's config but 4 on this command line; a "
+        "resumed run keeps its config (only --steps or --epochs may change)"
+    )

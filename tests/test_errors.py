@@ -188,10 +188,6 @@ CONFIG_CASES: dict[str, tuple[Callable[[Path], list], list[str]]] = {
         lambda w: ["--batch-size", "500"],
         ["train.batch_size = 500", "larger than the 100 training images"],
     ),
-    "--resume with a config change": (
-        lambda w: ["--resume", "--run-dir", w / "x", "--lr", "0.1"],
-        ["only --steps or --epochs may change"],
-    ),
 }
 
 
