@@ -144,3 +144,21 @@ def test_pipeline_example_prints_what_it_says(
     assert result.returncode == 0, result.stderr
     assert "error:" not in result.stderr
     check_for(command)(result.stdout)
+
+
+def test_the_key_table_names_every_config_key_in_its_sections_row() -> None:
+    """The README's table of config keys cannot fall behind the config: each section
+    has one row, and it names each of the section's keys in backticks."""
+    from rnncls.config import keys
+
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `\[(\w+)\]` \| (.*) \|$", README.read_text(), re.M)
+    }
+    expected: dict[str, list[str]] = {}
+    for section, key in keys():
+        expected.setdefault(section, []).append(key)
+    assert sorted(rows) == sorted(expected)
+    for section, names in expected.items():
+        missing = [key for key in names if f"`{key}`" not in rows[section]]
+        assert missing == [], f"[{section}] row lacks {missing}"
