@@ -10,12 +10,14 @@ then the named command-line flags.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 
 def _tomllib() -> Any:
@@ -65,22 +67,23 @@ def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be at least 0"
 
 
-def _one_of(*choices: str) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in choices else "must be one of " + ", ".join(choices)
-
-    check.choices = choices  # type: ignore[attr-defined]
-    return check
+def _spec(default: Any, check: Callable[[Any], str | None] | None = None, *, help: str) -> Any:
+    """One config key: its default, its check beyond the type, and its help text (the
+    comment above the key in default.toml, ``rnncls config keys``, ``config show``)."""
+    return field(default=default, metadata={"check": check, "help": help})
 
 
-def _spec(default: Any, check: Callable[[Any], str | None] | None = None) -> Any:
-    return field(default=default, metadata={"check": check})
-
-
-CELLS = ("lstm", "gru", "simple_rnn")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-SCHEDULES = ("constant", "cosine", "exponential", "step")
-ORDERS = ("rows", "columns", "pixels")
+# The values a key of a Literal type takes; the annotation is the one declaration.
+Cell = Literal["lstm", "gru", "simple_rnn"]
+Optimizer = Literal["adam", "adamw", "sgd", "rmsprop"]
+Schedule = Literal["constant", "cosine", "exponential", "step"]
+Order = Literal["rows", "columns", "pixels"]
+FastPath = Literal["auto", "off"]
+Distribute = Literal["none", "mirrored", "multi_worker"]
+CELLS: tuple[str, ...] = get_args(Cell)
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+ORDERS: tuple[str, ...] = get_args(Order)
 # Pixels of a 28x28 image: the length of the pixel stream that `pixels` reads.
 IMAGE_PIXELS = 784
 
@@ -95,90 +98,167 @@ def _divides_image(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    # Folder with the four MNIST files (or mnist.npz); "" searches the usual places.
-    dir: str = _spec("")
-    # Images held out from the end of the training set for the periodic evaluation.
-    validation_size: int = _spec(5000, _at_least(1))
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    # The recurrent cell: lstm, gru or simple_rnn.
-    cell: str = _spec("lstm", _one_of(*CELLS))
-    # Size of the recurrent state of each layer (and of each direction).
-    hidden_units: int = _spec(64, _at_least(1))
-    # Recurrent layers stacked on each other.
-    layers: int = _spec(1, _at_least(1, 16))
-    # Read the rows in both directions and join the two states.
-    bidirectional: bool = _spec(False)
-    # Fraction of units dropped while training, between layers and before the head.
-    dropout: float = _spec(0.0, _fraction)
-    # Number of output classes (logits of the dense layer).
-    num_classes: int = _spec(10, _at_least(2))
-    # Unroll a short sequence (28 steps at most) into a static graph: faster on the CPU,
-    # same result. Longer sequences always run as a loop.
-    unroll: bool = _spec(True)
+    dir: str = _spec(
+        "", help='Folder with the four MNIST files (or mnist.npz); "" searches the usual places.'
+    )
+    validation_size: int = _spec(
+        5000,
+        _at_least(1),
+        help="Images held out from the end of the training set for the periodic evaluation.",
+    )
 
 
 @dataclass(frozen=True)
 class SequenceConfig:
-    # How an image becomes a sequence: rows (28 steps of 28 pixels), columns, or pixels
-    # (the row-major pixel stream, pixels_per_step at a time).
-    order: str = _spec("rows", _one_of(*ORDERS))
-    # Pixels a step when order is pixels: 1 is sequential MNIST (784 steps); must divide 784.
-    pixels_per_step: int = _spec(1, _divides_image)
-    # Read the pixel stream in one fixed random order (permuted sequential MNIST).
-    permute: bool = _spec(False)
-    # Seeds that order alone: runs with the same permutation_seed read the same order.
-    permutation_seed: int = _spec(0, _at_least(0, LARGEST_SEED))
+    order: Order = _spec(
+        "rows",
+        help="How an image becomes a sequence: rows (28 steps of 28 pixels, the seed's), "
+        "columns, or pixels (the row-major stream of 784 pixels, pixels_per_step at a time).",
+    )
+    pixels_per_step: int = _spec(
+        1,
+        _divides_image,
+        help="Pixels a step for the pixels order: 1 is sequential MNIST (784 steps); "
+        "must divide 784.",
+    )
+    permute: bool = _spec(
+        False, help="Read the pixel stream in one fixed random order: permuted sequential MNIST."
+    )
+    permutation_seed: int = _spec(
+        0,
+        _at_least(0, LARGEST_SEED),
+        help="Seeds that order alone: runs with the same permutation_seed read the pixels alike.",
+    )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: Cell = _spec("lstm", help="The recurrent cell: lstm, gru or simple_rnn.")
+    hidden_units: int = _spec(
+        64,
+        _at_least(1),
+        help="Size of the recurrent state of each layer and direction (typical: 32 to 256).",
+    )
+    layers: int = _spec(
+        1, _at_least(1, 16), help="Recurrent layers stacked on each other (typical: 1 to 3)."
+    )
+    bidirectional: bool = _spec(
+        False,
+        help="Read the sequence in both directions (for rows: top down and bottom up) and "
+        "join the two states.",
+    )
+    dropout: float = _spec(
+        0.0,
+        _fraction,
+        help="Fraction of units dropped while training, between layers and before the head "
+        "(0 to 0.5).",
+    )
+    num_classes: int = _spec(
+        10, _at_least(2), help="Number of output classes (logits of the dense layer)."
+    )
+    unroll: bool = _spec(
+        True,
+        help="Unroll a sequence of up to 28 steps into a static graph: faster on the CPU, "
+        "same result. Longer sequences always run as a loop.",
+    )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # Optimizer steps (one batch each).
-    steps: int = _spec(1200, _at_least(1))
-    # Passes over the training images; when above 0 it sets the steps instead.
-    epochs: int = _spec(0, _at_least(0, 100_000))
-    # Images per step.
-    batch_size: int = _spec(64, _at_least(1))
-    # adam, adamw, sgd or rmsprop.
-    optimizer: str = _spec("adam", _one_of(*OPTIMIZERS))
-    # The optimizer's (peak) learning rate.
-    learning_rate: float = _spec(0.01, _positive)
-    # Momentum of sgd and rmsprop.
-    momentum: float = _spec(0.0, _fraction)
-    # Decoupled weight decay.
-    weight_decay: float = _spec(0.0, _not_negative)
-    # Largest gradient norm of each variable; 0 leaves gradients as they are.
-    clipnorm: float = _spec(0.0, _not_negative)
-    # Learning rate over the steps: constant, cosine, exponential or step.
-    schedule: str = _spec("constant", _one_of(*SCHEDULES))
-    # Steps of linear warm-up from 0 to the learning rate.
-    warmup_steps: int = _spec(0, _at_least(0))
-    # Where the exponential and step schedules end: this fraction of the learning rate.
-    decay_rate: float = _spec(0.01, _up_to_one)
-    # Seeds the weights, the data order, dropout and augmentation.
-    seed: int = _spec(1, _at_least(0, LARGEST_SEED))
-    # Evaluate on the validation split (and save a checkpoint) every this many steps.
-    eval_every: int = _spec(50, _at_least(1))
-    # Early stopping: stop after this many evaluations without a better one; 0 is off.
-    patience: int = _spec(0, _at_least(0))
-    # Write TensorBoard event files into the run directory.
-    tensorboard: bool = _spec(False)
-    # auto: the hand-written two-core LSTM pass where it applies; off: always Keras's graph.
-    fast_path: str = _spec("auto", _one_of("auto", "off"))
-    # none: one device; mirrored: every local GPU (or CPU device); multi_worker: a cluster.
-    distribute: str = _spec("none", _one_of("none", "mirrored", "multi_worker"))
+    steps: int = _spec(1200, _at_least(1), help="Optimizer steps, one batch each.")
+    epochs: int = _spec(
+        0,
+        _at_least(0, 100_000),
+        help="Passes over the training images; above 0 it sets the steps instead (0: use steps).",
+    )
+    batch_size: int = _spec(64, _at_least(1), help="Images per step.")
+    optimizer: Optimizer = _spec("adam", help="The optimizer: adam, adamw, sgd or rmsprop.")
+    learning_rate: float = _spec(
+        0.01,
+        _positive,
+        help="The optimizer's learning rate, the peak of a schedule (the seed used 0.01).",
+    )
+    momentum: float = _spec(
+        0.0, _fraction, help="Momentum of sgd and rmsprop (typical: 0.9; 0 is none)."
+    )
+    weight_decay: float = _spec(
+        0.0,
+        _not_negative,
+        help="Decoupled weight decay (typical for adamw: 1e-4 to 1e-2; 0 is none).",
+    )
+    clipnorm: float = _spec(
+        0.0,
+        _not_negative,
+        help="Largest gradient norm of each variable (typical: 1.0; 0 leaves gradients alone).",
+    )
+    schedule: Schedule = _spec(
+        "constant",
+        help="Learning rate over the run: constant, cosine (to 0), exponential or step.",
+    )
+    warmup_steps: int = _spec(
+        0,
+        _at_least(0),
+        help="Steps of linear warm-up from 0 to the learning rate, before the schedule.",
+    )
+    decay_rate: float = _spec(
+        0.01,
+        _up_to_one,
+        help="Where the exponential and step schedules end, as a fraction of the learning rate.",
+    )
+    seed: int = _spec(
+        1,
+        _at_least(0, LARGEST_SEED),
+        help="Seeds the weights, the data order, dropout and augmentation; the same seed "
+        "gives the same run.",
+    )
+    eval_every: int = _spec(
+        50,
+        _at_least(1),
+        help="Evaluate on the validation split, and save a checkpoint, every this many steps.",
+    )
+    patience: int = _spec(
+        0,
+        _at_least(0),
+        help="Early stopping: stop after this many evaluations without a better validation "
+        "accuracy, and keep the best weights (0: off).",
+    )
+    tensorboard: bool = _spec(
+        False, help="Write TensorBoard event files into the run directory (tensorboard/)."
+    )
+    fast_path: FastPath = _spec(
+        "auto",
+        help="auto: train the LSTM through the hand-written two-core passes where they apply "
+        "(the maths of Keras's graph, to float32 rounding); off: always through Keras's own "
+        "graph.",
+    )
+    distribute: Distribute = _spec(
+        "none",
+        help="One training on several devices (tf.distribute): none; mirrored (every local "
+        "GPU, or the CPU devices); multi_worker (the machines of TF_CONFIG or of a Slurm "
+        "srun). batch_size stays the global batch, split across the replicas; the learning "
+        "rate is not rescaled.",
+    )
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    # Largest shift of a training image, in pixels, in each direction.
-    shift: float = _spec(0.0, _at_least(0, 14))
-    # Largest rotation of a training image, in degrees, either way.
-    rotation: float = _spec(0.0, _at_least(0, 180))
-    # Largest zoom of a training image, as a fraction (0.1: 90 % to 110 %).
-    zoom: float = _spec(0.0, _fraction)
+    shift: float = _spec(
+        0.0,
+        _at_least(0, 14),
+        help="Largest random shift of a training image, in pixels, each way (0: off; typical 2).",
+    )
+    rotation: float = _spec(
+        0.0,
+        _at_least(0, 180),
+        help="Largest random rotation of a training image, in degrees, each way "
+        "(0: off; typical 10).",
+    )
+    zoom: float = _spec(
+        0.0,
+        _fraction,
+        help="Largest random zoom of a training image, as a fraction "
+        "(0: off; 0.1 is 90 % to 110 %).",
+    )
 
     @property
     def enabled(self) -> bool:
@@ -219,20 +299,36 @@ class KeyInfo:
 
 
 def describe_keys() -> list[KeyInfo]:
-    """Every key with its type, default and comment: the same dataclasses that validate
-    a config, and the comments of the packaged default config."""
-    comments = _field_comments()
+    """Every key with its type (a Literal's values), default and help text."""
     found = []
     for section, cls in SECTIONS.items():
         for fld in dataclasses.fields(cls):
-            check = fld.metadata.get("check")
-            kind = str(fld.type)
-            if check is not None and hasattr(check, "choices"):
-                kind = " | ".join(check.choices)
-            found.append(
-                KeyInfo(f"{section}.{fld.name}", kind, fld.default, comments[(section, fld.name)])
-            )
+            kind, choices = key_type(section, fld.name)
+            shown = " | ".join(choices) if choices else kind.__name__
+            found.append(KeyInfo(f"{section}.{fld.name}", shown, fld.default, fld.metadata["help"]))
     return found
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)  # resolves this module's string annotations, once a class
+
+
+def key_type(section: str, key: str) -> tuple[type, tuple[Any, ...]]:
+    """The Python type of a key's values and, for a Literal, the values it takes. An
+    optional key (``int | None``) has the type of its values when given."""
+    hint = _type_hints(SECTIONS[section])[key]
+    if get_origin(hint) in (Union, UnionType):
+        arms = [arm for arm in get_args(hint) if arm is not type(None)]
+        if len(arms) != 1:
+            raise TypeError(f"{section}.{key}: one type or one type | None, not {hint}")
+        hint = arms[0]
+    if get_origin(hint) is Literal:
+        choices = get_args(hint)
+        return type(choices[0]), choices
+    if hint not in (bool, int, float, str):
+        raise TypeError(f"{section}.{key}: a config key is a bool, int, float, str or Literal")
+    return hint, ()
 
 
 def total_steps(train: TrainConfig, training_images: int) -> int:
@@ -312,30 +408,35 @@ def _shown_value(value: Any, limit: int = 60) -> str:
 
 
 def _coerce(section: str, key: str, value: Any, source: str) -> Any:
-    """Check one value against its field's type and range; return it in that type."""
-    fld = {f.name: f for f in dataclasses.fields(SECTIONS[section])}[key]
-    expected = fld.type
+    """Check one value against its key's declared type, values and range; return it in
+    that type."""
+    expected, choices = key_type(section, key)
     where = f"{section}.{key} = {_shown_value(value)} (in {source})"
-    if expected == "int":
+    if expected is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {_type_name(value)}")
-    elif expected == "float":
+    elif expected is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {_type_name(value)}")
         value = float(value)
         if not math.isfinite(value):
             raise ConfigError(f"{where}: must be a finite number")
-    elif expected == "bool":
+    elif expected is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {_type_name(value)}")
-    elif expected == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {_type_name(value)}")
-    check = fld.metadata.get("check")
+    elif not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {_type_name(value)}")
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: must be one of " + ", ".join(map(str, choices)))
+    check = dataclasses.fields(SECTIONS[section])[_index(section, key)].metadata["check"]
     problem = check(value) if check else None
     if problem:
         raise ConfigError(f"{where}: {problem}")
     return value
+
+
+def _index(section: str, key: str) -> int:
+    return [f.name for f in dataclasses.fields(SECTIONS[section])].index(key)
 
 
 def _merge(values: dict[str, dict[str, Any]], document: dict[str, Any], source: str) -> None:
@@ -510,18 +611,42 @@ def to_dict(config: Config) -> dict[str, dict[str, Any]]:
 
 
 def to_toml(config: Config) -> str:
-    """The resolved config as TOML, itself a valid config file, with each key's comment."""
-    comments = _field_comments()
+    """The resolved config as TOML, itself a valid config file, each key's help text
+    above it on one line."""
     lines: list[str] = []
     for section, table in to_dict(config).items():
         lines.append(f"[{section}]")
-        for key, value in table.items():
-            comment = comments.get((section, key))
-            if comment:
-                lines.append(f"# {comment}")
-            lines.append(f"{key} = {toml_value(value)}")
+        for fld in dataclasses.fields(SECTIONS[section]):
+            lines.append(f"# {fld.metadata['help']}")
+            lines.append(f"{fld.name} = {toml_value(table[fld.name])}")
         lines.append("")
     return "\n".join(lines)
+
+
+DEFAULT_HEADER = """\
+# The seed's experiment: "RNN classification on MNIST" from the TensorFlow 1 tutorials.
+# Each 28x28 image is read as 28 time steps (rows) of 28 pixels by an LSTM; a dense
+# layer on its last output gives the 10 logits. Every key can be overridden with
+# `--set section.key=value`, and the common ones with named flags (`--steps`, `--lr`).
+#
+# Written from the declarations in rnncls/config.py by `python -m rnncls.config`;
+# edit those, not this file.
+"""
+
+
+def default_toml() -> str:
+    """configs/default.toml (and the packaged copy): every key's default under its help
+    text, wrapped, from the one declaration of each key above."""
+    import textwrap
+
+    parts = [DEFAULT_HEADER]
+    for section, cls in SECTIONS.items():
+        parts.append(f"\n[{section}]\n")
+        for fld in dataclasses.fields(cls):
+            for line in textwrap.wrap(fld.metadata["help"], width=88):
+                parts.append(f"# {line}\n")
+            parts.append(f"{fld.name} = {toml_value(fld.default)}\n")
+    return "".join(parts)
 
 
 def toml_value(value: Any) -> str:
@@ -530,19 +655,9 @@ def toml_value(value: Any) -> str:
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
-def _field_comments() -> dict[tuple[str, str], str]:
-    """The comment above each key in the packaged default config."""
-    comments: dict[tuple[str, str], str] = {}
-    section, pending = "", []
-    for line in default_config_path().read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section, pending = stripped[1:-1], []
-        elif stripped.startswith("#"):
-            pending.append(stripped.lstrip("# "))
-        elif "=" in stripped and section:
-            comments[(section, stripped.split("=")[0].strip())] = " ".join(pending)
-            pending = []
-        else:
-            pending = []
-    return comments
+if __name__ == "__main__":  # python -m rnncls.config: write the default config files anew
+    text = default_toml()
+    package_copy = default_config_path()
+    for path in (package_copy, package_copy.parent.parent / "configs" / "default.toml"):
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")

@@ -31,6 +31,7 @@ from rnncls.config import (
     Config,
     ConfigError,
     from_document,
+    key_type,
     read_toml,
     to_dict,
     with_values,
@@ -131,15 +132,15 @@ def tune_settings(table: Any, source: str) -> dict[str, Any]:
 
 
 def _field_type(key: str, source: str) -> str:
+    """The name of a key's value type: "int", "float", "bool" or "str"."""
     section, dot, name = key.partition(".")
     cls = SECTIONS.get(section) if dot else None
-    fields = {f.name: f.type for f in dataclasses.fields(cls)} if cls else {}
-    if name not in fields:
+    if cls is None or name not in {f.name for f in dataclasses.fields(cls)}:
         raise ConfigError(
             f'[{SPACE_TABLE}] "{key}" in {source}: not a config key (`rnncls config keys` '
             "lists them, written section.key)"
         )
-    return fields[name]
+    return key_type(section, name)[0].__name__
 
 
 def parse_dimension(key: str, spec: Any, base: Config, source: str) -> Dimension:

@@ -4,6 +4,7 @@ import dataclasses
 import filecmp
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -395,34 +396,40 @@ def test_to_toml_keeps_values_with_equals_signs(tmp_path: Path) -> None:
     assert load_config(path) == config
 
 
-def test_to_toml_takes_each_keys_comment_from_the_default_file(tmp_path, monkeypatch) -> None:
-    """The comment lines right above a key, joined; a blank line or another key ends them."""
-    default = tmp_path / "default.toml"
-    default.write_text(
-        "# the file's own comment, above every section [not a section]\n"
-        "\n"
-        "[train]\n"
-        "# Optimizer steps,\n"
-        "## in two lines [sic]\n"
-        "steps=1200\n"
-        "# X marks the images per step.\n"
-        "batch_size = 64\n"
-        "# left alone\n"
-        "\n"
-        "seed = 1\n"
-        "eval_every = 50\n"
+def test_the_default_files_are_written_from_the_key_declarations() -> None:
+    """configs/default.toml, its packaged copy, `config keys` and `config show` all say
+    what each key's one declaration says; `python -m rnncls.config` rewrites the files."""
+    from rnncls.config import default_toml, describe_keys
+
+    assert default_config_path().read_text(encoding="utf-8") == default_toml()
+    text = default_toml()
+    assert (
+        "# Read the pixel stream in one fixed random order: permuted sequential MNIST.\n"
+        "permute = false\n" in text
     )
-    monkeypatch.setattr(config_module, "default_config_path", lambda: default)
-    lines = to_toml(Config()).splitlines()
+    info = {key.name: key for key in describe_keys()}
+    assert info["model.cell"].type == "lstm | gru | simple_rnn"
+    assert info["train.seed"].type == "int" and info["model.dropout"].type == "float"
+    assert info["sequence.permute"].comment.startswith("Read the pixel stream")
+    shown = to_toml(Config()).splitlines()
+    assert shown[shown.index("permute = false") - 1] == "# " + info["sequence.permute"].comment
 
-    def above(key_line: str) -> str:
-        return lines[lines.index(key_line) - 1]
 
-    assert above("steps = 1200") == "# Optimizer steps, in two lines [sic]"
-    assert above("batch_size = 64") == "# X marks the images per step."
-    assert not above("seed = 1").startswith("#")  # its comment was cut off by a blank line
-    assert not above("eval_every = 50").startswith("#")
-    assert not any(line.startswith(("# the file's own", "# left alone")) for line in lines)
+def test_every_annotation_form_is_checked_by_its_type(monkeypatch) -> None:
+    """Literal values and optional keys are checked from the annotation itself."""
+    from rnncls.config import key_type
+
+    assert key_type("model", "cell") == (str, ("lstm", "gru", "simple_rnn"))
+    assert key_type("train", "steps") == (int, ())
+
+    @dataclasses.dataclass(frozen=True)
+    class Optional:
+        limit: int | None = None
+        mode: Literal["a", "b"] = "a"
+
+    monkeypatch.setitem(config_module.SECTIONS, "extra", Optional)
+    assert key_type("extra", "limit") == (int, ())
+    assert key_type("extra", "mode") == (str, ("a", "b"))
 
 
 @pytest.mark.parametrize(
