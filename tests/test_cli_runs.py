@@ -15,8 +15,8 @@ import pytest
 from conftest import assert_one_line_error, write_run
 from typer.testing import CliRunner
 
-from rnncls import cli, runs
-from rnncls.cli import app
+from rnncls import runs
+from rnncls.cli import app, output
 from rnncls.config import Config, to_dict
 
 runner = CliRunner()
@@ -84,7 +84,7 @@ def test_runs_without_a_folder_lists_the_runs_folder(tree: Path, monkeypatch) ->
 
 
 def test_runs_on_a_terminal_is_a_rich_table(tree: Path, monkeypatch) -> None:
-    monkeypatch.setattr(cli, "on_terminal", lambda: True)
+    monkeypatch.setattr(output, "on_terminal", lambda: True)
     monkeypatch.setenv("COLUMNS", "200")
     result = invoke("runs", tree)
     assert result.exit_code == 0, result.output

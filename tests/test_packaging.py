@@ -35,5 +35,6 @@ def test_wheel_ships_default_config_and_console_script(tmp_path):
         packaged = archive.read("rnncls/default.toml")
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "rnncls = rnncls.cli:run" in archive.read(entry_points).decode()
+        assert "rnncls/cli/__init__.py" in names  # the console script's package, not only rnncls
     assert packaged == (REPO / "configs" / "default.toml").read_bytes()
     assert not [n for n in names if n.startswith(("tests/", "configs/", "runs/"))]

@@ -1,0 +1,55 @@
+"""`rnncls config show` and `rnncls config keys`: the resolved configuration as TOML, and
+every key it can have."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnncls.cli.errors import errors
+from rnncls.cli.options import ConfigOption, SetOption, resolve_config
+from rnncls.config import ConfigError, to_toml
+from rnncls.errors import RunError
+
+config_app = typer.Typer(
+    help="Show the resolved configuration, or every key it can have.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
+)
+
+
+@config_app.command("show")
+def config_show(
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    run: Annotated[
+        Path | None, typer.Option("--run", help="Show the config a run was trained with.")
+    ] = None,
+) -> None:
+    """Print the resolved configuration as TOML (itself a valid config file)."""
+    from rnncls.runs import CONFIG_FILE
+
+    with errors():
+        if run is not None:
+            if config is not None:
+                raise ConfigError("--run and --config both name a config; give one")
+            config = run / CONFIG_FILE if run.is_dir() else run.parent / CONFIG_FILE
+            if not config.is_file():
+                raise RunError(f"{run} is not a run: it has no {CONFIG_FILE}")
+        sys.stdout.write(to_toml(resolve_config(config, set_)))
+
+
+@config_app.command("keys")
+def config_keys() -> None:
+    """List every config key with its type, default and what it does."""
+    from rnncls.config import describe_keys, toml_value
+
+    with errors():
+        rows = [(k.name, k.type, toml_value(k.default), k.comment) for k in describe_keys()]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            print("  ".join([*cells, row[3]]))

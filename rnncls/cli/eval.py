@@ -1,0 +1,123 @@
+"""`rnncls eval`: a trained model on a data-set split; loss, accuracy, per-class
+precision, recall and support, and the confusion matrix, as tables or one JSON object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rnncls.cli.errors import errors
+from rnncls.cli.options import DataDirOption, RunOption, Split, at_least
+from rnncls.cli.output import emit_json, log, stdout_console
+
+
+def eval_command(
+    run: RunOption = None,
+    split: Annotated[Split, typer.Option(help="Data-set split to evaluate on.")] = "test",
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first N images of the split.", show_default=False)
+    ] = None,
+    data_dir: DataDirOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object on stdout instead of tables.")
+    ] = False,
+    confusion: Annotated[
+        Path | None,
+        typer.Option("--confusion", metavar="PNG", help="Also draw the confusion matrix here."),
+    ] = None,
+    errors_png: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors",
+            metavar="PNG",
+            help=f"Also draw the first {ERROR_GRID_SIZE} misclassified images here.",
+        ),
+    ] = None,
+) -> None:
+    """Evaluate a trained model on a data-set split.
+
+    Loss, accuracy, per-class precision/recall/support and the confusion matrix.
+    """
+    from rnncls.data import find_data, load_split
+    from rnncls.evaluate import evaluate
+    from rnncls.predict import describe_model, load_classifier, run_config
+    from rnncls.runs import resolve_run
+
+    with errors():
+        at_least("--limit", limit, 1)
+        run_path = resolve_run(run)
+        cfg = run_config(run_path)
+        classifier = load_classifier(run_path)
+        data = load_split(find_data(data_dir, cfg.data.dir), split, cfg.data.validation_size)
+        metrics = evaluate(classifier, data, limit)
+        if confusion is not None:
+            from rnncls.plots import confusion_matrix
+
+            title = f"{run_path}: {split} accuracy {metrics.accuracy:.4f} on {metrics.n} images"
+            log(f"confusion matrix: {confusion_matrix(metrics.confusion, confusion, title)}")
+        if errors_png is not None:
+            log(f"misclassified images: {draw_errors(metrics, data, run_path, errors_png)}")
+        log(describe_model(classifier))
+        if json_output:
+            emit_json({**metrics.to_json(), "model": str(classifier.path)})
+        else:
+            show_metrics(metrics, classifier.path)
+
+
+ERROR_GRID_SIZE = 50
+
+
+def draw_errors(metrics: Any, data: Any, run_path: Path, path: Path) -> Path:
+    from rnncls.evaluate import misclassified
+    from rnncls.plots import error_grid
+
+    wrong = misclassified(metrics, data.labels, ERROR_GRID_SIZE)
+    total = int(metrics.n - round(metrics.accuracy * metrics.n))
+    shown = f"the first {len(wrong)} of {total}" if total > len(wrong) else f"all {total}"
+    title = f"{run_path}: {shown} misclassified {data.name} images of {metrics.n}"
+    return error_grid(
+        data.images[wrong],
+        [int(metrics.predicted[i]) for i in wrong],
+        [int(data.labels[i]) for i in wrong],
+        [float(metrics.confidence[i]) for i in wrong],
+        [f"{data.name}[{i}]" for i in wrong],
+        path,
+        title,
+    )
+
+
+def show_metrics(metrics: Any, model_path: Path) -> None:
+    from rich import box
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(
+        f"{metrics.split}: {metrics.n} images   accuracy {metrics.accuracy:.4f}   "
+        f"loss {metrics.loss:.4f}   model {model_path}",
+        soft_wrap=True,
+    )
+    per_class = Table("class", "precision", "recall", "support", box=box.SIMPLE_HEAD)
+    for row in metrics.per_class:
+        per_class.add_row(
+            str(row.label), f"{row.precision:.4f}", f"{row.recall:.4f}", str(row.support)
+        )
+    console.print(per_class)
+    classes = range(len(metrics.confusion))
+    matrix = Table(
+        "true",
+        *(str(c) for c in classes),
+        box=box.SIMPLE_HEAD,
+        title="confusion matrix (rows: true class, columns: predicted)",
+    )
+    for true_class, counts in enumerate(metrics.confusion):
+        cells = [confusion_cell(count, col == true_class) for col, count in enumerate(counts)]
+        matrix.add_row(str(true_class), *cells)
+    console.print(matrix)
+
+
+def confusion_cell(count: int, correct: bool) -> str:
+    if correct:
+        return f"[bold green]{count}[/]"
+    return f"[red]{count}[/]" if count else "0"

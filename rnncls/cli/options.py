@@ -1,0 +1,47 @@
+"""The options several commands share, declared once, and the checks of their values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from rnncls.config import Config, ConfigError, load_config
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (default: the packaged one)."),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override one config value, e.g. --set train.steps=500.",
+    ),
+]
+RunOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--run", help="Run directory or model file (.onnx, .keras); default: runs/latest."
+    ),
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Folder with the MNIST files.")
+]
+Split = Literal["test", "validation", "train"]
+
+
+def resolve_config(
+    config_path: Path | None,
+    overrides: list[str] | None,
+    flags: dict[str, Any] | None = None,
+) -> Config:
+    return load_config(config_path, overrides or (), flags)
+
+
+def at_least(option: str, value: int | None, minimum: int) -> None:
+    if value is not None and value < minimum:
+        raise ConfigError(f"{option} {value}: must be at least {minimum}")

@@ -1,0 +1,150 @@
+"""`rnncls predict`: the digits of image files, arrays or data-set images, as a table,
+JSON lines or CSV."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Literal
+
+import typer
+
+from rnncls.cli.errors import errors
+from rnncls.cli.options import DataDirOption, RunOption, Split, at_least
+from rnncls.cli.output import emit_json, log, stdout_console
+from rnncls.config import ConfigError
+
+
+def predict(
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="INPUT",
+            help="PNG or JPEG files, .npy arrays, folders of them, or - for standard "
+            "input (a .npy stream or one path a line). None: images of the data set.",
+            show_default=False,
+        ),
+    ] = None,
+    run: RunOption = None,
+    n: Annotated[
+        int | None, typer.Option("--n", "-n", help="Data-set images to predict.  [default: 10]")
+    ] = None,
+    split: Annotated[
+        Split | None, typer.Option(help="Data-set split.  [default: test]", show_default=False)
+    ] = None,
+    offset: Annotated[
+        int | None, typer.Option(help="First data-set image.  [default: 0]", show_default=False)
+    ] = None,
+    data_dir: DataDirOption = None,
+    output_format: Annotated[
+        Literal["table", "jsonl", "csv"], typer.Option("--format", "-f", help="Output format.")
+    ] = "table",
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", "-k", help="Also give the K most likely classes."),
+    ] = None,
+) -> None:
+    """Predict the digits of images or arrays.
+
+    Image files or arrays given as INPUT, or else data-set images beside their labels.
+    """
+    from rnncls.data import find_data
+    from rnncls.predict import (
+        describe_model,
+        load_classifier,
+        read_inputs,
+        run_config,
+        split_inputs,
+    )
+    from rnncls.predict import predict as predict_digits
+    from rnncls.runs import resolve_run
+
+    failures: list[str] = []
+    with errors():
+        at_least("--top-k", top_k, 1)
+        if inputs and (n is not None or split is not None or offset is not None):
+            raise ConfigError("--n, --split and --offset choose data-set images; not with INPUT")
+        run_path = resolve_run(run)
+        classifier = load_classifier(run_path)
+        if inputs:
+            data = read_inputs(inputs, failures=failures)
+        else:
+            cfg = run_config(run_path)
+            source = find_data(data_dir, cfg.data.dir)
+            count = 10 if n is None else n
+            data = split_inputs(
+                source, split or "test", offset or 0, count, cfg.data.validation_size
+            )
+        if len(data):
+            predictions = predict_digits(classifier, data, top_k)
+            log(describe_model(classifier))
+            show_predictions(predictions, output_format)
+    # As Unix tools do: every readable input answered, then a line per unreadable one.
+    for failure in failures:
+        print(f"error: {' '.join(failure.split())}", file=sys.stderr, flush=True)
+    if failures:
+        raise typer.Exit(code=1)
+
+
+def show_predictions(predictions: list[Any], output_format: str) -> None:
+    if output_format == "jsonl":
+        for prediction in predictions:
+            emit_json(prediction.to_json())
+    elif output_format == "csv":
+        write_predictions_csv(predictions)
+    else:
+        show_predictions_table(predictions)
+
+
+def write_predictions_csv(predictions: list[Any]) -> None:
+    import csv
+
+    top_k = len(predictions[0].top_k or ())
+    labelled = any(p.label is not None for p in predictions)  # files have none
+    header = ["source", "prediction", "probability"] + (["label"] if labelled else [])
+    for rank in range(1, top_k + 1):
+        header += [f"class_{rank}", f"probability_{rank}"]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    for p in predictions:
+        ranked = [value for pair in (p.top_k or ()) for value in pair]
+        label = [p.label] if labelled else []
+        writer.writerow([p.source, p.prediction, p.probability, *label, *ranked])
+    sys.stdout.flush()
+
+
+def show_predictions_table(predictions: list[Any]) -> None:
+    """A table, and for data-set images the seed's two lines: predictions, real labels.
+    rich draws it on a terminal; piped, it is plain aligned text (and rich not imported)."""
+    labelled = all(p.label is not None for p in predictions)
+    header = ["source", "prediction", "probability"] + (["label"] if labelled else [])
+    if predictions[0].top_k is not None:
+        header.append("top k")
+    rows = []
+    for p in predictions:
+        row = [p.source, str(p.prediction), f"{p.probability:.4f}"]
+        if labelled:
+            row.append(str(p.label))
+        if p.top_k is not None:
+            row.append("  ".join(f"{c}:{q:.3f}" for c, q in p.top_k))
+        rows.append(row)
+    if sys.stdout.isatty():
+        wrong = [labelled and p.prediction != p.label for p in predictions]
+        print_rich_table(header, rows, wrong)
+    else:
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            print("  ".join(cells).rstrip())
+    if labelled:
+        print(f"[{' '.join(str(p.prediction) for p in predictions)}] prediction number")
+        print(f"[{' '.join(str(p.label) for p in predictions)}] real number", flush=True)
+
+
+def print_rich_table(header: list[str], rows: list[list[str]], wrong: list[bool]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(*header, box=box.SIMPLE_HEAD)
+    for row, is_wrong in zip(rows, wrong, strict=True):
+        table.add_row(*row, style="red" if is_wrong else None)
+    stdout_console().print(table)

@@ -1,0 +1,191 @@
+"""`rnncls runs [DIR]` (the same as `rnncls runs list [DIR]`) and `rnncls runs diff A B`:
+the runs under a folder in one table, and two runs compared."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from rnncls.cli.errors import errors
+from rnncls.cli.output import emit_json, log, print_table, shown
+from rnncls.config import ConfigError
+
+
+class RunsGroup(typer.core.TyperGroup):
+    """`rnncls runs [DIR]` is `rnncls runs list [DIR]`: whatever is not a subcommand's name
+    (a folder, an option, nothing) goes to `list`. An argument of the group itself would
+    take `diff` for a folder, so the group has none."""
+
+    default_command = "list"
+
+    def __init__(self, **attrs: Any) -> None:
+        attrs["subcommand_metavar"] = "[DIR] | diff A B"
+        super().__init__(**attrs)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        first = args[0] if args else None
+        if first not in self.commands and first not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+runs_app = typer.Typer(
+    cls=RunsGroup,
+    help="List the runs under a folder (rnncls runs [DIR], the same as rnncls runs list "
+    "[DIR]), or compare two (rnncls runs diff A B).",
+    rich_markup_mode=None,
+)
+RunsFormat = Literal["table", "jsonl", "csv"]
+
+
+@runs_app.command("list")
+def runs_list(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[DIR]",
+            help="Folder to search, trials included.  [default: runs/, or $RNNCLS_RUNS_DIR]",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object a line, the config whole.")
+    ] = False,
+    output_format: Annotated[
+        RunsFormat | None,
+        typer.Option("--format", "-f", help="Output format (--json is jsonl).  [default: table]"),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KEY",
+            help="Sort by a column (name, state, steps, validation_accuracy, test_accuracy, "
+            "test_loss, train_seconds) or a config key (model.hidden_units); runs without "
+            "a value last.  [default: name]",
+        ),
+    ] = None,
+    reverse: Annotated[
+        bool, typer.Option("--reverse", "-r", help="Reverse the order: largest first.")
+    ] = False,
+) -> None:
+    """List the run directories under DIR, search trials included, in one table.
+
+    State (finished, interrupted at step N, pruned at step N, running, failed), steps,
+    validation and test accuracy, seconds of training, and the config keys whose values
+    differ between the runs listed. `rnncls runs DIR` is the same command.
+    """
+    from rnncls import runlist, runs
+
+    with errors():
+        if json_output and output_format not in (None, "jsonl"):
+            raise ConfigError(f"--json and --format {output_format}: give one")
+        shown_format = "jsonl" if json_output else output_format or "table"
+        root = folder if folder is not None else runs.RUNS_ROOT
+        missing = folder is None and not root.exists()  # nothing trained here yet: no failure
+        listed = [] if missing else runlist.list_runs(root)
+        if sort is not None or reverse:
+            listed = runlist.sort_runs(listed, sort or "name", reverse)
+        if not listed:
+            log(f"no runs in {root}" + (" (it does not exist yet)" if missing else ""))
+        show_runs(listed, runlist.differing_keys(listed), shown_format)
+
+
+def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
+    from rnncls.runlist import COLUMNS
+
+    if output_format == "jsonl":
+        for run in listed:
+            emit_json(run.to_json())
+        return
+    if output_format == "csv":
+        write_runs_csv(listed, keys)
+        return
+    if not listed:
+        return
+    rows = [
+        [
+            run.name,
+            run.state_text,
+            shown(run.steps),
+            shown(run.validation_accuracy, ".4f"),
+            shown(run.test_accuracy, ".4f"),
+            shown(run.train_seconds, ".1f"),
+            *(shown_setting(run.config.get(key)) for key in keys),
+        ]
+        for run in listed
+    ]
+    print_table([*COLUMNS, *keys], rows)
+
+
+def shown_setting(value: Any) -> str:
+    """A config value in the table: a search's floats (0.006812345678901234) to six
+    significant digits, enough to tell trials apart, and still written as floats (0.0,
+    as `runs diff` and config.toml have it); --json and csv keep every digit."""
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(float(format(value, ".6g")))
+    return shown(value)
+
+
+CSV_FIELDS = (
+    "name",
+    "state",
+    "stopped_at",
+    "steps",
+    "validation_accuracy",
+    "test_accuracy",
+    "test_loss",
+    "train_seconds",
+)
+
+
+def write_runs_csv(listed: list[Any], keys: list[str]) -> None:
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([*CSV_FIELDS, *keys])
+    for run in listed:
+        values = [getattr(run, name) for name in CSV_FIELDS]
+        writer.writerow([shown(value) for value in [*values, *map(run.config.get, keys)]])
+    sys.stdout.flush()
+
+
+@runs_app.command("diff")
+def runs_diff(
+    a: Annotated[Path, typer.Argument(metavar="A", help="A run directory.")],
+    b: Annotated[Path, typer.Argument(metavar="B", help="Another run directory.")],
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Compare two runs: the config keys that differ, and B's metrics minus A's.
+
+    Steps, validation and test accuracy, test loss and seconds of training.
+    """
+    from rnncls.runlist import diff_runs
+
+    with errors():
+        difference = diff_runs(a, b)
+        if json_output:
+            emit_json(difference.to_json())
+            return
+        if difference.config:
+            rows = [[key, shown(va), shown(vb)] for key, va, vb in difference.config]
+            print_table(["config", str(a), str(b)], rows)
+        else:
+            print("config: the same")
+        print()
+        formats = {"validation_accuracy": "+.4f", "test_accuracy": "+.4f", "test_loss": "+.4f"}
+        formats |= {"steps": "+d", "train_seconds": "+.1f"}
+        rows = [
+            [
+                metric,
+                shown(va, formats[metric].lstrip("+")),
+                shown(vb, formats[metric].lstrip("+")),
+                shown(change, formats[metric]),
+            ]
+            for metric, va, vb, change in difference.metrics
+        ]
+        rows.insert(0, ["state", difference.a.state_text, difference.b.state_text, ""])
+        print_table(["metric", str(a), str(b), "B - A"], rows)

@@ -1,0 +1,93 @@
+"""`rnncls show-sample`: data-set images drawn into a PNG (and on the terminal), with
+their labels and a run's predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rnncls.cli.errors import errors
+from rnncls.cli.options import DataDirOption, Split
+from rnncls.cli.output import log
+from rnncls.config import ConfigError, load_config
+
+
+def show_sample(
+    split: Annotated[Split, typer.Option(help="Data-set split.")] = "train",
+    index: Annotated[int, typer.Option(help="Index of the (first) image.")] = 0,
+    n: Annotated[int, typer.Option("--n", "-n", help="Images in the grid.")] = 1,
+    out: Annotated[Path, typer.Option(help="Picture to write (PNG).")] = Path("sample.png"),
+    run: Annotated[
+        Path | None,
+        typer.Option(
+            help="Show this run's (or model file's) predictions; default: the newest "
+            "finished run, where there is one."
+        ),
+    ] = None,
+    no_run: Annotated[
+        bool, typer.Option("--no-run", help="Only the images and labels, no predictions.")
+    ] = False,
+    data_dir: DataDirOption = None,
+    show: Annotated[
+        bool, typer.Option("--show", help="Open a window (where a display exists).")
+    ] = False,
+) -> None:
+    """Draw data-set images into a PNG.
+
+    One image or a grid, with labels (and predictions, given --run).
+    """
+    import shutil
+
+    from rnncls.data import find_data
+    from rnncls.images import render_text
+    from rnncls.plots import sample_grid, show_window
+    from rnncls.predict import describe_model, load_classifier, run_config, split_inputs
+    from rnncls.predict import predict as predict_digits
+    from rnncls.runs import ONNX_FILE, latest_run, resolve_run
+
+    with errors():
+        if run is not None and no_run:
+            raise ConfigError("--run and --no-run: give one")
+        run_path = None if no_run else resolve_run(run) if run is not None else latest_run()
+        if run is None and run_path is not None and not (run_path / ONNX_FILE).is_file():
+            log(f"the newest run, {run_path}, has no {ONNX_FILE}: showing no predictions")
+            run_path = None  # its Keras model would cost show-sample a TensorFlow start-up
+        classifier = load_classifier(run_path) if run_path is not None else None
+        cfg = run_config(run_path) if run_path is not None else load_config()
+        source = find_data(data_dir, cfg.data.dir)
+        data = split_inputs(source, split, index, n, cfg.data.validation_size, "--index")
+        predictions = predict_digits(classifier, data) if classifier is not None else None
+        if classifier is not None:
+            newest = " (the newest finished run; --no-run for none)" if run is None else ""
+            log(f"predictions of {describe_model(classifier)}{newest}")
+        captions = sample_captions(data, predictions)
+        wrong = [
+            p.label is not None and p.prediction != p.label for p in (predictions or [])
+        ] or None
+        title = f"{split} images, predictions of {run_path}" if run_path else f"{split} images"
+        path = sample_grid(data.images, captions, out, title=title, wrong=wrong)
+        print(path, flush=True)
+        shown = TERMINAL_SAMPLES
+        width = shutil.get_terminal_size().columns
+        one_line = [caption.replace("\n", " ") for caption in captions[:shown]]
+        log(render_text(data.images[:shown], one_line, width))
+        if len(data) > shown:
+            log(f"(the first {shown} of {len(data)} images; all of them are in {path})")
+        if show and not show_window(path):
+            log(f"warning: no display to show a window on; the picture is in {path}")
+
+
+TERMINAL_SAMPLES = 8
+
+
+def sample_captions(data: Any, predictions: list[Any] | None) -> list[str]:
+    captions = []
+    for index, source in enumerate(data.sources):
+        caption = f"{source}\nlabel {data.label(index)}"
+        if predictions is not None:
+            guess = predictions[index].prediction
+            caption = f"{source}\npred {guess}, label {data.label(index)}"
+        captions.append(caption)
+    return captions
