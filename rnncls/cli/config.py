@@ -11,6 +11,7 @@ import typer
 
 from rnncls.cli.errors import errors
 from rnncls.cli.options import ConfigOption, SetOption, resolve_config
+from rnncls.cli.output import print_columns
 from rnncls.config import ConfigError, to_toml
 from rnncls.errors import RunError
 
@@ -48,8 +49,6 @@ def config_keys() -> None:
     from rnncls.config import describe_keys, toml_value
 
     with errors():
-        rows = [(k.name, k.type, toml_value(k.default), k.comment) for k in describe_keys()]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        for row in rows:
-            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-            print("  ".join([*cells, row[3]]))
+        # Plain columns on a terminal too, as config keys has always printed them: a rich
+        # table would wrap the help texts to the terminal's width.
+        print_columns([[k.name, k.type, toml_value(k.default), k.comment] for k in describe_keys()])

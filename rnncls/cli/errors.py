@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import typer
 
 from rnncls.cli.main import STATE
+from rnncls.cli.output import log
 from rnncls.config import ConfigError
 from rnncls.errors import DataError, RunError
 
@@ -31,7 +32,7 @@ def errors() -> Iterator[None]:
         # for is no error; it did not finish, so exit 1.
         if STATE["debug"]:
             traceback.print_exc()
-        print("stopped (Ctrl-C)", file=sys.stderr, flush=True)
+        log("stopped (Ctrl-C)")
         raise typer.Exit(code=1) from None
     except BrokenPipeError:
         # The reader stopped early (`rnncls predict ... | head`): it has all it wanted.
@@ -50,5 +51,5 @@ def errors() -> Iterator[None]:
         # A stop the user asked for (Ctrl-C, SIGTERM) is no error, though the run is not
         # finished (exit 1).
         stopped = type(exc).__name__ in ("TrainingInterrupted", "TuneStopped")
-        print(message if stopped else f"error: {message}", file=sys.stderr, flush=True)
+        log(message if stopped else f"error: {message}")
         raise typer.Exit(code=2 if isinstance(exc, USAGE_ERRORS) else 1) from None

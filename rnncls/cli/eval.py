@@ -10,7 +10,7 @@ import typer
 
 from rnncls.cli.errors import errors
 from rnncls.cli.options import DataDirOption, RunOption, Split, at_least
-from rnncls.cli.output import emit_json, log, stdout_console
+from rnncls.cli.output import emit_json, log, rich_table, stdout_console
 
 
 def eval_command(
@@ -89,32 +89,25 @@ def draw_errors(metrics: Any, data: Any, run_path: Path, path: Path) -> Path:
 
 
 def show_metrics(metrics: Any, model_path: Path) -> None:
-    from rich import box
-    from rich.table import Table
-
     console = stdout_console()
     console.print(
         f"{metrics.split}: {metrics.n} images   accuracy {metrics.accuracy:.4f}   "
         f"loss {metrics.loss:.4f}   model {model_path}",
         soft_wrap=True,
     )
-    per_class = Table("class", "precision", "recall", "support", box=box.SIMPLE_HEAD)
-    for row in metrics.per_class:
-        per_class.add_row(
-            str(row.label), f"{row.precision:.4f}", f"{row.recall:.4f}", str(row.support)
-        )
-    console.print(per_class)
-    classes = range(len(metrics.confusion))
-    matrix = Table(
-        "true",
-        *(str(c) for c in classes),
-        box=box.SIMPLE_HEAD,
-        title="confusion matrix (rows: true class, columns: predicted)",
-    )
+    # rich draws these piped too (without colours); --json is the form for programs.
+    per_class = [
+        [str(row.label), f"{row.precision:.4f}", f"{row.recall:.4f}", str(row.support)]
+        for row in metrics.per_class
+    ]
+    console.print(rich_table(["class", "precision", "recall", "support"], per_class))
+    matrix = []
     for true_class, counts in enumerate(metrics.confusion):
         cells = [confusion_cell(count, col == true_class) for col, count in enumerate(counts)]
-        matrix.add_row(str(true_class), *cells)
-    console.print(matrix)
+        matrix.append([str(true_class), *cells])
+    classes = [str(c) for c in range(len(metrics.confusion))]
+    title = "confusion matrix (rows: true class, columns: predicted)"
+    console.print(rich_table(["true", *classes], matrix, title=title))
 
 
 def confusion_cell(count: int, correct: bool) -> str:

@@ -5,7 +5,9 @@ on stderr. rich is imported only where a table or a console is drawn, never at i
 from __future__ import annotations
 
 import json
+import math
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -39,12 +41,31 @@ def emit_json(record: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def shown(value: Any, number_format: str = "") -> str:
-    """A cell: empty for a value not known, true/false as in TOML."""
+def shown(
+    value: Any,
+    number_format: str = "",
+    *,
+    float_format: str = "",
+    significant: int = 0,
+    python_bools: bool = False,
+) -> str:
+    """A cell: empty for a value not known, true/false as in TOML.
+
+    ``number_format`` formats any number (``.4f``, ``+d``); ``float_format`` floats only,
+    so that a whole number stays whole (tune's ``.4g`` would write 123456 as 1.235e+05).
+    ``significant`` rounds a float and still writes it as a float: a search's learning
+    rates (0.006812345678901234) to six digits are enough to tell trials apart, and 0.0
+    stays 0.0, as `runs diff` and config.toml have it; --json and csv keep every digit.
+    ``python_bools`` writes True/False, as tune's trials have always shown them.
+    """
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, bool) and not python_bools:
         return "true" if value else "false"
+    if isinstance(value, float) and significant and math.isfinite(value):
+        value = float(format(value, f".{significant}g"))
+    if isinstance(value, float) and float_format:
+        return format(value, float_format)
     return format(value, number_format) if number_format else str(value)
 
 
@@ -52,19 +73,52 @@ def on_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def print_table(header: list[str], rows: list[list[str]]) -> None:
-    """rich's table on a terminal; piped, plain aligned columns (and rich not imported)."""
-    if on_terminal():
-        from rich import box
-        from rich.table import Table
+def rich_table(
+    header: list[str],
+    rows: list[list[str]],
+    *,
+    row_styles: list[str | None] | None = None,
+    title: str | None = None,
+) -> Any:
+    """rich's table as every command draws it: a rule under the header, no borders."""
+    from rich import box
+    from rich.table import Table
 
-        table = Table(*header, box=box.SIMPLE_HEAD)
-        for row in rows:
-            table.add_row(*row)
-        stdout_console().print(table)
+    table = Table(*header, box=box.SIMPLE_HEAD, title=title)
+    for row, style in zip(rows, row_styles or [None] * len(rows), strict=True):
+        table.add_row(*row, style=style)
+    return table
+
+
+def print_columns(rows: list[list[str]]) -> None:
+    """Plain columns, aligned, two spaces apart, no blanks at the ends of lines."""
+    if not rows:
         return
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         print("  ".join(cells).rstrip())
+    sys.stdout.flush()
+
+
+def print_table(
+    header: list[str], rows: list[list[str]], *, wrong: list[bool] | None = None
+) -> None:
+    """rich's table on a terminal, the rows ``wrong`` marks (a wrong prediction) in red;
+    piped, plain aligned columns (and rich not imported)."""
+    if on_terminal():
+        styles = [("red" if is_wrong else None) for is_wrong in wrong] if wrong else None
+        stdout_console().print(rich_table(header, rows, row_styles=styles))
+        return
+    print_columns([header, *rows])
+
+
+def write_csv(header: list[str], rows: Iterable[list[Any]]) -> None:
+    """CSV on stdout, a row a line, each ended by a newline alone (not the csv module's
+    carriage return and newline)."""
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
     sys.stdout.flush()

@@ -3,14 +3,13 @@ JSON lines or CSV."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any, Literal
 
 import typer
 
 from rnncls.cli.errors import errors
 from rnncls.cli.options import DataDirOption, RunOption, Split, at_least
-from rnncls.cli.output import emit_json, log, stdout_console
+from rnncls.cli.output import emit_json, log, print_table, write_csv
 from rnncls.config import ConfigError
 
 
@@ -80,7 +79,7 @@ def predict(
             show_predictions(predictions, output_format)
     # As Unix tools do: every readable input answered, then a line per unreadable one.
     for failure in failures:
-        print(f"error: {' '.join(failure.split())}", file=sys.stderr, flush=True)
+        log(f"error: {' '.join(failure.split())}")
     if failures:
         raise typer.Exit(code=1)
 
@@ -96,20 +95,17 @@ def show_predictions(predictions: list[Any], output_format: str) -> None:
 
 
 def write_predictions_csv(predictions: list[Any]) -> None:
-    import csv
-
     top_k = len(predictions[0].top_k or ())
     labelled = any(p.label is not None for p in predictions)  # files have none
     header = ["source", "prediction", "probability"] + (["label"] if labelled else [])
     for rank in range(1, top_k + 1):
         header += [f"class_{rank}", f"probability_{rank}"]
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(header)
+    rows = []
     for p in predictions:
         ranked = [value for pair in (p.top_k or ()) for value in pair]
         label = [p.label] if labelled else []
-        writer.writerow([p.source, p.prediction, p.probability, *label, *ranked])
-    sys.stdout.flush()
+        rows.append([p.source, p.prediction, p.probability, *label, *ranked])
+    write_csv(header, rows)
 
 
 def show_predictions_table(predictions: list[Any]) -> None:
@@ -127,24 +123,7 @@ def show_predictions_table(predictions: list[Any]) -> None:
         if p.top_k is not None:
             row.append("  ".join(f"{c}:{q:.3f}" for c, q in p.top_k))
         rows.append(row)
-    if sys.stdout.isatty():
-        wrong = [labelled and p.prediction != p.label for p in predictions]
-        print_rich_table(header, rows, wrong)
-    else:
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            print("  ".join(cells).rstrip())
+    print_table(header, rows, wrong=[labelled and p.prediction != p.label for p in predictions])
     if labelled:
         print(f"[{' '.join(str(p.prediction) for p in predictions)}] prediction number")
         print(f"[{' '.join(str(p.label) for p in predictions)}] real number", flush=True)
-
-
-def print_rich_table(header: list[str], rows: list[list[str]], wrong: list[bool]) -> None:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(*header, box=box.SIMPLE_HEAD)
-    for row, is_wrong in zip(rows, wrong, strict=True):
-        table.add_row(*row, style="red" if is_wrong else None)
-    stdout_console().print(table)

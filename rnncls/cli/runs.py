@@ -3,15 +3,14 @@ the runs under a folder in one table, and two runs compared."""
 
 from __future__ import annotations
 
-import math
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
 from rnncls.cli.errors import errors
-from rnncls.cli.output import emit_json, log, print_table, shown
+from rnncls.cli.output import emit_json, log, print_table, shown, write_csv
 from rnncls.config import ConfigError
 
 
@@ -102,7 +101,7 @@ def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
             emit_json(run.to_json())
         return
     if output_format == "csv":
-        write_runs_csv(listed, keys)
+        write_csv([*CSV_FIELDS, *keys], runs_csv_rows(listed, keys))
         return
     if not listed:
         return
@@ -114,20 +113,11 @@ def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
             shown(run.validation_accuracy, ".4f"),
             shown(run.test_accuracy, ".4f"),
             shown(run.train_seconds, ".1f"),
-            *(shown_setting(run.config.get(key)) for key in keys),
+            *(shown(run.config.get(key), significant=6) for key in keys),
         ]
         for run in listed
     ]
     print_table([*COLUMNS, *keys], rows)
-
-
-def shown_setting(value: Any) -> str:
-    """A config value in the table: a search's floats (0.006812345678901234) to six
-    significant digits, enough to tell trials apart, and still written as floats (0.0,
-    as `runs diff` and config.toml have it); --json and csv keep every digit."""
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(float(format(value, ".6g")))
-    return shown(value)
 
 
 CSV_FIELDS = (
@@ -142,15 +132,10 @@ CSV_FIELDS = (
 )
 
 
-def write_runs_csv(listed: list[Any], keys: list[str]) -> None:
-    import csv
-
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow([*CSV_FIELDS, *keys])
+def runs_csv_rows(listed: list[Any], keys: list[str]) -> Iterator[list[str]]:
     for run in listed:
         values = [getattr(run, name) for name in CSV_FIELDS]
-        writer.writerow([shown(value) for value in [*values, *map(run.config.get, keys)]])
-    sys.stdout.flush()
+        yield [shown(value) for value in [*values, *map(run.config.get, keys)]]
 
 
 @runs_app.command("diff")

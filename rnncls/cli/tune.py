@@ -12,7 +12,7 @@ import typer
 
 from rnncls.cli.errors import errors
 from rnncls.cli.options import SetOption, at_least
-from rnncls.cli.output import emit_json, log, stdout_console
+from rnncls.cli.output import emit_json, log, rich_table, shown, stdout_console
 from rnncls.config import ConfigError
 
 
@@ -124,13 +124,9 @@ class TuneReporter:
         self.display = None
 
     def render(self) -> Any:
-        from rich import box
         from rich.console import Group
-        from rich.table import Table
 
-        table = Table(*self.header, box=box.SIMPLE_HEAD)
-        for row in self.rows:
-            table.add_row(*row)
+        table = rich_table(self.header, self.rows)
         return Group(table, self.running) if self.running else table
 
     def refresh(self) -> None:
@@ -190,6 +186,5 @@ class TuneReporter:
 
 
 def format_param(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
+    """A trial's value of a dimension: floats to four significant digits."""
+    return shown(value, float_format=".4g", python_bools=True)
