@@ -11,7 +11,7 @@ import typer
 
 from rnncls.cli.errors import errors
 from rnncls.cli.main import STARTED
-from rnncls.cli.options import ConfigOption, SetOption, resolve_config
+from rnncls.cli.options import ConfigOption, DataDirOption, SetOption, resolve_config
 from rnncls.cli.output import emit_json, log, stderr_console
 from rnncls.config import Config, ConfigError, load_config, resumed_config
 from rnncls.errors import RunError
@@ -43,7 +43,7 @@ def train(
         int | None,
         typer.Option(help="Evaluate and save a checkpoint every N steps.  [default: 50]"),
     ] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with the MNIST files.")] = None,
+    data_dir: DataDirOption = None,
     run_dir: Annotated[
         Path | None, typer.Option(help="Run directory (default: runs/<start time>).")
     ] = None,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from rnncls.cli.errors import errors
-from rnncls.cli.options import SetOption, at_least
+from rnncls.cli.options import DataDirOption, SetOption, at_least
 from rnncls.cli.output import emit_json, log, rich_table, shown, stdout_console
 from rnncls.config import ConfigError
 
@@ -57,7 +57,7 @@ def tune(
         ),
     ] = 10,
     set_: SetOption = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with the MNIST files.")] = None,
+    data_dir: DataDirOption = None,
     json_output: Annotated[
         bool,
         typer.Option("--json", help="JSON lines on stdout: each finished trial, then a summary."),
