@@ -11,3 +11,8 @@ class DataError(RuntimeError):
 
 class RunError(RuntimeError):
     """A run directory that is missing, damaged or must not be touched; exit 1."""
+
+
+class Stopped(RunError):
+    """A run or search the user stopped (Ctrl-C, SIGTERM): no error, so the CLI shows the
+    message alone, without ``error:``, but not finished either (exit 1)."""

@@ -39,6 +39,7 @@ from rnncls.config import (
     unused_settings,
 )
 from rnncls.data import DataSource, Split, load_split, load_training_data
+from rnncls.errors import Stopped
 from rnncls.evaluate import cross_entropy, keras_logits
 from rnncls.sequence import describe as describe_sequence
 
@@ -100,7 +101,7 @@ class TrainResult:
         return cls(**values)
 
 
-class TrainingInterrupted(runs.RunError):
+class TrainingInterrupted(Stopped):
     """SIGINT or SIGTERM stopped training after a checkpoint was saved (the CLI exits 1:
     the run is not finished; ``--resume`` continues it to the same weights)."""
 

@@ -31,6 +31,7 @@ import numpy as np
 from rnncls import runs
 from rnncls.config import ConfigError, to_toml
 from rnncls.data import DataSource
+from rnncls.errors import Stopped
 from rnncls.space import Space
 
 DATABASE_FILE = "study.db"
@@ -60,7 +61,7 @@ SPACE_ATTR = "rnncls_space"
 SURPLUS_ATTR = "rnncls_surplus"
 
 
-class TuneStopped(runs.RunError):
+class TuneStopped(Stopped):
     """Ctrl-C or SIGTERM stopped a worker; its trial is recorded as failed (exit 1)."""
 
 

@@ -857,3 +857,23 @@ def test_export_of_a_damaged_keras_model(workspace: Path, tiny_run) -> None:
     code, out, err = run_cli(args)
     assert_one_error_line(code, 1, out, err, ["cannot load model run/model.keras"])
     assert snapshot(workspace) == before
+
+
+def test_every_failure_maps_to_one_line_and_an_exit_code() -> None:
+    """The table of rnncls/cli/errors.py: a stop the user asked for is its message alone
+    (any subclass of Stopped, found by type, not by name), a usage error exits 2."""
+    from rnncls.cli.errors import error_line
+    from rnncls.config import ConfigError
+    from rnncls.errors import DataError, RunError, Stopped
+
+    class SomeStop(Stopped):
+        pass
+
+    assert error_line(SomeStop("stopped at step 5;\n  --resume continues")) == (
+        "stopped at step 5; --resume continues",
+        1,
+    )
+    assert error_line(ConfigError("train.steps = -1")) == ("error: train.steps = -1", 2)
+    assert error_line(DataError("no MNIST")) == ("error: no MNIST", 1)
+    assert error_line(RunError("busy")) == ("error: busy", 1)
+    assert error_line(ZeroDivisionError("x")) == ("error: ZeroDivisionError: x", 1)

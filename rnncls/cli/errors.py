@@ -13,15 +13,28 @@ import typer
 from rnncls.cli.main import STATE
 from rnncls.cli.output import log
 from rnncls.config import ConfigError
-from rnncls.errors import DataError, RunError
+from rnncls.errors import DataError, RunError, Stopped
 
-USAGE_ERRORS = (ConfigError,)
+USAGE_ERRORS = (ConfigError,)  # exit 2, as the parser's own usage errors do
+KNOWN_ERRORS = (ConfigError, DataError, RunError)  # their message alone says it
+
+
+def error_line(exc: Exception) -> tuple[str, int]:
+    """A failure's one line for stderr, and the exit code: 2 for usage and configuration
+    errors, 1 for everything else."""
+    message = str(exc) if isinstance(exc, KNOWN_ERRORS) else f"{type(exc).__name__}: {exc}"
+    message = " ".join(message.split())  # one line, whatever a library put in it
+    if isinstance(exc, Stopped):
+        # A stop the user asked for (Ctrl-C, SIGTERM) is no error, though the run is not
+        # finished (exit 1).
+        return message, 1
+    return f"error: {message}", 2 if isinstance(exc, USAGE_ERRORS) else 1
 
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """Turn the tool's known failures into one ``error: ...`` line and an exit code:
-    2 for usage and configuration errors, 1 for everything else."""
+    """Turn the tool's known failures into one ``error: ...`` line and an exit code
+    (error_line); Ctrl-C and a reader that stopped early are no errors."""
     try:
         yield
     except typer.Exit:
@@ -45,11 +58,6 @@ def errors() -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - this is the one place that reports errors
         if STATE["debug"]:
             traceback.print_exc()
-        known = (ConfigError, DataError, RunError)
-        message = str(exc) if isinstance(exc, known) else f"{type(exc).__name__}: {exc}"
-        message = " ".join(message.split())  # one line, whatever a library put in it
-        # A stop the user asked for (Ctrl-C, SIGTERM) is no error, though the run is not
-        # finished (exit 1).
-        stopped = type(exc).__name__ in ("TrainingInterrupted", "TuneStopped")
-        log(message if stopped else f"error: {message}")
-        raise typer.Exit(code=2 if isinstance(exc, USAGE_ERRORS) else 1) from None
+        line, code = error_line(exc)
+        log(line)
+        raise typer.Exit(code=code) from None
