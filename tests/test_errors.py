@@ -877,3 +877,14 @@ def test_every_failure_maps_to_one_line_and_an_exit_code() -> None:
     assert error_line(DataError("no MNIST")) == ("error: no MNIST", 1)
     assert error_line(RunError("busy")) == ("error: busy", 1)
     assert error_line(ZeroDivisionError("x")) == ("error: ZeroDivisionError: x", 1)
+
+
+def test_training_and_tune_stops_are_stops_not_errors() -> None:
+    """The real classes, not only the table: both subclass Stopped."""
+    from rnncls.cli.errors import error_line
+    from rnncls.train import TrainingInterrupted
+    from rnncls.tune import TuneStopped
+
+    line, code = error_line(TrainingInterrupted(Path("runs/r"), 8, "SIGTERM"))
+    assert (line.split(";")[0], code) == ("stopped at step 8 (SIGTERM) with a checkpoint saved", 1)
+    assert error_line(TuneStopped("stopped (SIGINT)")) == ("stopped (SIGINT)", 1)
