@@ -396,6 +396,20 @@ def is_interrupted(run_dir: Path) -> bool:
     return checkpoint_step(run_dir) not in (None, finished_at)
 
 
+def newest_interrupted_run(root: Path = RUNS_ROOT) -> Path:
+    """The run ``train --resume`` continues without ``--run-dir``: the newest (by its
+    folder's time) of the interrupted runs directly under ``root``; runs/latest, a link,
+    is not one of them."""
+    candidates = [
+        path
+        for path in root.glob("*")
+        if is_run_dir(path) and not path.is_symlink() and is_interrupted(path)
+    ]
+    if not candidates:
+        raise RunError(f"no interrupted run to resume in {root}/; pass --run-dir")
+    return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
 def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Arrays] | None:
     """The last checkpoint of a run (its state, and its arrays by group and name, the
     names in sorted order), or None when it has none yet."""

@@ -565,6 +565,24 @@ def test_a_run_whose_summary_is_damaged_counts_as_interrupted(tmp_path: Path) ->
     assert runs.is_interrupted(tmp_path) is True
 
 
+def test_newest_interrupted_run(tmp_path: Path) -> None:
+    """The newest run without a summary; finished runs, folders that are no runs and a
+    link (runs/latest) do not count, however new."""
+    for name, age in [("old", 30), ("new", 20), ("finished", 10), ("notes", 0)]:
+        (tmp_path / name).mkdir()
+        if name != "notes":
+            (tmp_path / name / runs.CONFIG_FILE).write_text("")
+        if name == "finished":
+            (tmp_path / name / runs.SUMMARY_FILE).write_text('{"steps": 5}')
+        os.utime(tmp_path / name, (1e9 - age, 1e9 - age))
+    (tmp_path / "latest").symlink_to("new")  # as newly modified as its run
+    assert runs.newest_interrupted_run(tmp_path) == tmp_path / "new"
+    shutil.rmtree(tmp_path / "new")
+    shutil.rmtree(tmp_path / "old")
+    with pytest.raises(RunError, match=f"no interrupted run to resume in {tmp_path}/; pass"):
+        runs.newest_interrupted_run(tmp_path)
+
+
 def test_a_checkpoint_without_state_is_damaged_in_one_line(tmp_path: Path) -> None:
     np.savez(tmp_path / runs.CHECKPOINT_FILE, other=np.zeros(2))
     with pytest.raises(RunError) as caught:

@@ -75,7 +75,9 @@ def train(
             "train.eval_every": eval_every,
         }
         if resume:
-            run_dir = run_dir or newest_run_dir()
+            if run_dir is None:
+                run_dir = runs.newest_interrupted_run(runs.RUNS_ROOT)
+                log(f"resuming the newest interrupted run, {run_dir}")
             if not runs.is_run_dir(run_dir):
                 raise RunError(f"nothing to resume: {run_dir} is not a run directory")
             saved = load_config(run_dir / runs.CONFIG_FILE)
@@ -87,22 +89,6 @@ def train(
             cfg, source, run_dir, resume=resume, force=force, json_output=json_output, quiet=quiet
         )
         show_train_result(result, json_output)
-
-
-def newest_run_dir() -> Path:
-    """The newest interrupted run (one without a summary) under the runs folder."""
-    from rnncls import runs
-
-    candidates = [
-        p
-        for p in runs.RUNS_ROOT.glob("*")
-        if runs.is_run_dir(p) and not p.is_symlink() and runs.is_interrupted(p)
-    ]
-    if not candidates:
-        raise RunError(f"no interrupted run to resume in {runs.RUNS_ROOT}/; pass --run-dir")
-    newest = max(candidates, key=lambda p: p.stat().st_mtime)
-    log(f"resuming the newest interrupted run, {newest}")
-    return newest
 
 
 def run_training(
