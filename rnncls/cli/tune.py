@@ -69,13 +69,10 @@ def tune(
     to the same study.
     """
     from rnncls.data import find_data
-    from rnncls.space import PRUNERS, load_space
+    from rnncls.space import load_space
 
     with errors():
-        at_least("--trials", trials, 1)
-        at_least("--heartbeat", heartbeat, 1)
-        if pruner is not None and pruner not in PRUNERS:
-            raise ConfigError(f"--pruner {pruner!r}: expected one of {', '.join(PRUNERS)}")
+        check_options(trials, heartbeat, pruner)
         space = load_space(space_file, set_ or ())
         from rnncls import tune as tuning
 
@@ -97,6 +94,16 @@ def tune(
                 on_progress=reporter.progress,
             )
         reporter.summary(summary)
+
+
+def check_options(trials: int | None, heartbeat: int, pruner: str | None) -> None:
+    """What the parser cannot check: counts of at least one, a pruner tune knows."""
+    from rnncls.space import PRUNERS
+
+    at_least("--trials", trials, 1)
+    at_least("--heartbeat", heartbeat, 1)
+    if pruner is not None and pruner not in PRUNERS:
+        raise ConfigError(f"--pruner {pruner!r}: expected one of {', '.join(PRUNERS)}")
 
 
 class TuneReporter:
