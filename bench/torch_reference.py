@@ -4,7 +4,7 @@ Same model (LSTM of 64 units over 28 rows of 28 pixels, a dense layer on the las
 output; with a config, its reading of the image: columns, or pixels a few at a time in
 an optional fixed permutation), same optimizer (Adam at 0.01), same batch size, same
 data and data order as ``rnncls train`` (the images come from :mod:`rnncls.data`, the batches from
-:class:`rnncls.train.BatchOrder`), uint8 images scaled to 0..1 on the fly.
+:class:`rnncls.trainer.BatchOrder`), uint8 images scaled to 0..1 on the fly.
 
 With ``--config FILE`` it trains the network an rnncls config describes instead: the cell
 (``nn.LSTM``, ``nn.GRU``, ``nn.RNN``), stacked and bidirectional layers, dropout between
@@ -38,7 +38,7 @@ from torch import nn
 from rnncls.config import Config, load_config, with_values
 from rnncls.data import find_data, load_split, load_training_data
 from rnncls.sequence import is_identity, reading_indices, sequence_shape
-from rnncls.train import BatchOrder
+from rnncls.trainer import BatchOrder
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "simple_rnn": nn.RNN}
 

@@ -223,7 +223,7 @@ def _backward_half(tf: Any, saved: list[_Step], d_h: Any, recurrent_kernel: Any)
     """The gate gradients dz of each step, from the gradient of the last output."""
     # dz @ U^T as a plain product with an explicit U^T: the floats of Keras's transposed
     # product, 9 instead of 12 us for 64 rows (bench/NOTES.md). Grappler's arithmetic
-    # optimizer would fold the transpose back: rnncls.train.step_graph_options.
+    # optimizer would fold the transpose back: rnncls.trainer.step_graph_options.
     recurrent_transposed = tf.transpose(recurrent_kernel)
     d_c_carry = None
     gradients: list[Any] = [None] * len(saved)

@@ -32,6 +32,7 @@ from rnncls import runs
 from rnncls.config import ConfigError, to_toml
 from rnncls.data import DataSource
 from rnncls.errors import Stopped
+from rnncls.reporters import Reporter, SearchReporter
 from rnncls.space import Space
 
 DATABASE_FILE = "study.db"
@@ -273,6 +274,25 @@ def _is_surplus(study: Any, number: int, trials: int) -> bool:
     return len(ahead) >= trials
 
 
+class TrialReporter(Reporter):
+    """One trial's training, told through the search's reporter with the trial's number;
+    each evaluation goes to ``on_evaluation`` (which reports it to Optuna and may prune)."""
+
+    def __init__(
+        self, search: SearchReporter, number: int, on_evaluation: Callable[[Any], None]
+    ) -> None:
+        self.search, self.number, self.on_evaluation = search, number, on_evaluation
+
+    def status(self, message: str) -> None:
+        self.search.status(f"trial {self.number}: {message}")
+
+    def progress(self, done: Any) -> None:
+        self.search.progress(self.number, done)
+
+    def evaluation(self, event: Any) -> None:
+        self.on_evaluation(event)
+
+
 def tune(
     space: Space,
     source: DataSource,
@@ -282,10 +302,7 @@ def tune(
     trials: int | None = None,
     pruner: str | None = None,
     heartbeat: int = HEARTBEAT_SECONDS,
-    on_trial: Callable[[TrialRecord], None] | None = None,
-    on_status: Callable[[str], None] | None = None,
-    on_event: Callable[[int, Any], None] | None = None,
-    on_progress: Callable[[int, Any], None] | None = None,
+    reporter: SearchReporter | None = None,
 ) -> TuneSummary:
     """Run trials of ``space`` until the study holds ``trials`` completed or pruned ones
     (counting every worker's), then write the best trial's config and the pictures."""
@@ -295,7 +312,8 @@ def tune(
     from rnncls.train import TrainingInterrupted, train
 
     trials = trials or space.trials
-    status = on_status or (lambda message: None)
+    reporter = reporter or SearchReporter()
+    status = reporter.status
     study_dir = runs.RUNS_ROOT / study_name
     # A storage given is opened first, so that a bad one leaves no empty study folder;
     # the default one is a file in that folder.
@@ -329,8 +347,7 @@ def tune(
         def report(event: Any) -> None:
             last_step[:] = [event.step]
             trial.report(event.eval_accuracy, event.step)
-            if on_event:
-                on_event(trial.number, event)
+            reporter.evaluation(trial.number, event)
             if trial.should_prune():
                 raise optuna.TrialPruned(
                     f"pruned at step {event.step} (validation accuracy {event.eval_accuracy:.4f})"
@@ -351,8 +368,7 @@ def tune(
             if run_dir.is_dir():
                 written = {k: v for k, v in record.to_json().items() if k != "event"}
                 runs.write_json(run_dir / runs.TRIAL_FILE, {"study": study_name, **written})
-            if on_trial:
-                on_trial(record)
+            reporter.trial(record)
 
         if retry_of is not None:
             status(f"trial {trial.number}: trial {retry_of} again (its worker stopped beating)")
@@ -360,12 +376,7 @@ def tune(
         try:
             config = space.config_for(params)
             result = train(
-                config,
-                source,
-                run_dir,
-                on_event=report,
-                on_status=lambda message: status(f"trial {trial.number}: {message}"),
-                on_progress=(lambda p: on_progress(trial.number, p)) if on_progress else None,
+                config, source, run_dir, reporter=TrialReporter(reporter, trial.number, report)
             )
         except optuna.TrialPruned:
             failures_in_a_row = 0

@@ -218,3 +218,24 @@ def write_run(
     if trial is not None:
         runs.write_json(path / "trial.json", trial)
     return path
+
+
+def reporter_of(
+    evaluation: Any = None, status: Any = None, progress: Any = None, phase: Any = None
+) -> Any:
+    """A training reporter that hands each kind of news to the callable given for it."""
+    from rnncls.reporters import Reporter
+
+    class Handing(Reporter):
+        pass
+
+    handing = Handing()
+    for name, handler in (
+        ("evaluation", evaluation),
+        ("status", status),
+        ("progress", progress),
+        ("phase", phase),
+    ):
+        if handler is not None:
+            setattr(handing, name, handler)
+    return handing

@@ -337,9 +337,9 @@ def test_quiet_keeps_the_warnings_of_the_log_and_drops_the_rest(in_tmp, tiny_mni
     are replaced here by a stand-in that sends one of each)."""
     import rnncls.train
 
-    def stand_in(config, source, run_dir, *, on_status=None, **kwargs):
-        on_status("data: mnist   run: r")
-        on_status("warning: train.momentum = 0.5 is not used")
+    def stand_in(config, source, run_dir, *, reporter, **kwargs):
+        reporter.status("data: mnist   run: r")
+        reporter.status("warning: train.momentum = 0.5 is not used")
         return rnncls.train.TrainResult(
             steps=6, test_accuracy=0.5, test_loss=1.0, train_seconds=1.0, ms_per_step=1.0,
             run_dir="r", kept_step=6,

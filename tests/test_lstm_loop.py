@@ -15,7 +15,7 @@ from rnncls import training_path
 from rnncls.config import keys, load_config
 from rnncls.data import Split
 from rnncls.sequence import read
-from rnncls.train import (
+from rnncls.trainer import (
     TRAIN_INTER_OP_THREADS,
     TRAIN_THREADS,
     BatchOrder,

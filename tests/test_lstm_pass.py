@@ -20,7 +20,7 @@ import rnncls.lstm_pass
 from rnncls.config import keys, load_config
 from rnncls.data import Split
 from rnncls.lstm_pass import weight_gradient_order
-from rnncls.train import (
+from rnncls.trainer import (
     TRAIN_INTER_OP_THREADS,
     TRAIN_THREADS,
     BatchOrder,

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SETTINGS, make_digits
+from conftest import TINY_SETTINGS, make_digits, reporter_of
 
 from rnncls import runs
 from rnncls.config import load_config, with_values
 from rnncls.data import find_data
-from rnncls.train import BatchOrder, train
+from rnncls.train import train
+from rnncls.trainer import BatchOrder
 
 TINY = load_config(overrides=TINY_SETTINGS)
 
@@ -58,7 +59,12 @@ def test_batch_order_is_a_function_of_seed_and_step():
 
 def test_train_writes_a_complete_run(in_tmp, tiny_mnist):
     events = []
-    result = train(TINY, find_data(tiny_mnist), in_tmp / "runs" / "a", on_event=events.append)
+    result = train(
+        TINY,
+        find_data(tiny_mnist),
+        in_tmp / "runs" / "a",
+        reporter=reporter_of(evaluation=events.append),
+    )
     run_dir = in_tmp / "runs" / "a"
     assert [e.step for e in events] == [3, 6]
     assert result.steps == 6
@@ -161,8 +167,7 @@ def test_epochs_count_passes_over_the_training_images(in_tmp, tiny_mnist):
         config,
         find_data(tiny_mnist),
         in_tmp / "r",
-        on_event=events.append,
-        on_status=statuses.append,
+        reporter=reporter_of(evaluation=events.append, status=statuses.append),
     )
     assert result.steps == 12
     assert [(e.step, e.total_steps) for e in events] == [(s, 12) for s in (3, 6, 9, 12)]
@@ -189,7 +194,9 @@ def test_early_stopping_keeps_the_best_evaluations_weights(in_tmp, tiny_mnist, m
     monkeypatch.setattr(rnncls.train, "_evaluate", scripted)
     config = with_values(TINY, train={"steps": 18, "patience": 2})
     events = []
-    result = train(config, find_data(tiny_mnist), in_tmp / "r", on_event=events.append)
+    result = train(
+        config, find_data(tiny_mnist), in_tmp / "r", reporter=reporter_of(evaluation=events.append)
+    )
     assert [e.step for e in events] == [3, 6, 9, 12]
     assert (result.steps, result.kept_step, result.stopped_early) == (12, 6, True)
     assert result.validation_accuracy == 0.7  # the kept step's, not the last one's
@@ -212,7 +219,9 @@ def test_tensorboard_gets_the_scalars_of_each_evaluation(in_tmp, tiny_mnist):
 
     config = with_values(TINY, train={"tensorboard": True})
     events = []
-    train(config, find_data(tiny_mnist), in_tmp / "r", on_event=events.append)
+    train(
+        config, find_data(tiny_mnist), in_tmp / "r", reporter=reporter_of(evaluation=events.append)
+    )
     files = list((in_tmp / "r" / "tensorboard").glob("events.out.tfevents.*"))
     assert len(files) == 1
     seen: dict[str, list[tuple[int, float]]] = {}
@@ -278,7 +287,7 @@ def test_calls_cut_short_for_progress_change_no_float(in_tmp, tiny_mnist, monkey
     monkeypatch.setattr(rnncls.train, "PROGRESS_SECONDS", 1e-9)
     monkeypatch.setattr(rnncls.train, "FIRST_CALL_STEPS", 1)
     progress = []
-    cut = train(config, source, in_tmp / "cut", on_progress=progress.append)
+    cut = train(config, source, in_tmp / "cut", reporter=reporter_of(progress=progress.append))
     assert [(p.step, p.total_steps) for p in progress] == [
         (s, 12) for s in (1, 2, 3, 4, 5, 7, 8, 9, 10, 11)
     ]
@@ -304,7 +313,7 @@ def test_a_stop_between_evaluations_resumes_to_the_same_run(in_tmp, tiny_mnist, 
             os.kill(os.getpid(), signal.SIGTERM)
 
     with pytest.raises(TrainingInterrupted, match=r"stopped at step 8 \(SIGTERM\)"):
-        train(config, source, in_tmp / "cut", on_progress=stop_at_step_8)
+        train(config, source, in_tmp / "cut", reporter=reporter_of(progress=stop_at_step_8))
     assert runs.load_checkpoint(in_tmp / "cut")[0]["step"] == 8
     train(config, source, in_tmp / "cut", resume=True)
     assert_same_checkpoints(in_tmp / "whole", in_tmp / "cut")
@@ -328,7 +337,7 @@ def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(TrainingInterrupted) as stopped:
-        train(config, source, in_tmp / "r", on_progress=ctrl_c_twice_at_step_8)
+        train(config, source, in_tmp / "r", reporter=reporter_of(progress=ctrl_c_twice_at_step_8))
     assert str(stopped.value) == (
         "stopped at once (SIGINT twice); the last checkpoint is step 6; "
         f"continue with `rnncls train --run-dir {in_tmp / 'r'} --resume`"

@@ -15,6 +15,7 @@ from rnncls.cli.options import ConfigOption, DataDirOption, SetOption, resolve_c
 from rnncls.cli.output import emit_json, log, stderr_console
 from rnncls.config import Config, ConfigError, load_config, resumed_config
 from rnncls.errors import RunError
+from rnncls.reporters import Reporter
 
 
 def train(
@@ -105,23 +106,26 @@ def run_training(
 
     console = stderr_console()
     if json_output or quiet or not console.is_terminal:
-
-        def on_event(event: Any) -> None:
-            if json_output:
-                emit_json(event.to_json())
-            elif not quiet:
-                print(format_eval(event), flush=True)
-
-        return train_model(
-            cfg,
-            source,
-            run_dir,
-            resume=resume,
-            force=force,
-            on_event=on_event,
-            on_status=log_warnings if quiet else log,
-        )
+        reporter = LineReporter(json_output=json_output, quiet=quiet)
+        return train_model(cfg, source, run_dir, resume=resume, force=force, reporter=reporter)
     return train_with_progress(cfg, source, run_dir, resume=resume, force=force, console=console)
+
+
+class LineReporter(Reporter):
+    """Training piped or quiet: each evaluation a line (JSON with --json) on stdout, the
+    log on stderr (--quiet: its warnings only)."""
+
+    def __init__(self, *, json_output: bool, quiet: bool) -> None:
+        self.json_output, self.quiet = json_output, quiet
+
+    def status(self, message: str) -> None:
+        (log_warnings if self.quiet else log)(message)
+
+    def evaluation(self, event: Any) -> None:
+        if self.json_output:
+            emit_json(event.to_json())
+        elif not self.quiet:
+            print(format_eval(event), flush=True)
 
 
 def log_warnings(message: str) -> None:
@@ -166,34 +170,36 @@ def train_with_progress(
         total = None if cfg.train.epochs else cfg.train.steps  # epochs: known once data loads
         task = progress.add_task("train", total=total, info="starting")
 
-        def on_phase(message: str) -> None:  # what start-up is doing, beside the bar
-            progress.update(task, info=message)
+        reporter = BarReporter(progress, task)
+        return train_model(cfg, source, run_dir, resume=resume, force=force, reporter=reporter)
 
-        def on_progress(done: Any) -> None:
-            shown = progress.tasks[0].fields["info"]
-            info = shown if shown.startswith("acc ") else "training"
-            progress.update(task, completed=done.step, total=done.total_steps, info=info)
 
-        def on_event(event: Any) -> None:
-            progress.update(
-                task,
-                completed=event.step,
-                total=event.total_steps,
-                info=f"acc {event.eval_accuracy:.4f}",
-            )
-            progress.console.print(format_eval(event))
+class BarReporter(Reporter):
+    """Training on a terminal: the phase of start-up and the accuracy beside the bar, an
+    evaluation line above it, the log through the bar's console."""
 
-        return train_model(
-            cfg,
-            source,
-            run_dir,
-            resume=resume,
-            force=force,
-            on_event=on_event,
-            on_status=progress.console.print,
-            on_progress=on_progress,
-            on_phase=on_phase,
+    def __init__(self, progress: Any, task: Any) -> None:
+        self.bar, self.task = progress, task
+
+    def status(self, message: str) -> None:
+        self.bar.console.print(message)
+
+    def phase(self, message: str) -> None:  # what start-up is doing, beside the bar
+        self.bar.update(self.task, info=message)
+
+    def progress(self, done: Any) -> None:
+        shown = self.bar.tasks[0].fields["info"]
+        info = shown if shown.startswith("acc ") else "training"
+        self.bar.update(self.task, completed=done.step, total=done.total_steps, info=info)
+
+    def evaluation(self, event: Any) -> None:
+        self.bar.update(
+            self.task,
+            completed=event.step,
+            total=event.total_steps,
+            info=f"acc {event.eval_accuracy:.4f}",
         )
+        self.bar.console.print(format_eval(event))
 
 
 def show_train_result(result: Any, json_output: bool) -> None:

@@ -14,6 +14,7 @@ from rnncls.cli.errors import errors
 from rnncls.cli.options import DataDirOption, SetOption, at_least
 from rnncls.cli.output import emit_json, log, rich_table, shown, stdout_console
 from rnncls.config import ConfigError
+from rnncls.reporters import SearchReporter
 
 
 def tune(
@@ -88,10 +89,7 @@ def tune(
                 trials=trials,
                 pruner=pruner,
                 heartbeat=heartbeat,
-                on_trial=reporter.trial,
-                on_status=reporter.status,
-                on_event=reporter.event,
-                on_progress=reporter.progress,
+                reporter=reporter,
             )
         reporter.summary(summary)
 
@@ -106,7 +104,7 @@ def check_options(trials: int | None, heartbeat: int, pruner: str | None) -> Non
         raise ConfigError(f"--pruner {pruner!r}: expected one of {', '.join(PRUNERS)}")
 
 
-class TuneReporter:
+class TuneReporter(SearchReporter):
     """What `rnncls tune` shows: JSON lines, plain lines, or on a terminal a table of the
     finished trials that grows, with the running trial's progress under it."""
 
@@ -147,7 +145,7 @@ class TuneReporter:
         self.running = f"trial {number}: step {done.step}/{done.total_steps}"
         self.refresh()
 
-    def event(self, number: int, event: Any) -> None:
+    def evaluation(self, number: int, event: Any) -> None:
         self.running = (
             f"trial {number}: step {event.step}/{event.total_steps}, "
             f"validation accuracy {event.eval_accuracy:.4f}"

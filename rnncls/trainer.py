@@ -1,0 +1,272 @@
+"""The compiled training step of one run: the model, its optimizer and one
+``tf.function`` that trains many steps a call (:class:`Trainer`), and the order of the
+batches (:class:`BatchOrder`), a pure function of the seed and the step.
+
+The steps between two evaluations run inside one call that gathers its batches from the
+uint8 training images already in memory, so there is no per-step Python or tf.data
+overhead (bench/NOTES.md has the numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnncls import distribute, runs
+from rnncls.config import Config, ConfigError, total_steps
+from rnncls.data import Split
+from rnncls.training_state import CHECKPOINT_VERSION
+
+# TensorFlow's threads while training (bench/NOTES.md has the numbers). The ops of a
+# step take microseconds (64x64 by 64x256 products, gates on 64x64), too short to split
+# over two threads: one intra-op thread. Two inter-op threads run independent ops side by
+# side: the two halves of the batch in rnncls.lstm_pass, and the weight gradients. The
+# thread counts change the schedule, not the floats (the pass fixes every summation order;
+# with Keras's own graph, a 1200-step run ended with the same weights as with intra-op 2).
+TRAIN_THREADS = 1
+TRAIN_INTER_OP_THREADS = 2
+
+
+# ---------------------------------------------------------------------- data order
+
+
+class BatchOrder:
+    """Which training images make up each step's batch, a function of (seed, step).
+
+    Each epoch is a fresh permutation drawn from a generator seeded with (seed, epoch);
+    the last partial batch of an epoch is dropped, so every batch has the same size.
+    """
+
+    def __init__(self, seed: int, num_images: int, batch_size: int) -> None:
+        if batch_size > num_images:
+            raise ConfigError(
+                f"train.batch_size = {batch_size}: larger than the {num_images} training images"
+            )
+        self.seed = seed
+        self.num_images = num_images
+        self.batch_size = batch_size
+        self.steps_per_epoch = num_images // batch_size
+        self._epoch = -1
+        self._permutation = np.empty(0, dtype=np.int32)
+
+    def _permutation_for(self, epoch: int) -> np.ndarray:
+        if epoch != self._epoch:
+            generator = np.random.default_rng([self.seed, epoch])
+            self._permutation = generator.permutation(self.num_images).astype(np.int32)
+            self._epoch = epoch
+        return self._permutation
+
+    def batches(self, first_step: int, count: int) -> np.ndarray:
+        """Indices of shape (count, batch_size) for steps first_step .. first_step+count-1."""
+        rows = []
+        for step in range(first_step, first_step + count):
+            epoch, position = divmod(step, self.steps_per_epoch)
+            start = position * self.batch_size
+            rows.append(self._permutation_for(epoch)[start : start + self.batch_size])
+        return np.stack(rows)
+
+
+# ---------------------------------------------------------------------- the step
+
+
+class Trainer:
+    """The model, optimizer and compiled step loop of one run."""
+
+    def __init__(self, config: Config, train_split: Split, steps: int | None = None) -> None:
+        from rnncls.tf_setup import import_tensorflow
+
+        # first: it sets Keras's backend, quiets start-up and fixes the thread pools
+        tf = import_tensorflow(threads=TRAIN_THREADS, inter_op_threads=TRAIN_INTER_OP_THREADS)
+        import keras
+
+        from rnncls import training_path
+        from rnncls.augment import augmenter
+        from rnncls.model import build_model
+        from rnncls.optimization import build_optimizer
+
+        steps = total_steps(config.train, len(train_split)) if steps is None else steps
+        # before any op: a multi-worker strategy configures the runtime for the cluster
+        self.distribution = distribution = distribute.build(tf, config.train)
+        if config.train.batch_size % distribution.replicas:
+            raise ConfigError(
+                f"train.batch_size = {config.train.batch_size}: the global batch must split "
+                f"evenly over the {distribution.replicas} replicas of train.distribute = "
+                f"{config.train.distribute!r}"
+            )
+        tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(config.train.seed)
+        gpus = len(tf.config.list_physical_devices("GPU"))
+        self.path = training_path.choose(config, gpus)
+        with distribution.scope():
+            self.model = build_model(config.model, config.sequence, gpu=bool(gpus))
+            self.optimizer = build_optimizer(config.train, steps)
+            self.optimizer.build(self.model.trainable_variables)
+        loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        images = tf.constant(train_split.images)
+        labels = tf.constant(train_split.labels.astype(np.int32))
+        model, optimizer = self.model, self.optimizer
+        variables = model.trainable_variables
+        forward = training_forward(tf, model, config, self.path.name)
+        augment = augmenter(tf, config.augment, config.train.seed)
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, config.train.batch_size], tf.int32),
+                tf.TensorSpec([], tf.int64),
+                tf.TensorSpec([], tf.float64),
+            ]
+        )
+        def run_steps(batch_indices: Any, first_step: Any, loss_sum: Any) -> Any:
+            """One optimizer step per row of indices (the first is step ``first_step``);
+            returns ``loss_sum`` plus their losses, added one by one, so an interval cut
+            into several calls sums its losses as one call would."""
+            for row in tf.range(tf.shape(batch_indices)[0]):
+                step = first_step + tf.cast(row, tf.int64)
+                loss = distribution.run(train_step, batch_indices[row], step)
+                loss_sum += tf.cast(loss, tf.float64)
+            return loss_sum
+
+        def train_step(indices: Any, step: Any, replica: Any = 0, replicas: int = 1) -> Any:
+            """One optimizer step on the batch of ``indices``; under a strategy, on this
+            replica's share of it. There Keras's loss is the share's mean over the number
+            of replicas, and its optimizer sums the replicas' gradients: the step is the
+            one-device step on the whole batch, and the replicas' losses sum to its loss."""
+            batch = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
+            if augment is not None:  # the whole batch, so each image moves as on one device
+                batch = augment(batch, step)
+            batch_labels = tf.gather(labels, indices)
+            if replicas > 1:
+                share = config.train.batch_size // replicas
+                batch = batch[replica * share : (replica + 1) * share]
+                batch_labels = batch_labels[replica * share : (replica + 1) * share]
+            with tf.GradientTape() as tape:
+                loss = loss_function(batch_labels, forward(batch))
+            gradients = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            return loss
+
+        self._run_steps = run_steps
+        self._tf = tf
+
+    def named_variables(self) -> dict[str, dict[str, Any]]:
+        """Every variable of the run by a name that does not depend on what else this
+        process built: the model's by path, the random-number states of its layers
+        (dropout) by position (their paths are numbered process-wide), the optimizer's by
+        path without its own name (``adam`` or ``adam_1``)."""
+        model: dict[str, Any] = {}
+        generators = 0
+        for variable in self.model.variables:
+            if variable.path.endswith("seed_generator_state"):
+                model[f"random_state_{generators}"] = variable
+                generators += 1
+            else:
+                model[variable.path] = variable
+        optimizer = {v.path.split("/", 1)[-1]: v for v in self.optimizer.variables}
+        return {"model": model, "optimizer": optimizer}
+
+    def state_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        return {
+            group: {name: v.numpy() for name, v in named.items()}
+            for group, named in self.named_variables().items()
+        }
+
+    def restore(self, arrays: dict[str, dict[str, np.ndarray]], where: Path, version: int) -> None:
+        """Set the variables from a checkpoint's arrays; a checkpoint of another model is a
+        one-line error naming the first variable that does not fit."""
+        if version == 1:  # by position: the model's weights, then the optimizer's variables
+            named = {
+                "model": {f"{i:04d}": v for i, v in enumerate(self.model.weights)},
+                "optimizer": {f"{i:04d}": v for i, v in enumerate(self.optimizer.variables)},
+            }
+        else:
+            named = self.named_variables()
+        for group, variables in named.items():
+            values = arrays.get(group, {})
+            for name in sorted(set(variables) ^ set(values)):
+                where_it_is = "the checkpoint" if name in values else "this model"
+                raise runs.RunError(
+                    f"checkpoint in {where} does not fit this model: {group} variable "
+                    f"{name} is only in {where_it_is}"
+                )
+            for name, variable in variables.items():
+                value = values[name]
+                if value.shape != tuple(variable.shape) or value.dtype != np.dtype(variable.dtype):
+                    raise runs.RunError(
+                        f"checkpoint in {where} does not fit this model: {group} variable "
+                        f"{name} is {value.dtype}{list(value.shape)}, the model's "
+                        f"{np.dtype(variable.dtype)}{list(variable.shape)}"
+                    )
+        for group, variables in named.items():
+            for name, variable in variables.items():
+                variable.assign(arrays[group][name])
+
+    def set_model_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, variable in self.named_variables()["model"].items():
+            variable.assign(arrays[name])
+
+    def learning_rate(self) -> float:
+        from rnncls.optimization import current_learning_rate
+
+        return current_learning_rate(self.optimizer)
+
+    def warm_up(self, batch_indices: np.ndarray, step: int) -> None:
+        """Trace and optimise the step graph on one batch, then undo that step, so the
+        timed steps exclude compilation and the run's result is unchanged."""
+        saved = self.state_arrays()
+        with step_graph_options(self._tf), self.distribution.guard():
+            self._run_steps(batch_indices[:1], np.int64(step), np.float64(0.0))
+        self.restore(saved, Path("<warm-up>"), CHECKPOINT_VERSION)
+
+    def run_steps(
+        self, batch_indices: np.ndarray, first_step: int = 0, loss_sum: float = 0.0
+    ) -> float:
+        """Train one step per row of ``batch_indices``; ``loss_sum`` plus their losses."""
+        with step_graph_options(self._tf), self.distribution.guard():
+            return float(self._run_steps(batch_indices, np.int64(first_step), np.float64(loss_sum)))
+
+
+def step_graph_options(tf: Any) -> AbstractContextManager[None]:
+    """Grappler's arithmetic optimizer off while the step graph runs. It would fold the
+    explicit U^T of rnncls.lstm_pass back into a transposed product, 12 instead of 9 us
+    for 64 rows (bench/NOTES.md). The floats of Keras's Dense, loss and Adam are the same
+    either way, and that pass sums in an explicit order of its own."""
+    from rnncls.tf_setup import arithmetic_optimization
+
+    return arithmetic_optimization(tf, enabled=False)
+
+
+def training_forward(
+    tf: Any, model: Any, config: Config, path: str | None = None
+) -> Callable[[Any], Any]:
+    """The model's logits for a training batch of images, along ``path``
+    (:mod:`rnncls.training_path`, chosen for ``config`` when not given): through one of
+    the hand-written LSTM passes, :mod:`rnncls.lstm_pass` for a short unrolled sequence
+    (the seed's network) or :mod:`rnncls.lstm_loop` for a long one, which compute what
+    ``model(batch, training=True)`` and its gradient compute with the batch's halves on
+    two cores; every other path is Keras's own layers."""
+    from rnncls import lstm_loop, lstm_pass, training_path
+    from rnncls.model import HEAD, READING, recurrent_layer_name
+
+    path = path or training_path.choose(config).name
+    if path not in (training_path.UNROLLED_PASS, training_path.FUSED_LOOP):
+        return lambda batch: model(batch, training=True)
+    # The layers of rnncls.model.build_model for such a config: images -> the reading
+    # (for any order but rows) -> LSTM (its defaults: tanh, sigmoid gates, a bias, no
+    # dropout, last output only) -> Dense.
+    reading = model.get_layer(READING) if config.sequence.order != "rows" else None
+    cell = model.get_layer(recurrent_layer_name(config.model, 0)).cell
+    logits = model.get_layer(HEAD)
+    pass_module = lstm_pass if path == training_path.UNROLLED_PASS else lstm_loop
+
+    def forward(batch: Any) -> Any:
+        sequences = reading(batch) if reading is not None else batch
+        weights = [
+            tf.convert_to_tensor(w.value) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)
+        ]
+        return logits(pass_module.last_output(tf, sequences, *weights))
+
+    return forward
