@@ -76,6 +76,7 @@ class Space:
     trials: int
     pruner: str
     source: str
+    overrides: tuple[str, ...] = ()  # the --set values that changed the file's base config
 
     def config_for(self, values: dict[str, Any]) -> Config:
         """The base config with one trial's values (dotted key -> value)."""
@@ -109,7 +110,8 @@ def load_space(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Space
         )
     dimensions = tuple(parse_dimension(key, spec, base, source) for key, spec in table.items())
     settings = tune_settings(tune, source)
-    return Space(base, dimensions, settings["trials"], settings["pruner"], source)
+    trials, pruner = settings["trials"], settings["pruner"]
+    return Space(base, dimensions, trials, pruner, source, tuple(overrides))
 
 
 def tune_settings(table: Any, source: str) -> dict[str, Any]:

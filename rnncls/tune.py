@@ -311,7 +311,7 @@ def tune(
 
     from rnncls.train import TrainingInterrupted, train
 
-    trials = trials or space.trials
+    trials_given, trials = trials, trials or space.trials
     reporter = reporter or SearchReporter()
     status = reporter.status
     study_dir = runs.RUNS_ROOT / study_name
@@ -415,23 +415,38 @@ def tune(
             study.sampler = _sampler(space.base.train.seed, total, trials)
             study.optimize(objective, n_trials=1, catch=(SurplusTrial, ConfigError))
     except TrainingInterrupted as exc:
+        again = command_to_continue(
+            space.source, study_name, storage_url, trials_given, space.overrides
+        )
         raise TuneStopped(
             f"stopped ({exc.signal_name}); the trial is recorded as failed and the study "
-            f"kept; `{command_to_continue(space.source, study_name, storage_url)}` goes on "
-            "with it"
+            f"kept; `{again}` goes on with it"
         ) from None
     # A worker that ran no trial (the study had its trials) leaves runs/latest alone.
     return finish(study, space, study_name, storage_url, study_dir, status, ran_trials > 0)
 
 
-def command_to_continue(source: str, study_name: str, storage_url: str) -> str:
-    """The `rnncls tune` command that goes on with a study: its space file, and its name
-    and storage where they are not the defaults (a storage's password left out)."""
-    command = f"rnncls tune {source}"
+def command_to_continue(
+    source: str,
+    study_name: str,
+    storage_url: str,
+    trials: int | None = None,
+    overrides: tuple[str, ...] = (),
+) -> str:
+    """The `rnncls tune` command that goes on with a study: its space file, its name and
+    storage where they are not the defaults (a storage's password left out), and the
+    --trials and --set values it was given (a study refuses a changed base config)."""
+    import shlex
+
+    command = f"rnncls tune {shlex.quote(source)}"
     if study_name != Path(source).stem:
-        command += f" --study {study_name}"
+        command += f" --study {shlex.quote(study_name)}"
     if storage_url != default_storage(runs.RUNS_ROOT / study_name):
-        command += f" --storage {shown_storage(storage_url)}"
+        command += f" --storage {shlex.quote(shown_storage(storage_url))}"
+    if trials is not None:
+        command += f" --trials {trials}"
+    for setting in overrides:
+        command += f" --set {shlex.quote(setting)}"
     return command
 
 

@@ -327,7 +327,7 @@ def test_ctrl_c_ends_a_worker_with_its_trial_failed_not_running(tmp_path, tiny_m
     assert code == 1
     assert err.strip().splitlines()[-1] == (
         "stopped (SIGINT); the trial is recorded as failed and the study kept; "
-        f"`rnncls tune {space} --study named` goes on with it"
+        f"`rnncls tune {space} --study named --trials 2` goes on with it"
     ), err
     assert "Traceback" not in err
     assert [(x["number"], x["state"]) for x in lines] == [(number, "failed")]
@@ -340,22 +340,30 @@ def test_ctrl_c_ends_a_worker_with_its_trial_failed_not_running(tmp_path, tiny_m
 
 
 @pytest.mark.parametrize(
-    ("study", "storage", "expected"),
+    ("study", "storage", "extra", "expected"),
     [
-        ("space", None, "rnncls tune configs/space.toml"),
-        ("lr", None, "rnncls tune configs/space.toml --study lr"),
+        ("space", None, {}, "rnncls tune configs/space.toml"),
+        ("lr", None, {}, "rnncls tune configs/space.toml --study lr"),
         (
             "space",
             "postgresql://me:secret@db:5432/optuna",
-            "rnncls tune configs/space.toml --storage postgresql://me:***@db:5432/optuna",
+            {},
+            "rnncls tune configs/space.toml --storage 'postgresql://me:***@db:5432/optuna'",
+        ),
+        (
+            "space",
+            None,
+            {"trials": 4, "overrides": ("train.steps=20", "data.dir=my data")},
+            "rnncls tune configs/space.toml --trials 4 --set train.steps=20 "
+            "--set 'data.dir=my data'",
         ),
     ],
 )
-def test_the_command_that_continues_a_study(in_tmp, study, storage, expected):
+def test_the_command_that_continues_a_study(in_tmp, study, storage, extra, expected):
     from rnncls import runs, tune
 
     url = storage or tune.default_storage(runs.RUNS_ROOT / study)
-    assert tune.command_to_continue("configs/space.toml", study, url) == expected
+    assert tune.command_to_continue("configs/space.toml", study, url, **extra) == expected
 
 
 def test_dead_workers_trials_get_a_trial_json_where_their_folders_are_here(tmp_path):
