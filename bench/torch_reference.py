@@ -35,7 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnncls.config import Config, load_config, with_values
+from rnncls.config import load_config, with_values
+from rnncls.config_keys import Config
 from rnncls.data import find_data, load_split, load_training_data
 from rnncls.sequence import is_identity, reading_indices, sequence_shape
 from rnncls.trainer import BatchOrder

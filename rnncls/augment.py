@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from rnncls.config import AugmentConfig
+from rnncls.config_keys import AugmentConfig
 from rnncls.data import IMAGE_SIZE
 
 # The stateless generator's key for augmentation: (seed, step, AUGMENT_STREAM) keeps

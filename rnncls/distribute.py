@@ -30,7 +30,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from rnncls.config import ConfigError, TrainConfig
+from rnncls.config import ConfigError
+from rnncls.config_keys import TrainConfig
 from rnncls.runs import RunError
 
 # The first port of the workers that Slurm starts on one node (the next task on a node

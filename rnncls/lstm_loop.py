@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rnncls.config import Config
+from rnncls.config_keys import Config
 from rnncls.lstm_pass import _needs
 
 # Halves of fewer rows than this are not worth a second thread: the batch runs whole.

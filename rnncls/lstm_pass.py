@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from rnncls.config import Config
+from rnncls.config_keys import Config
 
 # Each half of the batch must have at least this many rows. Then each row of a product
 # is the float it is in the whole batch's product, and a product with an explicit U^T is

@@ -6,7 +6,7 @@ from typing import Any
 
 import keras
 
-from rnncls.config import ModelConfig, SequenceConfig
+from rnncls.config_keys import ModelConfig, SequenceConfig
 from rnncls.data import IMAGE_SIZE
 from rnncls.sequence import describe, is_identity, reading_indices, unrolled
 

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from rnncls.config import TrainConfig
+from rnncls.config_keys import TrainConfig
 
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,

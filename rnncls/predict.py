@@ -16,7 +16,8 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from rnncls import runs
-from rnncls.config import Config, ConfigError, load_config
+from rnncls.config import ConfigError, load_config
+from rnncls.config_keys import Config
 from rnncls.data import IMAGE_SIZE, DataSource, load_split
 from rnncls.evaluate import log_softmax, scale_images
 from rnncls.images import InputError, array_to_images, read_image

@@ -39,7 +39,7 @@ class SearchReporter:
         """What happens: the study opened, a trial retried, a warning."""
 
     def trial(self, record: object) -> None:
-        """A trial ended (a :class:`rnncls.tune.TrialRecord`)."""
+        """A trial ended (a :class:`rnncls.trials.TrialRecord`)."""
 
     def progress(self, number: int, done: Progress) -> None:
         """Trial ``number`` trained some steps."""

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from rnncls import runs
-from rnncls.config import ConfigError, keys, load_config, read_toml, to_dict
+from rnncls.config import ConfigError, load_config, read_toml, to_dict
+from rnncls.config_keys import keys
 
 TRIAL_FILE = "trial.json"
 # What a listing says of each run, in the order of the table's first columns.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncls.config import IMAGE_PIXELS, ModelConfig, SequenceConfig
+from rnncls.config_keys import IMAGE_PIXELS, ModelConfig, SequenceConfig
 from rnncls.data import IMAGE_SIZE
 
 # Constants of splitmix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number

@@ -26,16 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnncls.config import (
-    SECTIONS,
-    Config,
-    ConfigError,
-    from_document,
-    key_type,
-    read_toml,
-    to_dict,
-    with_values,
-)
+from rnncls.config import ConfigError, from_document, read_toml, to_dict, with_values
+from rnncls.config_keys import SECTIONS, Config, key_type
 
 SPACE_TABLE = "space"
 TUNE_TABLE = "tune"

@@ -37,13 +37,13 @@ from rnncls.callbacks import (
     check_tensorboard,
 )
 from rnncls.config import (
-    Config,
     ConfigError,
     to_toml,
     total_steps,
     unused_sequence_settings,
     unused_settings,
 )
+from rnncls.config_keys import Config
 from rnncls.data import DataSource, Split, load_split, load_training_data
 from rnncls.errors import Stopped
 from rnncls.evaluate import cross_entropy, keras_logits

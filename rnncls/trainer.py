@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from rnncls import distribute, runs
-from rnncls.config import Config, ConfigError, total_steps
+from rnncls.config import ConfigError, total_steps
+from rnncls.config_keys import Config
 from rnncls.data import Split
 from rnncls.training_state import CHECKPOINT_VERSION
 

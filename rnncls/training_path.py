@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnncls.config import Config
+from rnncls.config_keys import Config
 from rnncls.sequence import sequence_shape, unrolled
 
 UNROLLED_PASS = "unrolled_pass"

@@ -18,7 +18,6 @@ Several workers on one study finish exactly ``trials`` completed or pruned trial
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -32,14 +31,20 @@ from rnncls import runs
 from rnncls.config import ConfigError, to_toml
 from rnncls.data import DataSource
 from rnncls.errors import Stopped
-from rnncls.reporters import Reporter, SearchReporter
+from rnncls.reporters import SearchReporter
 from rnncls.space import Space
+from rnncls.trials import (
+    SURPLUS_ATTR,
+    TRIAL_PREFIX,
+    Objective,
+    SurplusTrial,
+    record_dead_trials,
+)
 
 DATABASE_FILE = "study.db"
 BEST_CONFIG_FILE = "best.toml"
 HISTORY_PLOT = "history.png"
 IMPORTANCES_PLOT = "importances.png"
-TRIAL_PREFIX = "trial-"
 # A worker beats this often; a trial silent for GRACE_BEATS beats is taken for dead.
 HEARTBEAT_SECONDS = 10
 GRACE_BEATS = 3
@@ -59,34 +64,10 @@ DRIVERS = {
     "mysql+pymysql": "PyMySQL",
 }
 SPACE_ATTR = "rnncls_space"
-SURPLUS_ATTR = "rnncls_surplus"
 
 
 class TuneStopped(Stopped):
     """Ctrl-C or SIGTERM stopped a worker; its trial is recorded as failed (exit 1)."""
-
-
-class SurplusTrial(Exception):
-    """A trial started when the study already had its trials running or done."""
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """A finished trial as the worker that ran it reports it (a JSON line, a table row,
-    and ``trial.json`` in its run directory)."""
-
-    number: int
-    state: str  # "complete", "pruned" or "failed"
-    value: float | None
-    step: int | None  # the last evaluated step
-    params: dict[str, Any]
-    seconds: float
-    run_dir: str
-    retry_of: int | None = None
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"event": "trial", **asdict(self)}
 
 
 @dataclass
@@ -265,34 +246,6 @@ def _counts(all_trials: list[Any]) -> dict[str, int]:
     return counts
 
 
-def _is_surplus(study: Any, number: int, trials: int) -> bool:
-    """Whether ``number`` comes after the first ``trials`` trials that did not fail."""
-    from optuna.trial import TrialState
-
-    live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-    ahead = [t for t in study.get_trials(deepcopy=False, states=live) if t.number < number]
-    return len(ahead) >= trials
-
-
-class TrialReporter(Reporter):
-    """One trial's training, told through the search's reporter with the trial's number;
-    each evaluation goes to ``on_evaluation`` (which reports it to Optuna and may prune)."""
-
-    def __init__(
-        self, search: SearchReporter, number: int, on_evaluation: Callable[[Any], None]
-    ) -> None:
-        self.search, self.number, self.on_evaluation = search, number, on_evaluation
-
-    def status(self, message: str) -> None:
-        self.search.status(f"trial {self.number}: {message}")
-
-    def progress(self, done: Any) -> None:
-        self.search.progress(self.number, done)
-
-    def evaluation(self, event: Any) -> None:
-        self.on_evaluation(event)
-
-
 def tune(
     space: Space,
     source: DataSource,
@@ -307,13 +260,10 @@ def tune(
     """Run trials of ``space`` until the study holds ``trials`` completed or pruned ones
     (counting every worker's), then write the best trial's config and the pictures."""
     optuna = _quiet_optuna()
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
-
-    from rnncls.train import TrainingInterrupted, train
+    from rnncls.train import TrainingInterrupted
 
     trials_given, trials = trials, trials or space.trials
     reporter = reporter or SearchReporter()
-    status = reporter.status
     study_dir = runs.RUNS_ROOT / study_name
     # A storage given is opened first, so that a bad one leaves no empty study folder;
     # the default one is a file in that folder.
@@ -326,74 +276,8 @@ def tune(
     if storage is None:
         storage = open_storage(storage_url, heartbeat)
     study = open_study(space, study_name, storage, pruner or space.pruner, study_dir)
-    status(f"study {study_name} in {shown_storage(storage_url)}: {trials} trials")
-
-    failures_in_a_row = 0
-    last_failure = ""
-    ran_trials = 0
-
-    def objective(trial: Any) -> float:
-        nonlocal failures_in_a_row, last_failure, ran_trials
-        if _is_surplus(study, trial.number, trials):
-            trial.set_user_attr(SURPLUS_ATTR, True)
-            raise SurplusTrial
-        run_dir = study_dir / f"{TRIAL_PREFIX}{trial.number}"
-        trial.set_user_attr("run_dir", str(run_dir))
-        retry_of = _retried(study, trial.number, RetryHeartbeatStaleTrialCallback)
-        params = {d.key: d.suggest(trial) for d in space.dimensions}
-        started = time.monotonic()
-        last_step: list[int] = []
-
-        def report(event: Any) -> None:
-            last_step[:] = [event.step]
-            trial.report(event.eval_accuracy, event.step)
-            reporter.evaluation(trial.number, event)
-            if trial.should_prune():
-                raise optuna.TrialPruned(
-                    f"pruned at step {event.step} (validation accuracy {event.eval_accuracy:.4f})"
-                )
-
-        def finished(state: str, value: float | None, error: str | None = None) -> None:
-            record = TrialRecord(
-                number=trial.number,
-                state=state,
-                value=value,
-                step=last_step[0] if last_step else None,
-                params=params,
-                seconds=round(time.monotonic() - started, 3),
-                run_dir=str(run_dir),
-                retry_of=retry_of,
-                error=error,
-            )
-            if run_dir.is_dir():
-                written = {k: v for k, v in record.to_json().items() if k != "event"}
-                runs.write_json(run_dir / runs.TRIAL_FILE, {"study": study_name, **written})
-            reporter.trial(record)
-
-        if retry_of is not None:
-            status(f"trial {trial.number}: trial {retry_of} again (its worker stopped beating)")
-        ran_trials += 1
-        try:
-            config = space.config_for(params)
-            result = train(
-                config, source, run_dir, reporter=TrialReporter(reporter, trial.number, report)
-            )
-        except optuna.TrialPruned:
-            failures_in_a_row = 0
-            finished("pruned", None)
-            raise
-        except (ConfigError, TrainingInterrupted, KeyboardInterrupt) as exc:
-            last_failure = str(exc) or type(exc).__name__
-            failures_in_a_row += 1
-            finished("failed", None, error=last_failure)
-            raise
-        finally:
-            _clear_keras()
-        failures_in_a_row = 0
-        value = result.validation_accuracy
-        finished("complete", value)
-        return value
-
+    reporter.status(f"study {study_name} in {shown_storage(storage_url)}: {trials} trials")
+    objective = Objective(space, source, study, study_name, study_dir, trials, reporter)
     try:
         while True:
             all_trials = study.get_trials(deepcopy=False)  # one read of the storage a round
@@ -407,12 +291,12 @@ def tune(
                 optuna.storages.fail_stale_trials(study)
                 time.sleep(max(1.0, heartbeat / 2))
                 continue
-            if failures_in_a_row >= FAILURES_IN_A_ROW:
+            if objective.failures_in_a_row >= FAILURES_IN_A_ROW:
                 raise ConfigError(
-                    f"{failures_in_a_row} trials in a row failed; the last: {last_failure}"
+                    f"{objective.failures_in_a_row} trials in a row failed; "
+                    f"the last: {objective.last_failure}"
                 )
-            total = sum(counts.values())
-            study.sampler = _sampler(space.base.train.seed, total, trials)
+            study.sampler = _sampler(space.base.train.seed, sum(counts.values()), trials)
             study.optimize(objective, n_trials=1, catch=(SurplusTrial, ConfigError))
     except TrainingInterrupted as exc:
         again = command_to_continue(
@@ -423,7 +307,9 @@ def tune(
             f"kept; `{again}` goes on with it"
         ) from None
     # A worker that ran no trial (the study had its trials) leaves runs/latest alone.
-    return finish(study, space, study_name, storage_url, study_dir, status, ran_trials > 0)
+    return finish(
+        study, space, study_name, storage_url, study_dir, reporter.status, objective.ran_trials > 0
+    )
 
 
 def command_to_continue(
@@ -448,21 +334,6 @@ def command_to_continue(
     for setting in overrides:
         command += f" --set {shlex.quote(setting)}"
     return command
-
-
-def _retried(study: Any, number: int, callback: Any) -> int | None:
-    """The trial that trial ``number`` runs again (its worker died), or None."""
-    frozen = [t for t in study.get_trials(deepcopy=False) if t.number == number]
-    return callback.retried_trial_number(frozen[0]) if frozen else None
-
-
-def _clear_keras() -> None:
-    """Drop the finished trial's graphs, so memory stays flat over many trials."""
-    import sys
-
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        keras.backend.clear_session()
 
 
 def finish(
@@ -515,40 +386,6 @@ def finish(
     return summary
 
 
-def record_dead_trials(all_trials: list[Any], study_name: str) -> None:
-    """``trial.json`` for each failed trial whose worker died before writing one, where
-    its run directory is on this machine and no training holds it, so that ``rnncls
-    runs`` lists it as failed rather than as an interrupted run of its own."""
-    from optuna.trial import TrialState
-
-    for trial in all_trials:
-        run_dir = trial.user_attrs.get("run_dir")
-        if trial.state != TrialState.FAIL or not run_dir:
-            continue
-        run_dir = Path(run_dir)
-        if (run_dir / runs.TRIAL_FILE).exists() or not runs.is_run_dir(run_dir):
-            continue
-        if runs.is_locked(run_dir):
-            continue
-        record = TrialRecord(
-            number=trial.number,
-            state="failed",
-            value=None,
-            step=runs.checkpoint_step(run_dir),
-            params=dict(trial.params),
-            seconds=round((trial.datetime_complete - trial.datetime_start).total_seconds(), 3)
-            if trial.datetime_complete and trial.datetime_start
-            else 0.0,
-            run_dir=str(run_dir),
-            error="its worker ended without recording it (killed, or a crash)",
-        )
-        written = {k: v for k, v in record.to_json().items() if k != "event"}
-        try:
-            runs.write_json(run_dir / runs.TRIAL_FILE, {"study": study_name, **written})
-        except runs.RunError:
-            continue  # another user's folder, say: the listing is only less precise
-
-
 def draw_plots(study: Any, study_dir: Path, status: Callable[[str], None]) -> None:
     """Optuna's optimization history and parameter importances, as PNG files."""
     import matplotlib
@@ -574,7 +411,3 @@ def draw_plots(study: Any, study_dir: Path, status: Callable[[str], None]) -> No
         figure.tight_layout()
         runs.write_with(study_dir / file_name, lambda path, f=figure: f.savefig(path, dpi=100))
         plt.close(figure)
-
-
-def value_text(value: float | None) -> str:
-    return "" if value is None or math.isnan(value) else f"{value:.4f}"

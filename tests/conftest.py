@@ -200,7 +200,8 @@ def write_run(
     config.toml (the defaults with ``config``'s dotted keys changed), and where given
     summary.json, metrics.jsonl, a checkpoint of step ``checkpoint`` and trial.json."""
     from rnncls import runs
-    from rnncls.config import Config, to_toml, with_values
+    from rnncls.config import to_toml, with_values
+    from rnncls.config_keys import Config
 
     changes: dict[str, dict[str, Any]] = {}
     for dotted, value in (config or {}).items():

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rnncls.config import AugmentConfig
+from rnncls.config_keys import AugmentConfig
 
 
 @pytest.fixture(scope="module")

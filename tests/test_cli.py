@@ -226,7 +226,7 @@ def test_rnncls_and_rnncls_config_alone_print_their_help_and_exit_0():
 
 
 def test_config_keys_lists_every_key_with_type_default_and_comment():
-    from rnncls.config import keys
+    from rnncls.config_keys import keys
 
     result = invoke("config", "keys")
     assert result.exit_code == 0

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from rnncls import runs
 from rnncls.cli import app, output
-from rnncls.config import Config, to_dict
+from rnncls.config import to_dict
+from rnncls.config_keys import Config
 
 runner = CliRunner()
 

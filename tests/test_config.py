@@ -10,8 +10,6 @@ import pytest
 
 from rnncls import config as config_module
 from rnncls.config import (
-    SECTIONS,
-    Config,
     ConfigError,
     default_config_path,
     load_config,
@@ -20,6 +18,7 @@ from rnncls.config import (
     unused_settings,
     with_values,
 )
+from rnncls.config_keys import SECTIONS, Config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -181,7 +180,7 @@ BAD_VALUES = {
 
 
 def test_every_key_has_a_bad_value_case():
-    from rnncls.config import keys
+    from rnncls.config_keys import keys
 
     assert sorted(BAD_VALUES) == sorted(f"{s}.{k}" for s, k in keys())
 
@@ -201,7 +200,7 @@ def test_a_bad_value_of_each_key_is_one_line_naming_it_exit_2(key, case):
 
 
 def test_every_key_is_shown_by_config_show_with_its_comment():
-    from rnncls.config import keys
+    from rnncls.config_keys import keys
 
     text = to_toml(load_config())
     parsed = tomllib.loads(text)
@@ -230,7 +229,8 @@ def test_a_config_of_the_first_release_still_loads_with_its_meaning(tmp_path):
     [(0, 55000, 64, 1200), (1, 55000, 64, 859), (3, 55000, 128, 1287), (2, 10, 64, 2)],
 )
 def test_epochs_set_the_steps_when_above_zero(epochs, images, batch, expected):
-    from rnncls.config import TrainConfig, total_steps
+    from rnncls.config import total_steps
+    from rnncls.config_keys import TrainConfig
 
     train = TrainConfig(steps=1200, epochs=epochs, batch_size=batch)
     assert total_steps(train, images) == expected
@@ -399,7 +399,8 @@ def test_to_toml_keeps_values_with_equals_signs(tmp_path: Path) -> None:
 def test_the_default_files_are_written_from_the_key_declarations() -> None:
     """configs/default.toml, its packaged copy, `config keys` and `config show` all say
     what each key's one declaration says; `python -m rnncls.config` rewrites the files."""
-    from rnncls.config import default_toml, describe_keys
+    from rnncls.config import default_toml
+    from rnncls.config_keys import describe_keys
 
     assert default_config_path().read_text(encoding="utf-8") == default_toml()
     text = default_toml()
@@ -417,7 +418,7 @@ def test_the_default_files_are_written_from_the_key_declarations() -> None:
 
 def test_every_annotation_form_is_checked_by_its_type(monkeypatch) -> None:
     """Literal values and optional keys are checked from the annotation itself."""
-    from rnncls.config import key_type
+    from rnncls.config_keys import key_type
 
     assert key_type("model", "cell") == (str, ("lstm", "gru", "simple_rnn"))
     assert key_type("train", "steps") == (int, ())

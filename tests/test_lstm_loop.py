@@ -12,7 +12,8 @@ from conftest import make_digits
 
 import rnncls.lstm_loop
 from rnncls import training_path
-from rnncls.config import keys, load_config
+from rnncls.config import load_config
+from rnncls.config_keys import keys
 from rnncls.data import Split
 from rnncls.sequence import read
 from rnncls.trainer import (

@@ -17,7 +17,8 @@ import pytest
 from conftest import make_digits
 
 import rnncls.lstm_pass
-from rnncls.config import keys, load_config
+from rnncls.config import load_config
+from rnncls.config_keys import keys
 from rnncls.data import Split
 from rnncls.lstm_pass import weight_gradient_order
 from rnncls.trainer import (

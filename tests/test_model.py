@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnncls.config import ModelConfig
+from rnncls.config_keys import ModelConfig
 
 FEATURES = 28
 

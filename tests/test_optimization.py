@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from rnncls.config import TrainConfig
+from rnncls.config_keys import TrainConfig
 
 PEAK, TOTAL, WARMUP = 0.02, 1000, 100
 

@@ -16,7 +16,8 @@ from conftest import idx_images, idx_labels, make_digits, write_mnist
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rnncls.config import SECTIONS, Config, ConfigError, load_config, parse_override
+from rnncls.config import ConfigError, load_config, parse_override
+from rnncls.config_keys import SECTIONS, Config, key_type
 from rnncls.data import DataError, DataSource, parse_idx, read_part
 
 # Bounded so the whole file runs in seconds; tmp_path is reused across examples on
@@ -233,9 +234,11 @@ def documents(draw: st.DrawFn) -> dict:
 
 def check_config(config: Config) -> None:
     for section in SECTIONS:
-        for key, fld in getattr(config, section).__dataclass_fields__.items():
+        for key in getattr(config, section).__dataclass_fields__:
             value = getattr(getattr(config, section), key)
-            assert type(value).__name__ == fld.type, (section, key, value)
+            kind, choices = key_type(section, key)
+            assert type(value) is kind, (section, key, value)
+            assert not choices or value in choices, (section, key, value)
             if isinstance(value, float):  # rates, fractions, sizes: none below 0
                 assert math.isfinite(value) and value >= 0
             if isinstance(value, int) and not isinstance(value, bool):

@@ -149,7 +149,7 @@ def test_pipeline_example_prints_what_it_says(
 def test_the_key_table_names_every_config_key_in_its_sections_row() -> None:
     """The README's table of config keys cannot fall behind the config: each section
     has one row, and it names each of the section's keys in backticks."""
-    from rnncls.config import keys
+    from rnncls.config_keys import keys
 
     rows = {
         match.group(1): match.group(2)

@@ -14,7 +14,8 @@ import pytest
 from conftest import write_run
 
 from rnncls import runlist, runs
-from rnncls.config import Config, ConfigError, to_dict
+from rnncls.config import ConfigError, to_dict
+from rnncls.config_keys import Config
 from rnncls.runs import RunError
 
 FINISHED_A = {

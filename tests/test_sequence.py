@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnncls.config import ConfigError, ModelConfig, SequenceConfig, load_config
+from rnncls.config import ConfigError, load_config
+from rnncls.config_keys import ModelConfig, SequenceConfig
 from rnncls.sequence import (
     describe,
     permutation,

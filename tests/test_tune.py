@@ -374,7 +374,8 @@ def test_dead_workers_trials_get_a_trial_json_where_their_folders_are_here(tmp_p
 
     from optuna.trial import TrialState
 
-    from rnncls import runs, tune
+    from rnncls import runs
+    from rnncls import trials as trial_records
 
     def a_trial(number, folder, state=TrialState.FAIL):
         started = datetime(2026, 11, 27, 12, 0, 0)
@@ -398,7 +399,7 @@ def test_dead_workers_trials_get_a_trial_json_where_their_folders_are_here(tmp_p
     ]
     runs.claim_run_dir(held, fresh=False)
     try:
-        tune.record_dead_trials(trials, "s")
+        trial_records.record_dead_trials(trials, "s")
     finally:
         runs.release_run_dir(held)
     assert json.loads((dead / "trial.json").read_text()) == {

@@ -46,7 +46,8 @@ def config_show(
 @config_app.command("keys")
 def config_keys() -> None:
     """List every config key with its type, default and what it does."""
-    from rnncls.config import describe_keys, toml_value
+    from rnncls.config import toml_value
+    from rnncls.config_keys import describe_keys
 
     with errors():
         # Plain columns on a terminal too, as config keys has always printed them: a rich

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from rnncls.config import Config, ConfigError, load_config
+from rnncls.config import ConfigError, load_config
+from rnncls.config_keys import Config
 
 ConfigOption = Annotated[
     Path | None,

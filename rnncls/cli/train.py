@@ -13,7 +13,8 @@ from rnncls.cli.errors import errors
 from rnncls.cli.main import STARTED
 from rnncls.cli.options import ConfigOption, DataDirOption, SetOption, resolve_config
 from rnncls.cli.output import emit_json, log, stderr_console
-from rnncls.config import Config, ConfigError, load_config, resumed_config
+from rnncls.config import ConfigError, load_config, resumed_config
+from rnncls.config_keys import Config
 from rnncls.errors import RunError
 from rnncls.reporters import Reporter
 

@@ -153,7 +153,7 @@ class TuneReporter(SearchReporter):
         self.refresh()
 
     def trial(self, record: Any) -> None:
-        from rnncls.tune import value_text
+        from rnncls.trials import value_text
 
         if self.json_output:
             emit_json(record.to_json())
@@ -172,7 +172,7 @@ class TuneReporter(SearchReporter):
         self.refresh()
 
     def summary(self, summary: Any) -> None:
-        from rnncls.tune import value_text
+        from rnncls.trials import value_text
 
         if self.json_output:
             emit_json(summary.to_json())

@@ -1,0 +1,335 @@
+"""Every config key, declared once: its section, name, type (a Literal's values), default,
+check and help text, as frozen dataclasses one to one with the TOML sections.
+
+``default.toml``, ``rnncls config keys``, ``config show`` and the checks of every value
+read these declarations (:mod:`rnncls.config` loads and validates configs with them).
+Standard library only, so every command can load and validate a config cheaply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+# Integers are counts and sizes that end up in int32 tensors; anything larger is a typo,
+# and would otherwise fail deep inside TensorFlow (or train for ever).
+LARGEST_INT = 2**31 - 1
+
+
+# numpy and Keras take seeds below 2**32.
+LARGEST_SEED = 2**32 - 1
+
+
+def _at_least(minimum: int, maximum: int = LARGEST_INT) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value < minimum:
+            return f"must be at least {minimum}"
+        if value > maximum:
+            return f"must be at most {maximum}"
+        return None
+
+    return check
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _fraction(value: Any) -> str | None:
+    return None if 0.0 <= value < 1.0 else "must be at least 0 and below 1"
+
+
+def _up_to_one(value: Any) -> str | None:
+    return None if 0.0 < value <= 1.0 else "must be above 0 and at most 1"
+
+
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be at least 0"
+
+
+def _spec(default: Any, check: Callable[[Any], str | None] | None = None, *, help: str) -> Any:
+    """One config key: its default, its check beyond the type, and its help text (the
+    comment above the key in default.toml, ``rnncls config keys``, ``config show``)."""
+    return field(default=default, metadata={"check": check, "help": help})
+
+
+# The values a key of a Literal type takes; the annotation is the one declaration.
+Cell = Literal["lstm", "gru", "simple_rnn"]
+
+
+Optimizer = Literal["adam", "adamw", "sgd", "rmsprop"]
+
+
+Schedule = Literal["constant", "cosine", "exponential", "step"]
+
+
+Order = Literal["rows", "columns", "pixels"]
+
+
+FastPath = Literal["auto", "off"]
+
+
+Distribute = Literal["none", "mirrored", "multi_worker"]
+
+
+CELLS: tuple[str, ...] = get_args(Cell)
+
+
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+
+
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+
+
+ORDERS: tuple[str, ...] = get_args(Order)
+
+
+# Pixels of a 28x28 image: the length of the pixel stream that `pixels` reads.
+IMAGE_PIXELS = 784
+
+
+def _divides_image(value: Any) -> str | None:
+    if not 1 <= value <= IMAGE_PIXELS:
+        return f"must be from 1 to {IMAGE_PIXELS}"
+    if IMAGE_PIXELS % value:
+        return f"must divide the {IMAGE_PIXELS} pixels of an image (1, 2, 4, 7, 8, 14, 16, 28, ...)"
+    return None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dir: str = _spec(
+        "", help='Folder with the four MNIST files (or mnist.npz); "" searches the usual places.'
+    )
+    validation_size: int = _spec(
+        5000,
+        _at_least(1),
+        help="Images held out from the end of the training set for the periodic evaluation.",
+    )
+
+
+@dataclass(frozen=True)
+class SequenceConfig:
+    order: Order = _spec(
+        "rows",
+        help="How an image becomes a sequence: rows (28 steps of 28 pixels, the seed's), "
+        "columns, or pixels (the row-major stream of 784 pixels, pixels_per_step at a time).",
+    )
+    pixels_per_step: int = _spec(
+        1,
+        _divides_image,
+        help="Pixels a step for the pixels order: 1 is sequential MNIST (784 steps); "
+        "must divide 784.",
+    )
+    permute: bool = _spec(
+        False, help="Read the pixel stream in one fixed random order: permuted sequential MNIST."
+    )
+    permutation_seed: int = _spec(
+        0,
+        _at_least(0, LARGEST_SEED),
+        help="Seeds that order alone: runs with the same permutation_seed read the pixels alike.",
+    )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: Cell = _spec("lstm", help="The recurrent cell: lstm, gru or simple_rnn.")
+    hidden_units: int = _spec(
+        64,
+        _at_least(1),
+        help="Size of the recurrent state of each layer and direction (typical: 32 to 256).",
+    )
+    layers: int = _spec(
+        1, _at_least(1, 16), help="Recurrent layers stacked on each other (typical: 1 to 3)."
+    )
+    bidirectional: bool = _spec(
+        False,
+        help="Read the sequence in both directions (for rows: top down and bottom up) and "
+        "join the two states.",
+    )
+    dropout: float = _spec(
+        0.0,
+        _fraction,
+        help="Fraction of units dropped while training, between layers and before the head "
+        "(0 to 0.5).",
+    )
+    num_classes: int = _spec(
+        10, _at_least(2), help="Number of output classes (logits of the dense layer)."
+    )
+    unroll: bool = _spec(
+        True,
+        help="Unroll a sequence of up to 28 steps into a static graph: faster on the CPU, "
+        "same result. Longer sequences always run as a loop.",
+    )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = _spec(1200, _at_least(1), help="Optimizer steps, one batch each.")
+    epochs: int = _spec(
+        0,
+        _at_least(0, 100_000),
+        help="Passes over the training images; above 0 it sets the steps instead (0: use steps).",
+    )
+    batch_size: int = _spec(64, _at_least(1), help="Images per step.")
+    optimizer: Optimizer = _spec("adam", help="The optimizer: adam, adamw, sgd or rmsprop.")
+    learning_rate: float = _spec(
+        0.01,
+        _positive,
+        help="The optimizer's learning rate, the peak of a schedule (the seed used 0.01).",
+    )
+    momentum: float = _spec(
+        0.0, _fraction, help="Momentum of sgd and rmsprop (typical: 0.9; 0 is none)."
+    )
+    weight_decay: float = _spec(
+        0.0,
+        _not_negative,
+        help="Decoupled weight decay (typical for adamw: 1e-4 to 1e-2; 0 is none).",
+    )
+    clipnorm: float = _spec(
+        0.0,
+        _not_negative,
+        help="Largest gradient norm of each variable (typical: 1.0; 0 leaves gradients alone).",
+    )
+    schedule: Schedule = _spec(
+        "constant",
+        help="Learning rate over the run: constant, cosine (to 0), exponential or step.",
+    )
+    warmup_steps: int = _spec(
+        0,
+        _at_least(0),
+        help="Steps of linear warm-up from 0 to the learning rate, before the schedule.",
+    )
+    decay_rate: float = _spec(
+        0.01,
+        _up_to_one,
+        help="Where the exponential and step schedules end, as a fraction of the learning rate.",
+    )
+    seed: int = _spec(
+        1,
+        _at_least(0, LARGEST_SEED),
+        help="Seeds the weights, the data order, dropout and augmentation; the same seed "
+        "gives the same run.",
+    )
+    eval_every: int = _spec(
+        50,
+        _at_least(1),
+        help="Evaluate on the validation split, and save a checkpoint, every this many steps.",
+    )
+    patience: int = _spec(
+        0,
+        _at_least(0),
+        help="Early stopping: stop after this many evaluations without a better validation "
+        "accuracy, and keep the best weights (0: off).",
+    )
+    tensorboard: bool = _spec(
+        False, help="Write TensorBoard event files into the run directory (tensorboard/)."
+    )
+    fast_path: FastPath = _spec(
+        "auto",
+        help="auto: train the LSTM through the hand-written two-core passes where they apply "
+        "(the maths of Keras's graph, to float32 rounding); off: always through Keras's own "
+        "graph.",
+    )
+    distribute: Distribute = _spec(
+        "none",
+        help="One training on several devices (tf.distribute): none; mirrored (every local "
+        "GPU, or the CPU devices); multi_worker (the machines of TF_CONFIG or of a Slurm "
+        "srun). batch_size stays the global batch, split across the replicas; the learning "
+        "rate is not rescaled.",
+    )
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    shift: float = _spec(
+        0.0,
+        _at_least(0, 14),
+        help="Largest random shift of a training image, in pixels, each way (0: off; typical 2).",
+    )
+    rotation: float = _spec(
+        0.0,
+        _at_least(0, 180),
+        help="Largest random rotation of a training image, in degrees, each way "
+        "(0: off; typical 10).",
+    )
+    zoom: float = _spec(
+        0.0,
+        _fraction,
+        help="Largest random zoom of a training image, as a fraction "
+        "(0: off; 0.1 is 90 % to 110 %).",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.shift or self.rotation or self.zoom)
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "sequence": SequenceConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "augment": AugmentConfig,
+}
+
+
+def keys() -> list[tuple[str, str]]:
+    """Every (section, key) of a config, in file order."""
+    return [(name, f.name) for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """One config key as ``rnncls config keys`` lists it."""
+
+    name: str  # section.key
+    type: str
+    default: Any
+    comment: str
+
+
+def describe_keys() -> list[KeyInfo]:
+    """Every key with its type (a Literal's values), default and help text."""
+    found = []
+    for section, cls in SECTIONS.items():
+        for fld in dataclasses.fields(cls):
+            kind, choices = key_type(section, fld.name)
+            shown = " | ".join(choices) if choices else kind.__name__
+            found.append(KeyInfo(f"{section}.{fld.name}", shown, fld.default, fld.metadata["help"]))
+    return found
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)  # resolves this module's string annotations, once a class
+
+
+def key_type(section: str, key: str) -> tuple[type, tuple[Any, ...]]:
+    """The Python type of a key's values and, for a Literal, the values it takes. An
+    optional key (``int | None``) has the type of its values when given."""
+    hint = _type_hints(SECTIONS[section])[key]
+    if get_origin(hint) in (Union, UnionType):
+        arms = [arm for arm in get_args(hint) if arm is not type(None)]
+        if len(arms) != 1:
+            raise TypeError(f"{section}.{key}: one type or one type | None, not {hint}")
+        hint = arms[0]
+    if get_origin(hint) is Literal:
+        choices = get_args(hint)
+        return type(choices[0]), choices
+    if hint not in (bool, int, float, str):
+        raise TypeError(f"{section}.{key}: a config key is a bool, int, float, str or Literal")
+    return hint, ()
