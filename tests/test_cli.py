@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from conftest import TINY_SETTINGS
@@ -350,3 +351,44 @@ def test_quiet_keeps_the_warnings_of_the_log_and_drops_the_rest(in_tmp, tiny_mni
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == ["warning: train.momentum = 0.5 is not used"]
     assert result.stdout.startswith("test accuracy 0.5000")
+
+
+# ---------------------------------------------------------------------- what new users met
+
+
+def test_help_says_predict_takes_many_inputs_and_runs_shows_the_listing_options():
+    usage = invoke("predict", "--help").stdout.splitlines()[0]
+    assert usage == "Usage: rnncls predict [OPTIONS] [INPUT...]"
+    shown = invoke("runs", "--help").stdout
+    assert "Options of rnncls runs [DIR] (rnncls runs list):" in shown
+    for option in ("--sort KEY", "-f, --format <table|jsonl|csv>", "--json", "-r, --reverse"):
+        assert option in shown, option
+
+
+def test_a_pictures_title_names_the_run_briefly(in_tmp):
+    from rnncls.cli.eval import title_name
+
+    run = in_tmp / "runs" / "20261206-001122"
+    run.mkdir(parents=True)
+    assert title_name(run) == "runs/20261206-001122"  # absolute, under the working folder
+    deep = in_tmp / "a-long-folder-name" / "another-long-folder" / "runs" / "x"
+    assert title_name(deep) == "…/another-long-folder/runs/x"  # 45 characters cut to 28
+    outside = Path("/some/very/long/place/elsewhere/20261206-001122")
+    assert title_name(outside) == "…/elsewhere/20261206-001122"
+
+
+def test_a_resumed_runs_summary_says_which_time_is_the_runs_and_which_this_commands(capsys):
+    from rnncls.cli.train import show_train_result
+    from rnncls.training_state import TrainResult
+
+    result = TrainResult(
+        steps=600, test_accuracy=0.9, test_loss=0.3, train_seconds=30.8, ms_per_step=51.3,
+        run_dir="runs/x", kept_step=600,
+    )  # fmt: skip
+    show_train_result(result, json_output=False, resumed=True)
+    line = capsys.readouterr().out
+    assert "600 steps in 30.8 s of training over the whole run (51.30 ms/step; " in line
+    assert "this command took " in line and " s in all, with start-up" in line
+    show_train_result(result, json_output=False)
+    line = capsys.readouterr().out
+    assert "30.8 s of training (51.30 ms/step; " in line and "this command" not in line

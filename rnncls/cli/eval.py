@@ -55,7 +55,8 @@ def eval_command(
         if confusion is not None:
             from rnncls.plots import confusion_matrix
 
-            title = f"{run_path}: {split} accuracy {metrics.accuracy:.4f} on {metrics.n} images"
+            name = title_name(run_path)
+            title = f"{name}: {split} accuracy {metrics.accuracy:.4f} on {metrics.n} images"
             log(f"confusion matrix: {confusion_matrix(metrics.confusion, confusion, title)}")
         if errors_png is not None:
             log(f"misclassified images: {draw_errors(metrics, data, run_path, errors_png)}")
@@ -69,6 +70,26 @@ def eval_command(
 ERROR_GRID_SIZE = 50
 
 
+# Characters of a run's name in a picture's title, which must fit the figure's width.
+TITLE_NAME_CHARS = 32
+
+
+def title_name(run_path: Path) -> str:
+    """A run as a picture's title names it: relative to the working folder when it lies
+    under it (``runs/latest`` resolves to an absolute path), and only its last parts when
+    that is still long."""
+    try:
+        path = run_path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        path = run_path
+    parts = path.parts
+    name = str(path)
+    while len(name) > TITLE_NAME_CHARS and len(parts) > 1:
+        parts = parts[1:]
+        name = str(Path("…", *parts))
+    return name
+
+
 def draw_errors(metrics: Any, data: Any, run_path: Path, path: Path) -> Path:
     from rnncls.evaluate import misclassified
     from rnncls.plots import error_grid
@@ -76,7 +97,7 @@ def draw_errors(metrics: Any, data: Any, run_path: Path, path: Path) -> Path:
     wrong = misclassified(metrics, data.labels, ERROR_GRID_SIZE)
     total = int(metrics.n - round(metrics.accuracy * metrics.n))
     shown = f"the first {len(wrong)} of {total}" if total > len(wrong) else f"all {total}"
-    title = f"{run_path}: {shown} misclassified {data.name} images of {metrics.n}"
+    title = f"{title_name(run_path)}: {shown} misclassified {data.name} images of {metrics.n}"
     return error_grid(
         data.images[wrong],
         [int(metrics.predicted[i]) for i in wrong],

@@ -17,7 +17,7 @@ def predict(
     inputs: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="INPUT",
+            metavar="INPUT...",
             help="PNG or JPEG files, .npy arrays, folders of them, or - for standard "
             "input (a .npy stream or one path a line). None: images of the data set.",
             show_default=False,

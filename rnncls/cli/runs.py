@@ -31,6 +31,19 @@ class RunsGroup(typer.core.TyperGroup):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """`rnncls runs --help` shows the listing's own options too (--sort, --format,
+        --json ...): `rnncls runs [DIR]` is the listing, so its options are the group's."""
+        super().format_options(ctx, formatter)
+        listing = self.commands[self.default_command]
+        records = [
+            record
+            for param in listing.get_params(ctx)
+            if (record := param.get_help_record(ctx)) and param.name != "help"
+        ]
+        with formatter.section(f"Options of rnncls runs [DIR] (rnncls runs {listing.name})"):
+            formatter.write_dl(records)
+
 
 runs_app = typer.Typer(
     cls=RunsGroup,

@@ -90,7 +90,7 @@ def train(
         result = run_training(
             cfg, source, run_dir, resume=resume, force=force, json_output=json_output, quiet=quiet
         )
-        show_train_result(result, json_output)
+        show_train_result(result, json_output, resumed=resume)
 
 
 def run_training(
@@ -203,7 +203,9 @@ class BarReporter(Reporter):
         self.bar.console.print(format_eval(event))
 
 
-def show_train_result(result: Any, json_output: bool) -> None:
+def show_train_result(result: Any, json_output: bool, resumed: bool = False) -> None:
+    """The final line. The training time is the run's (over every command that trained
+    it); the time in all is this command's, so a resumed run says which is which."""
     if json_output:
         emit_json(result.to_json())
         return
@@ -212,10 +214,12 @@ def show_train_result(result: Any, json_output: bool) -> None:
     if result.kept_step != result.steps:
         stopped = "stopped early; " if result.stopped_early else ""
         kept = f"  ({stopped}weights of step {result.kept_step})"
+    whole_run = " over the whole run" if resumed else ""
+    this_command = "this command took " if resumed else ""
     print(
         f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
-        f"{result.steps} steps in {result.train_seconds:.1f} s of training "
-        f"({result.ms_per_step:.2f} ms/step; {command_seconds:.1f} s in all, with start-up, "
-        f"evaluations and saving){kept}  run {result.run_dir}",
+        f"{result.steps} steps in {result.train_seconds:.1f} s of training{whole_run} "
+        f"({result.ms_per_step:.2f} ms/step; {this_command}{command_seconds:.1f} s in all, "
+        f"with start-up, evaluations and saving){kept}  run {result.run_dir}",
         flush=True,
     )
