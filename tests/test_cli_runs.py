@@ -323,3 +323,37 @@ def test_runs_help() -> None:
     assert "B's metrics minus A's" in compare.stdout
     top = rnncls_process("--help")
     assert "runs" in top.stdout.split("Commands:")[1].split()
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_runs_on_a_narrow_terminal_never_cuts_a_runs_name_state_or_accuracies(
+    tree: Path, monkeypatch, columns: int
+) -> None:
+    """What a new user met: at 100 columns every cell was cut to `2…`. Now the runs' own
+    columns come whole, and the differing keys after them, each run's name beside them."""
+    for number in range(2, 5):  # more differing keys than fit beside the rest
+        write_run(
+            tree / "study" / f"trial-{number}",
+            {"model.cell": "gru", "train.optimizer": "rmsprop", "augment.rotation": 10.0,
+             "train.schedule": "cosine", "train.weight_decay": 0.0001},
+            metrics=[{"step": 12345, "eval_accuracy": 0.9}],
+            checkpoint=12345,
+        )  # fmt: skip
+    monkeypatch.setattr(output, "on_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = invoke("runs", tree)
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= columns
+    lines = text.splitlines()
+    for name, state, accuracy in [
+        ("a", "finished", "0.9752"),
+        ("b", "interrupted at step 300", "0.9300"),
+        ("study/trial-2", "interrupted at step 12345", "0.9000"),
+    ]:
+        row = next(line for line in lines if line.split() and line.split()[0] == name)
+        assert accuracy in row
+        assert state in row or state.split()[0] in row  # a long state wraps at its spaces
+    for key in ("model.hidden_units", "model.cell", "train.optimizer", "augment.rotation"):
+        assert key in text, key

@@ -9,8 +9,17 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from rnncls.cli import output
 from rnncls.cli.errors import errors
-from rnncls.cli.output import emit_json, log, print_table, shown, write_csv
+from rnncls.cli.output import (
+    emit_json,
+    log,
+    print_table,
+    rich_table,
+    shown,
+    stdout_console,
+    write_csv,
+)
 from rnncls.config import ConfigError
 
 
@@ -130,7 +139,63 @@ def show_runs(listed: list[Any], keys: list[str], output_format: str) -> None:
         ]
         for run in listed
     ]
+    if output.on_terminal():  # looked up here, so that a test can stand in a terminal
+        print_runs_on_terminal([*COLUMNS, *keys], rows, len(COLUMNS))
+        return
     print_table([*COLUMNS, *keys], rows)
+
+
+# The listing's own columns as a narrow terminal heads them (the full names, the sort keys,
+# head the piped table and a terminal wide enough for them).
+SHORT_COLUMNS = ["name", "state", "steps", "val. acc.", "test acc.", "seconds"]
+
+
+def print_runs_on_terminal(header: list[str], rows: list[list[str]], fixed: int) -> None:
+    """The listing on a terminal, fitted to its width: one table where everything fits;
+    else the runs' own columns first (name, state, accuracies, seconds: never cut, under
+    short headers if need be), then the config keys that differ, beside each run's name,
+    in as many tables as it takes for each to fit."""
+    from rich.measure import Measurement
+
+    console = stdout_console()
+    width = console.width
+
+    def table(columns: list[str], body: list[list[str]]) -> Any:
+        made = rich_table(columns, body)
+        for index, column in enumerate(made.columns):
+            column.no_wrap = index != 1  # only a long state may wrap, at its spaces
+        return made
+
+    def fits(made: Any) -> bool:
+        # measured without the console's limit, which would clamp the answer to the width
+        unlimited = console.options.update_width(10 * width)
+        return Measurement.get(console, unlimited, made).maximum <= width
+
+    whole = table(header, rows)
+    if fits(whole):
+        console.print(whole)
+        return
+    own = table(header[:fixed], [row[:fixed] for row in rows])
+    if not fits(own):
+        own = table(SHORT_COLUMNS, [row[:fixed] for row in rows])
+    console.print(own)
+    chosen: list[int] = []
+    for index in range(fixed, len(header)):
+        trial = chosen + [index]
+        if chosen and not fits(table(_pick(header, [0, *trial]), _pick_rows(rows, [0, *trial]))):
+            console.print(table(_pick(header, [0, *chosen]), _pick_rows(rows, [0, *chosen])))
+            trial = [index]
+        chosen = trial
+    if chosen:
+        console.print(table(_pick(header, [0, *chosen]), _pick_rows(rows, [0, *chosen])))
+
+
+def _pick(values: list[str], indices: list[int]) -> list[str]:
+    return [values[i] for i in indices]
+
+
+def _pick_rows(rows: list[list[str]], indices: list[int]) -> list[list[str]]:
+    return [_pick(row, indices) for row in rows]
 
 
 CSV_FIELDS = (
