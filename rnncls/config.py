@@ -79,10 +79,6 @@ def unused_sequence_settings(sequence: SequenceConfig) -> list[str]:
     return found
 
 
-# The named flags whose spelling is not the key's (error messages name the flag typed).
-FLAG_NAMES = {"train.learning_rate": "--lr"}
-
-
 def default_config_path() -> Path:
     """The packaged default config, the same file as ``configs/default.toml``."""
     return Path(__file__).with_name("default.toml")  # package data, beside this module
@@ -204,13 +200,16 @@ def load_config(
     path: Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     flags: dict[str, Any] | None = None,
+    spellings: dict[str, str] | None = None,
 ) -> Config:
     """Resolve a config: defaults < file < ``--set`` overrides < named flags.
 
-    ``flags`` maps ``"section.key"`` to a value, ``None`` meaning "not given".
+    ``flags`` maps ``"section.key"`` to a value, ``None`` meaning "not given";
+    ``spellings`` says how the command line spells each (``--lr``), for the messages:
+    the command line owns its flags' names, this module only their keys.
     """
     path = path or default_config_path()
-    return from_document(read_toml(path), str(path), overrides, flags)
+    return from_document(read_toml(path), str(path), overrides, flags, spellings)
 
 
 def from_document(
@@ -218,6 +217,7 @@ def from_document(
     source: str,
     overrides: list[str] | tuple[str, ...] = (),
     flags: dict[str, Any] | None = None,
+    spellings: dict[str, str] | None = None,
 ) -> Config:
     """:func:`load_config` of a TOML document already read (``source`` names it in
     errors), e.g. the base config of a search space."""
@@ -229,8 +229,7 @@ def from_document(
     for dotted, value in (flags or {}).items():
         if value is not None:
             section, key = dotted.split(".")
-            flag = FLAG_NAMES.get(dotted, f"--{key.replace('_', '-')}")
-            _merge(values, {section: {key: value}}, flag)
+            _merge(values, {section: {key: value}}, (spellings or {}).get(dotted, dotted))
     _length_from_the_command_line(values, command_line_keys(overrides, flags))
     return Config(**{name: cls(**values[name]) for name, cls in SECTIONS.items()})
 
@@ -267,6 +266,7 @@ def resumed_config(
     config_path: Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     flags: dict[str, Any] | None = None,
+    spellings: dict[str, str] | None = None,
 ) -> Config:
     """The config a resumed run trains with: its own, ``saved``, with the length the
     command line gives (``--steps``, ``--epochs`` or their ``--set`` spellings).
@@ -279,7 +279,7 @@ def resumed_config(
     given = command_line_keys(overrides, flags)
     document = read_toml(config_path) if config_path else to_dict(saved)
     source = str(config_path) if config_path else f"{run}'s config"
-    requested = from_document(document, source, overrides, flags)
+    requested = from_document(document, source, overrides, flags, spellings)
     for section, table in to_dict(requested).items():
         for key, value in table.items():
             dotted, theirs = f"{section}.{key}", getattr(getattr(saved, section), key)

@@ -32,7 +32,6 @@ from rnncls import runs
 from rnncls.config import ConfigError, load_config, read_toml, to_dict
 from rnncls.config_keys import keys
 
-TRIAL_FILE = "trial.json"
 # What a listing says of each run, in the order of the table's first columns.
 COLUMNS = ("name", "state", "steps", "validation_accuracy", "test_accuracy", "train_seconds")
 # What --sort takes besides the config keys.
@@ -204,7 +203,7 @@ def read_run(run_dir: Path, name: str) -> RunInfo:
     # continued, then stopped) tells of steps that are no longer the run's last.
     if summary is not None and checkpoint not in (None, summary.get("steps")):
         summary = None
-    trial = read_json_object(run_dir / TRIAL_FILE)
+    trial = read_json_object(run_dir / runs.TRIAL_FILE)
     state, stopped_at = run_state(run_dir, trial, summary is not None, checkpoint)
     if state == "running":
         summary = None  # a training in it now makes more steps than any summary says

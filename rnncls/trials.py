@@ -157,9 +157,14 @@ class Objective:
         """``trial.json`` in the trial's run directory (where training made one), and
         the record to the reporter."""
         if run_dir.is_dir():
-            written = {k: v for k, v in record.to_json().items() if k != "event"}
-            runs.write_json(run_dir / runs.TRIAL_FILE, {"study": self.study_name, **written})
+            write_trial(run_dir, self.study_name, record)
         self.reporter.trial(record)
+
+
+def write_trial(run_dir: Path, study_name: str, record: TrialRecord) -> None:
+    """``trial.json``: the one place it is written (``rnncls runs`` reads it)."""
+    written = {k: v for k, v in record.to_json().items() if k != "event"}
+    runs.write_json(run_dir / runs.TRIAL_FILE, {"study": study_name, **written})
 
 
 def _retried(study: Any, number: int, callback: Any) -> int | None:
@@ -204,9 +209,8 @@ def record_dead_trials(all_trials: list[Any], study_name: str) -> None:
             run_dir=str(run_dir),
             error="its worker ended without recording it (killed, or a crash)",
         )
-        written = {k: v for k, v in record.to_json().items() if k != "event"}
         try:
-            runs.write_json(run_dir / runs.TRIAL_FILE, {"study": study_name, **written})
+            write_trial(run_dir, study_name, record)
         except runs.RunError:
             continue  # another user's folder, say: the listing is only less precise
 

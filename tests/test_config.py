@@ -298,12 +298,17 @@ def test_a_setting_with_unprintable_characters_is_quoted() -> None:
     assert str(caught.value) == "train.steps = 0 (in --set 'train.steps=0\\t'): must be at least 1"
 
 
-def test_flags_are_named_as_typed() -> None:
+def test_flags_are_named_as_the_command_line_spells_them() -> None:
+    """The spellings are the CLI's (rnncls/cli/options.py); config.py names the key."""
+    from rnncls.cli.options import FLAG_SPELLINGS
+
     for flags, name in (({"train.batch_size": 0}, "--batch-size"), ({"train.seed": -1}, "--seed")):
         with pytest.raises(ConfigError, match=f"\\(in {name}\\): must be at least"):
-            load_config(flags=flags)
+            load_config(flags=flags, spellings=FLAG_SPELLINGS)
     with pytest.raises(ConfigError, match=r"\(in --lr\): must be greater than 0$"):
-        load_config(flags={"train.learning_rate": 0.0})
+        load_config(flags={"train.learning_rate": 0.0}, spellings=FLAG_SPELLINGS)
+    with pytest.raises(ConfigError, match=r"\(in train.seed\): must be at least"):
+        load_config(flags={"train.seed": -1})  # no spelling given: the key itself
 
 
 def test_with_values_names_the_command_line() -> None:

@@ -278,9 +278,9 @@ def test_a_damaged_summary_is_no_summary(tmp_path: Path, content: str, expected:
 
 def test_a_damaged_trial_file_is_no_trial(tmp_path: Path) -> None:
     run = write_run(tmp_path / "r", checkpoint=40)
-    (run / runlist.TRIAL_FILE).write_text('{"state": "pru')
+    (run / runs.TRIAL_FILE).write_text('{"state": "pru')
     assert runlist.read_run(run, "r").state_text == "interrupted at step 40"
-    (run / runlist.TRIAL_FILE).write_text('["pruned"]')
+    (run / runs.TRIAL_FILE).write_text('["pruned"]')
     assert runlist.read_run(run, "r").state_text == "interrupted at step 40"
 
 

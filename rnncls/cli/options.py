@@ -35,12 +35,24 @@ DataDirOption = Annotated[
 Split = Literal["test", "validation", "train"]
 
 
+# How the command line spells the config keys its named flags set (messages name the flag
+# typed: `train.learning_rate = -1 (in --lr)`).
+FLAG_SPELLINGS = {
+    "train.steps": "--steps",
+    "train.epochs": "--epochs",
+    "train.batch_size": "--batch-size",
+    "train.learning_rate": "--lr",
+    "train.seed": "--seed",
+    "train.eval_every": "--eval-every",
+}
+
+
 def resolve_config(
     config_path: Path | None,
     overrides: list[str] | None,
     flags: dict[str, Any] | None = None,
 ) -> Config:
-    return load_config(config_path, overrides or (), flags)
+    return load_config(config_path, overrides or (), flags, FLAG_SPELLINGS)
 
 
 def at_least(option: str, value: int | None, minimum: int) -> None:

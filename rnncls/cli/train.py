@@ -11,7 +11,13 @@ import typer
 
 from rnncls.cli.errors import errors
 from rnncls.cli.main import STARTED
-from rnncls.cli.options import ConfigOption, DataDirOption, SetOption, resolve_config
+from rnncls.cli.options import (
+    FLAG_SPELLINGS,
+    ConfigOption,
+    DataDirOption,
+    SetOption,
+    resolve_config,
+)
 from rnncls.cli.output import emit_json, log, stderr_console
 from rnncls.config import ConfigError, load_config, resumed_config
 from rnncls.config_keys import Config
@@ -83,7 +89,7 @@ def train(
             if not runs.is_run_dir(run_dir):
                 raise RunError(f"nothing to resume: {run_dir} is not a run directory")
             saved = load_config(run_dir / runs.CONFIG_FILE)
-            cfg = resumed_config(saved, str(run_dir), config, set_ or (), flags)
+            cfg = resumed_config(saved, str(run_dir), config, set_ or (), flags, FLAG_SPELLINGS)
         else:
             cfg = resolve_config(config, set_, flags)
         source = find_data(data_dir, cfg.data.dir)
