@@ -2,10 +2,10 @@
 
 mutmut (configured in pyproject.toml, ``[tool.mutmut]``) changes one thing at a time in
 config, config_keys, data, images, evaluate, predict, runs, runlist, plots and space, and
-runs the fast tests of those modules against each change. A change that no test notices survives. This script
-runs mutmut with TensorFlow switched off (a test that needs it fails at once), then
-lists each survivor that ``tests/MUTANTS.md`` does not explain (and each line there that
-no survivor needs any more), and ends with one line:
+runs the fast tests of those modules against each change. A change that no test notices
+survives. This script runs mutmut with TensorFlow switched off (a test that needs it
+fails at once), then lists each survivor that ``tests/MUTANTS.md`` does not explain (and
+each line there that no survivor needs any more), and ends with one line:
 
     mutation score P% (K killed of N)
 
