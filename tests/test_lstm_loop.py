@@ -185,3 +185,15 @@ def test_every_config_key_is_classified_by_the_loop():
     """A new config key fails here until rnncls.lstm_loop.REQUIREMENTS says what the loop
     needs of it."""
     assert list(rnncls.lstm_loop.REQUIREMENTS) == [f"{s}.{k}" for s, k in keys()]
+
+
+def test_runs_with_one_permutation_seed_read_alike_whatever_their_training_seed(tf):
+    from rnncls.model import READING
+
+    def order(*settings: str) -> list[list[int]]:
+        _, model = build([*PERMUTED_49, "model.hidden_units=4", *settings], seed=0)
+        return model.get_layer(READING).get_config()["indices"]
+
+    first = order("train.seed=1")
+    assert order("train.seed=2") == first
+    assert order("train.seed=2", "sequence.permutation_seed=4") != first
