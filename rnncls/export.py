@@ -66,7 +66,7 @@ def rolled(model: Any) -> Any:
     Unrolling speeds up training on the CPU; an exported graph gains nothing from it. The
     rolled graph converts to ONNX about 8 times faster (1.9 against 14.6 s for the seed's
     network, bench/NOTES.md) into a smaller file that ONNX Runtime runs faster, with the
-    same logits (tests/test_export.py)."""
+    same logits (tests/cli/test_export.py)."""
     import keras
 
     def roll(config: Any) -> Any:

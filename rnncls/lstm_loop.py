@@ -17,7 +17,7 @@ side, as :mod:`rnncls.lstm_pass` does for short sequences.
 Measured on the 2-core Intel Xeon of this session (bench/NOTES.md), LSTM(128), batch
 128, a training step: 784 steps of 1 pixel 267 ms against Keras's loop 441 to 513 ms;
 196 steps of 4 pixels 78 against 106 to 130 ms. The floats are Keras's to float32
-rounding (the kernel sums in its own order), ``tests/test_lstm_loop.py`` checks logits
+rounding (the kernel sums in its own order), ``tests/unit/test_lstm_loop.py`` checks logits
 and gradients against Keras's layer and autodiff.
 """
 
@@ -37,7 +37,7 @@ MIN_ROWS_PER_HALF = 8
 # the recurrent layer's passes (see rnncls.lstm_pass.REQUIREMENTS for why each is so).
 # Whether a sequence runs as a loop at all is the model's choice (rnncls.sequence.unrolled,
 # from the sequence keys and model.unroll); rnncls.training_path picks this pass for it.
-# tests/test_lstm_loop.py fails until a new key is classified here.
+# tests/unit/test_lstm_loop.py fails until a new key is classified here.
 REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
     "data.dir": None,
     "data.validation_size": None,

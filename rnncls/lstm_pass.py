@@ -10,7 +10,7 @@ recurrent products, the gates, the cell state and the gradient along the sequenc
 halves are independent chains, which TensorFlow's two inter-op threads run side by side.
 What does mix rows, the weight gradients (sums over the batch), takes the whole batch in
 one product per time step, as in Keras's graph, so every float is summed in the order
-Keras sums it. ``tests/test_lstm_pass.py`` checks logits, gradients and a training run
+Keras sums it. ``tests/unit/test_lstm_pass.py`` checks logits, gradients and a training run
 against Keras to float32 rounding. Bit for bit is a property of the CPU's kernels: it held
 on the AVX-512 machine of earlier sessions (TensorFlow 2.21 with oneDNN, Keras 3.15), not
 on an AMD EPYC without AVX-512, where some logits differ in the last bit (bench/NOTES.md).
@@ -78,7 +78,7 @@ def _batch_size(config: Config) -> str | None:
 # recurrent layer's forward or backward pass (the data, the head, the optimizer and its
 # schedule, which Keras applies to the pass's gradients as to its own, the images'
 # augmentation, which happens before the pass). A new key must be added here:
-# tests/test_lstm_pass.py fails until it is, so no option is silently ignored by the pass.
+# tests/unit/test_lstm_pass.py fails until it is, so no option is silently ignored by the pass.
 REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
     "data.dir": None,
     "data.validation_size": None,

@@ -189,7 +189,7 @@ def test_the_base_config_is_checked_like_any_config(tmp_path):
 
 
 def test_the_shipped_space_loads_and_its_base_is_a_good_config():
-    shipped = Path(__file__).resolve().parent.parent / "configs" / "tune.toml"
+    shipped = Path(__file__).resolve().parents[2] / "configs" / "tune.toml"
     space = load_space(shipped)
     assert isinstance(space, Space) and space.dimensions
     assert space.pruner == "median"

@@ -20,7 +20,7 @@ from rnncls.config import (
 )
 from rnncls.config_keys import SECTIONS, Config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_packaged_default_is_the_repository_default():

@@ -17,7 +17,7 @@ import pytest
 from conftest import TinyRun, make_digits
 from PIL import Image
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def pipeline_commands() -> list[str]:
