@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from rnncls import runs
-from rnncls.config import ConfigError
+from rnncls.errors import ConfigError
 from rnncls.training_state import EvalEvent, TrainingState
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncls.config_keys import SECTIONS, Config, SequenceConfig, TrainConfig, key_type
+from rnncls.errors import ConfigError
 
 
 def _tomllib() -> Any:
@@ -25,10 +26,6 @@ def _tomllib() -> Any:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     return tomllib
-
-
-class ConfigError(ValueError):
-    """A configuration problem the user can fix; the CLI exits 2 on it."""
 
 
 def total_steps(train: TrainConfig, training_images: int) -> int:

@@ -30,17 +30,12 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from rnncls.config import ConfigError
 from rnncls.config_keys import TrainConfig
-from rnncls.runs import RunError
+from rnncls.errors import ClusterError, ConfigError
 
 # The first port of the workers that Slurm starts on one node (the next task on a node
 # takes the next port); SlurmClusterResolver's own default.
 SLURM_PORT_BASE = 8888
-
-
-class ClusterError(RunError):
-    """A worker of the cluster stopped or cannot be reached; training cannot go on."""
 
 
 class Distribution:

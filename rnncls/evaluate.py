@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from rnncls.config import ConfigError
 from rnncls.data import DataError, Split
+from rnncls.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from rnncls.data import IMAGE_SIZE, DataError
+from rnncls.data import IMAGE_SIZE
+from rnncls.errors import InputError
 
 DIGIT_BOX = 20  # MNIST fitted each digit into 20x20 pixels inside the 28x28 field
 INK_THRESHOLD = 0.25  # of the brightest ink: fainter pixels do not extend the digit's box
 BLANK_CONTRAST = 16  # grey levels between background and the brightest ink, at least
 TEXT_RAMP = " .:-=+*#%@"  # dark to light, for the terminal rendering
-
-
-class InputError(DataError):
-    """An input file or array that cannot be read as digits; the CLI exits 1 on it."""
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rnncls import runs
-from rnncls.config import ConfigError
+from rnncls.errors import ConfigError
 
 DPI = 100
 HEADLESS_BACKENDS = ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template")

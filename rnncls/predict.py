@@ -16,11 +16,12 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from rnncls import runs
-from rnncls.config import ConfigError, load_config
+from rnncls.config import load_config
 from rnncls.config_keys import Config
 from rnncls.data import IMAGE_SIZE, DataSource, load_split
+from rnncls.errors import ConfigError, InputError
 from rnncls.evaluate import log_softmax, scale_images
-from rnncls.images import InputError, array_to_images, read_image
+from rnncls.images import array_to_images, read_image
 from rnncls.runs import RunError
 
 NPY_MAGIC = b"\x93NUMPY"

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from rnncls import runs
-from rnncls.config import ConfigError, load_config, read_toml, to_dict
+from rnncls.config import load_config, read_toml, to_dict
 from rnncls.config_keys import keys
+from rnncls.errors import ConfigError
 
 # What a listing says of each run, in the order of the table's first columns.
 COLUMNS = ("name", "state", "steps", "validation_accuracy", "test_accuracy", "train_seconds")

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnncls.config import ConfigError, from_document, read_toml, to_dict, with_values
+from rnncls.config import from_document, read_toml, to_dict, with_values
 from rnncls.config_keys import SECTIONS, Config, key_type
+from rnncls.errors import ConfigError
 
 SPACE_TABLE = "space"
 TUNE_TABLE = "tune"

@@ -36,16 +36,10 @@ from rnncls.callbacks import (
     TensorBoardLog,
     check_tensorboard,
 )
-from rnncls.config import (
-    ConfigError,
-    to_toml,
-    total_steps,
-    unused_sequence_settings,
-    unused_settings,
-)
+from rnncls.config import to_toml, total_steps, unused_sequence_settings, unused_settings
 from rnncls.config_keys import Config
 from rnncls.data import DataSource, Split, load_split, load_training_data
-from rnncls.errors import Stopped
+from rnncls.errors import ClusterError, ConfigError, TrainingInterrupted
 from rnncls.evaluate import cross_entropy, keras_logits
 from rnncls.reporters import Reporter
 from rnncls.sequence import describe as describe_sequence
@@ -68,24 +62,6 @@ EVAL_BATCH_SIZE = 500
 PROGRESS_SECONDS = 0.4
 # Steps of the first call of a run, before its speed is known.
 FIRST_CALL_STEPS = 10
-
-
-class TrainingInterrupted(Stopped):
-    """SIGINT or SIGTERM stopped training after a checkpoint was saved (the CLI exits 1:
-    the run is not finished; ``--resume`` continues it to the same weights)."""
-
-    def __init__(
-        self, run_dir: Path, step: int | None, signal_name: str, at_once: bool = False
-    ) -> None:
-        resume = f"continue with `rnncls train --run-dir {run_dir} --resume`"
-        if at_once:
-            kept = f"the last checkpoint is step {step}" if step else "no checkpoint yet"
-            message = f"stopped at once ({signal_name}); {kept}; {resume}"
-        else:
-            message = f"stopped at step {step} ({signal_name}) with a checkpoint saved; {resume}"
-        super().__init__(message)
-        self.step = step
-        self.signal_name = signal_name
 
 
 # ---------------------------------------------------------------------- a run
@@ -294,13 +270,11 @@ def _run_loop(
             first = stop.get("signal", "SIGINT")
             how = "SIGINT twice" if first == "SIGINT" else f"{first}, then SIGINT"
             raise TrainingInterrupted(run_dir, checkpoints.saved_step, how, at_once=True) from None
-        except distribute.ClusterError as error:
+        except ClusterError as error:
             # --resume continues from the chief's checkpoint, which the chief names
             kept = f"step {checkpoints.saved_step}" if checkpoints.saved_step else "none yet"
             kept = f"last checkpoint: {kept}; " if trainer.distribution.is_chief else ""
-            raise distribute.ClusterError(
-                f"{error}; {kept}start every worker again with --resume"
-            ) from None
+            raise ClusterError(f"{error}; {kept}start every worker again with --resume") from None
 
 
 def _starting_state(steps: int, run_dir: Path | None, resuming: bool) -> Start:

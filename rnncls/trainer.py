@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from rnncls import distribute, runs
-from rnncls.config import ConfigError, total_steps
+from rnncls.config import total_steps
 from rnncls.config_keys import Config
 from rnncls.data import Split
+from rnncls.errors import ConfigError
 from rnncls.training_state import CHECKPOINT_VERSION
 
 # TensorFlow's threads while training (bench/NOTES.md has the numbers). The ops of a

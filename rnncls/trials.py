@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rnncls import runs
-from rnncls.config import ConfigError
 from rnncls.data import DataSource
+from rnncls.errors import ConfigError
 from rnncls.reporters import Reporter, SearchReporter
 from rnncls.space import Space
 
@@ -94,7 +94,8 @@ class Objective:
         import optuna
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-        from rnncls.train import TrainingInterrupted, train
+        from rnncls.errors import TrainingInterrupted
+        from rnncls.train import train
 
         if _is_surplus(self.study, trial.number, self.trials):
             trial.set_user_attr(SURPLUS_ATTR, True)

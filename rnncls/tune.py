@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from rnncls import runs
-from rnncls.config import ConfigError, to_toml
+from rnncls.config import to_toml
 from rnncls.data import DataSource
-from rnncls.errors import Stopped
+from rnncls.errors import ConfigError, TuneStopped
 from rnncls.reporters import SearchReporter
 from rnncls.space import Space
 from rnncls.trials import (
@@ -64,10 +64,6 @@ DRIVERS = {
     "mysql+pymysql": "PyMySQL",
 }
 SPACE_ATTR = "rnncls_space"
-
-
-class TuneStopped(Stopped):
-    """Ctrl-C or SIGTERM stopped a worker; its trial is recorded as failed (exit 1)."""
 
 
 @dataclass
@@ -260,7 +256,7 @@ def tune(
     """Run trials of ``space`` until the study holds ``trials`` completed or pruned ones
     (counting every worker's), then write the best trial's config and the pictures."""
     optuna = _quiet_optuna()
-    from rnncls.train import TrainingInterrupted
+    from rnncls.errors import TrainingInterrupted
 
     trials_given, trials = trials, trials or space.trials
     reporter = reporter or SearchReporter()

@@ -12,8 +12,8 @@ import typer
 from rnncls.cli.errors import errors
 from rnncls.cli.options import ConfigOption, SetOption, resolve_config
 from rnncls.cli.output import print_columns
-from rnncls.config import ConfigError, to_toml
-from rnncls.errors import RunError
+from rnncls.config import to_toml
+from rnncls.errors import ConfigError, RunError
 
 config_app = typer.Typer(
     help="Show the resolved configuration, or every key it can have.",

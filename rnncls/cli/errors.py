@@ -12,8 +12,7 @@ import typer
 
 from rnncls.cli.main import STATE
 from rnncls.cli.output import log
-from rnncls.config import ConfigError
-from rnncls.errors import DataError, RunError, Stopped
+from rnncls.errors import ConfigError, DataError, RunError, Stopped
 
 USAGE_ERRORS = (ConfigError,)  # exit 2, as the parser's own usage errors do
 KNOWN_ERRORS = (ConfigError, DataError, RunError)  # their message alone says it

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from rnncls.config import ConfigError, load_config
+from rnncls.config import load_config
 from rnncls.config_keys import Config
+from rnncls.errors import ConfigError
 
 ConfigOption = Annotated[
     Path | None,

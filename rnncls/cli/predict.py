@@ -10,7 +10,7 @@ import typer
 from rnncls.cli.errors import errors
 from rnncls.cli.options import DataDirOption, RunOption, Split, at_least
 from rnncls.cli.output import emit_json, log, print_table, write_csv
-from rnncls.config import ConfigError
+from rnncls.errors import ConfigError
 
 
 def predict(

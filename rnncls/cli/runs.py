@@ -20,7 +20,7 @@ from rnncls.cli.output import (
     stdout_console,
     write_csv,
 )
-from rnncls.config import ConfigError
+from rnncls.errors import ConfigError
 
 
 class RunsGroup(typer.core.TyperGroup):

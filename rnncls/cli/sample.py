@@ -11,7 +11,8 @@ import typer
 from rnncls.cli.errors import errors
 from rnncls.cli.options import DataDirOption, Split
 from rnncls.cli.output import log
-from rnncls.config import ConfigError, load_config
+from rnncls.config import load_config
+from rnncls.errors import ConfigError
 
 
 def show_sample(

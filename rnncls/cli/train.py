@@ -19,9 +19,9 @@ from rnncls.cli.options import (
     resolve_config,
 )
 from rnncls.cli.output import emit_json, log, stderr_console
-from rnncls.config import ConfigError, load_config, resumed_config
+from rnncls.config import load_config, resumed_config
 from rnncls.config_keys import Config
-from rnncls.errors import RunError
+from rnncls.errors import ConfigError, RunError
 from rnncls.reporters import Reporter
 
 

@@ -13,7 +13,7 @@ import typer
 from rnncls.cli.errors import errors
 from rnncls.cli.options import DataDirOption, SetOption, at_least
 from rnncls.cli.output import emit_json, log, rich_table, shown, stdout_console
-from rnncls.config import ConfigError
+from rnncls.errors import ConfigError
 from rnncls.reporters import SearchReporter
 
 

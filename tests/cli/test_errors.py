@@ -863,8 +863,7 @@ def test_every_failure_maps_to_one_line_and_an_exit_code() -> None:
     """The table of rnncls/cli/errors.py: a stop the user asked for is its message alone
     (any subclass of Stopped, found by type, not by name), a usage error exits 2."""
     from rnncls.cli.errors import error_line
-    from rnncls.config import ConfigError
-    from rnncls.errors import DataError, RunError, Stopped
+    from rnncls.errors import ConfigError, DataError, RunError, Stopped
 
     class SomeStop(Stopped):
         pass
@@ -882,8 +881,7 @@ def test_every_failure_maps_to_one_line_and_an_exit_code() -> None:
 def test_training_and_tune_stops_are_stops_not_errors() -> None:
     """The real classes, not only the table: both subclass Stopped."""
     from rnncls.cli.errors import error_line
-    from rnncls.train import TrainingInterrupted
-    from rnncls.tune import TuneStopped
+    from rnncls.errors import TrainingInterrupted, TuneStopped
 
     line, code = error_line(TrainingInterrupted(Path("runs/r"), 8, "SIGTERM"))
     assert (line.split(";")[0], code) == ("stopped at step 8 (SIGTERM) with a checkpoint saved", 1)

@@ -26,10 +26,9 @@ from typer.testing import CliRunner
 
 from rnncls import predict as predict_module
 from rnncls.cli import app
-from rnncls.config import ConfigError
 from rnncls.config_keys import Config
 from rnncls.data import DataSource
-from rnncls.images import InputError
+from rnncls.errors import ConfigError, InputError
 from rnncls.predict import (
     Inputs,
     KerasClassifier,

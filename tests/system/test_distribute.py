@@ -179,7 +179,7 @@ def test_slurm_gives_the_cluster_when_there_is_no_tf_config():
 )
 def test_multi_worker_without_a_cluster_is_a_config_error(environ, fragment):
     from rnncls import distribute
-    from rnncls.config import ConfigError
+    from rnncls.errors import ConfigError
     from rnncls.tf_setup import import_tensorflow
 
     tf = import_tensorflow()

@@ -259,6 +259,7 @@ def test_ctrl_c_while_saving_the_model_says_how_to_resume(in_tmp, tiny_mnist, mo
     from rnncls import train as train_module
     from rnncls.config import load_config
     from rnncls.data import find_data
+    from rnncls.errors import TrainingInterrupted
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -267,7 +268,7 @@ def test_ctrl_c_while_saving_the_model_says_how_to_resume(in_tmp, tiny_mnist, mo
     source = find_data(tiny_mnist)
     with monkeypatch.context() as patched:
         patched.setattr(train_module, "save_model", interrupted)
-        with pytest.raises(train_module.TrainingInterrupted, match="--run-dir run --resume"):
+        with pytest.raises(TrainingInterrupted, match="--run-dir run --resume"):
             train_module.train(config, source, Path("run"))
     assert checkpoint_step(Path("run")) == 6 and not Path("run/summary.json").exists()
     result = train_module.train(config, source, Path("run"), resume=True)

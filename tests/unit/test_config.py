@@ -10,7 +10,6 @@ import pytest
 
 from rnncls import config as config_module
 from rnncls.config import (
-    ConfigError,
     default_config_path,
     load_config,
     parse_override,
@@ -19,6 +18,7 @@ from rnncls.config import (
     with_values,
 )
 from rnncls.config_keys import SECTIONS, Config
+from rnncls.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

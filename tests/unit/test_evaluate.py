@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from rnncls.config import ConfigError
 from rnncls.data import DataError, Split
+from rnncls.errors import ConfigError
 from rnncls.evaluate import (
     Metrics,
     cross_entropy,

@@ -9,14 +9,8 @@ import pytest
 from conftest import make_digits
 from PIL import Image
 
-from rnncls.images import (
-    InputError,
-    array_to_images,
-    grey_levels,
-    read_image,
-    render_text,
-    to_mnist,
-)
+from rnncls.errors import InputError
+from rnncls.images import array_to_images, grey_levels, read_image, render_text, to_mnist
 
 
 def a_digit() -> np.ndarray:

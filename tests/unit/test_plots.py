@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from rnncls import plots
-from rnncls.config import ConfigError
+from rnncls.errors import ConfigError
 from rnncls.runs import RunError
 
 # Grey levels no figure draws on its own (white paper, black text, anti-aliased edges

@@ -16,9 +16,10 @@ from conftest import idx_images, idx_labels, make_digits, write_mnist
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rnncls.config import ConfigError, load_config, parse_override
+from rnncls.config import load_config, parse_override
 from rnncls.config_keys import SECTIONS, Config, key_type
 from rnncls.data import DataError, DataSource, parse_idx, read_part
+from rnncls.errors import ConfigError
 
 # Bounded so the whole file runs in seconds; tmp_path is reused across examples on
 # purpose (each example overwrites the files it needs).

@@ -14,8 +14,9 @@ import pytest
 from conftest import write_run
 
 from rnncls import runlist, runs
-from rnncls.config import ConfigError, to_dict
+from rnncls.config import to_dict
 from rnncls.config_keys import Config
+from rnncls.errors import ConfigError
 from rnncls.runs import RunError
 
 FINISHED_A = {

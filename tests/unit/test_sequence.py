@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnncls.config import ConfigError, load_config
+from rnncls.config import load_config
 from rnncls.config_keys import ModelConfig, SequenceConfig
+from rnncls.errors import ConfigError
 from rnncls.sequence import (
     describe,
     permutation,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rnncls.config import ConfigError, load_config, to_dict
+from rnncls.config import load_config, to_dict
+from rnncls.errors import ConfigError
 from rnncls.space import Dimension, Space, load_space
 
 BASE = """

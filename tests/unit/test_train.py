@@ -300,7 +300,7 @@ def test_a_stop_between_evaluations_resumes_to_the_same_run(in_tmp, tiny_mnist, 
     """A stop asked for mid-interval checkpoints that step, with the partial loss sum, and
     the resumed run ends as the run left alone, its reported losses included."""
     import rnncls.train
-    from rnncls.train import TrainingInterrupted
+    from rnncls.errors import TrainingInterrupted
 
     source = find_data(tiny_mnist)
     config = with_values(TINY, train={"steps": 12, "eval_every": 6})
@@ -324,7 +324,7 @@ def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(
     in_tmp, tiny_mnist, monkeypatch, capfd
 ):
     import rnncls.train
-    from rnncls.train import TrainingInterrupted
+    from rnncls.errors import TrainingInterrupted
 
     source = find_data(tiny_mnist)
     config = with_values(TINY, train={"steps": 12, "eval_every": 6})
