@@ -146,6 +146,7 @@ NETWORKS = {
 }
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("settings", NETWORKS.values(), ids=list(NETWORKS))
 def test_every_network_trains_exports_evaluates_and_predicts(tmp_path, monkeypatch, settings):
     """Each kind of network through the command line: its model.onnx (what eval and

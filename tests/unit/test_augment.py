@@ -11,6 +11,9 @@ import pytest
 
 from rnncls.config_keys import AugmentConfig
 
+# Every test here builds or trains a Keras model (left out of the mutation runs).
+pytestmark = pytest.mark.tensorflow
+
 
 @pytest.fixture(scope="module")
 def tf() -> Any:

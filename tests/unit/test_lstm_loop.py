@@ -24,6 +24,9 @@ from rnncls.trainer import (
     training_forward,
 )
 
+# Every test here builds or trains a Keras model (left out of the mutation runs).
+pytestmark = pytest.mark.tensorflow
+
 # Short pixel readings keep these tests to seconds; the kernel is the same at 784 steps.
 PIXELS_49 = ["sequence.order='pixels'", "sequence.pixels_per_step=16"]
 PERMUTED_49 = [*PIXELS_49, "sequence.permute=true", "sequence.permutation_seed=3"]

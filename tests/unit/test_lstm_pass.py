@@ -30,6 +30,9 @@ from rnncls.trainer import (
     training_forward,
 )
 
+# Every test here builds or trains a Keras model (left out of the mutation runs).
+pytestmark = pytest.mark.tensorflow
+
 
 @pytest.fixture(scope="module")
 def tf() -> Any:

@@ -7,6 +7,9 @@ import pytest
 
 from rnncls.config_keys import ModelConfig
 
+# Every test here builds or trains a Keras model (left out of the mutation runs).
+pytestmark = pytest.mark.tensorflow
+
 FEATURES = 28
 
 

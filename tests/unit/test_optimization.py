@@ -9,6 +9,9 @@ import pytest
 
 from rnncls.config_keys import TrainConfig
 
+# Every test here builds or trains a Keras model (left out of the mutation runs).
+pytestmark = pytest.mark.tensorflow
+
 PEAK, TOTAL, WARMUP = 0.02, 1000, 100
 
 

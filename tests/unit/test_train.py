@@ -18,6 +18,9 @@ from rnncls.data import find_data
 from rnncls.train import train
 from rnncls.trainer import BatchOrder
 
+# Every test here builds or trains a Keras model (left out of the mutation runs).
+pytestmark = pytest.mark.tensorflow
+
 TINY = load_config(overrides=TINY_SETTINGS)
 
 
