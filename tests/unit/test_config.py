@@ -556,3 +556,43 @@ def test_a_resumed_run_refuses_another_value_naming_the_key_and_both_values(tmp_
         "--resume: train.seed is 3 in runs/x's config but 4 on this command line; a "
         "resumed run keeps its config (only --steps or --epochs may change)"
     )
+
+
+def test_the_pixel_settings_of_a_row_or_column_reading_are_said_to_be_unused():
+    from rnncls.config import unused_sequence_settings
+    from rnncls.config_keys import SequenceConfig
+
+    assert unused_sequence_settings(SequenceConfig(order="pixels", pixels_per_step=4)) == []
+    assert unused_sequence_settings(SequenceConfig(order="columns")) == []
+    assert unused_sequence_settings(
+        SequenceConfig(order="columns", pixels_per_step=4, permute=True)
+    ) == [
+        "sequence.pixels_per_step = 4 is not used: only the pixels order takes it, and "
+        "sequence.order is 'columns'",
+        "sequence.permute = true is not used: only the pixels order permutes the pixel "
+        "stream, and sequence.order is 'columns'",
+    ]
+
+
+def test_every_divisor_of_784_is_a_reading_up_to_the_whole_image_in_one_step():
+    assert load_config(overrides=["sequence.pixels_per_step=784"]).sequence.pixels_per_step == 784
+    with pytest.raises(ConfigError, match="must be from 1 to 784"):
+        load_config(overrides=["sequence.pixels_per_step=1568"])
+
+
+def test_the_length_error_is_exactly_one_line():
+    with pytest.raises(ConfigError) as raised:
+        load_config(overrides=["train.steps=5", "train.epochs=2"])
+    assert str(raised.value) == (
+        "train.steps and train.epochs both set the length of training on the command line; give one"
+    )
+
+
+def test_a_resumed_runs_flags_are_named_as_the_command_line_spells_them():
+    from rnncls.config import resumed_config
+
+    saved = load_config()
+    with pytest.raises(ConfigError, match=r"\(in --lr\): must be greater than 0$"):
+        resumed_config(saved, "x", None, (), {"train.learning_rate": 0.0}, {
+            "train.learning_rate": "--lr"
+        })  # fmt: skip

@@ -298,3 +298,13 @@ def test_the_limits_themselves_are_allowed(tmp_path):
     space = load_space(path)
     assert space.dimensions == (Dimension("model.layers", "int", low=2, high=2),)
     assert space.trials == 1
+
+
+def test_a_space_keeps_the_set_values_that_changed_its_base(tmp_path):
+    """tune's suggestion after Ctrl-C repeats them (a study refuses a changed base)."""
+    from rnncls.space import load_space
+
+    path = tmp_path / "s.toml"
+    path.write_text('[space]\n"train.learning_rate" = { low = 0.001, high = 0.01 }\n')
+    assert load_space(path, ["train.steps=20"]).overrides == ("train.steps=20",)
+    assert load_space(path).overrides == ()
