@@ -596,3 +596,27 @@ def test_a_resumed_runs_flags_are_named_as_the_command_line_spells_them():
         resumed_config(saved, "x", None, (), {"train.learning_rate": 0.0}, {
             "train.learning_rate": "--lr"
         })  # fmt: skip
+
+
+def test_a_resumed_runs_config_file_is_named_where_it_has_a_bad_value(tmp_path):
+    from rnncls.config import resumed_config
+
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nsteps = -1\n")
+    with pytest.raises(ConfigError, match=rf"^train.steps = -1 \(in {path}\): must be at least 1$"):
+        resumed_config(load_config(), "runs/x", path)
+
+
+def test_a_key_declared_with_an_unsupported_type_is_named(monkeypatch) -> None:
+    from rnncls.config_keys import key_type
+
+    @dataclasses.dataclass(frozen=True)
+    class Misdeclared:
+        either: int | str = 0
+        listed: list = dataclasses.field(default_factory=list)
+
+    monkeypatch.setitem(config_module.SECTIONS, "odd", Misdeclared)
+    with pytest.raises(TypeError, match=r"^odd.either: one type or one type \| None, not "):
+        key_type("odd", "either")
+    with pytest.raises(TypeError, match=r"^odd.listed: a config key is a bool, int, float"):
+        key_type("odd", "listed")
