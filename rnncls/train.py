@@ -87,7 +87,7 @@ class Inputs:
     order: BatchOrder | None  # None for a run that is already finished
     train_split: Split | None  # None once the trainer holds its images
     validation_split: Split
-    test_split: Split
+    test_split: Split | None  # None, as order and train_split, for a finished run
 
 
 def train(
@@ -164,7 +164,7 @@ def _check_inputs(
     steps = total_steps(config.train, len(train_split))
     start = _starting_state(steps, run_dir, resuming)
     if start.finished is not None:
-        return Inputs(steps, resuming, start, None, None, validation_split, validation_split)
+        return Inputs(steps, resuming, start, None, None, validation_split, None)
     runs.check_writable(run_dir)
     if config.train.tensorboard:
         check_tensorboard()
