@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncls import runs
+from rnncls import checkpoints, rundir
 from rnncls.errors import ConfigError
 from rnncls.training_state import EvalEvent, TrainingState
 
@@ -31,7 +31,7 @@ class MetricsLog(Callback):
         self.run_dir = run_dir
 
     def on_evaluation(self, event: EvalEvent, state: TrainingState) -> None:
-        runs.append_metrics(self.run_dir, event.to_json())
+        rundir.append_metrics(self.run_dir, event.to_json())
 
 
 class EarlyStopping(Callback):
@@ -72,7 +72,7 @@ class TensorBoardLog(Callback):
         from rnncls.tf_setup import import_tensorflow
 
         tf = self._tf = import_tensorflow()
-        self._writer = tf.summary.create_file_writer(str(run_dir / runs.TENSORBOARD_DIR))
+        self._writer = tf.summary.create_file_writer(str(run_dir / rundir.TENSORBOARD_DIR))
 
     def on_evaluation(self, event: EvalEvent, state: TrainingState) -> None:
         tf = self._tf
@@ -108,5 +108,5 @@ class Checkpoints(Callback):
         arrays = self.trainer.state_arrays()
         if self.best:
             arrays["best"] = self.best
-        runs.save_checkpoint(self.run_dir, state.to_checkpoint(), arrays)
+        checkpoints.save_checkpoint(self.run_dir, state.to_checkpoint(), arrays)
         self.saved_step = state.step

@@ -10,21 +10,21 @@ from typing import Any
 
 import numpy as np
 
-from rnncls import runs
+from rnncls import rundir
 from rnncls.data import IMAGE_SIZE
 from rnncls.predict import load_keras_model
 
 FORMATS = ("onnx", "saved_model")
-DEFAULT_NAMES = {"onnx": runs.ONNX_FILE, "saved_model": "saved_model"}
+DEFAULT_NAMES = {"onnx": rundir.ONNX_FILE, "saved_model": "saved_model"}
 
 
 def keras_file(run: Path) -> Path:
     """The Keras model of a run directory or ``.keras`` path: what every export reads."""
-    path = run / runs.MODEL_FILE if run.is_dir() else run
+    path = run / rundir.MODEL_FILE if run.is_dir() else run
     if path.suffix != ".keras":
-        raise runs.RunError(f"{path}: export reads a Keras model (.keras); pass its run")
+        raise rundir.RunError(f"{path}: export reads a Keras model (.keras); pass its run")
     if not path.is_file():
-        raise runs.RunError(f"{path.parent} has no {runs.MODEL_FILE} to export")
+        raise rundir.RunError(f"{path.parent} has no {rundir.MODEL_FILE} to export")
     return path
 
 
@@ -51,13 +51,13 @@ def export_model(run: Path, file_format: str, out: Path | None = None) -> Path:
 def _check_target(out: Path, file_format: str) -> None:
     """Never replace anything but an earlier export of the same kind."""
     if file_format == "onnx" and out.is_dir():
-        raise runs.RunError(f"{out} is a folder; name the .onnx file to write")
+        raise rundir.RunError(f"{out} is a folder; name the .onnx file to write")
     if file_format == "saved_model" and out.exists():
         is_saved_model = out.is_dir() and (out / "saved_model.pb").is_file()
         if not is_saved_model and not (out.is_dir() and not any(out.iterdir())):
-            raise runs.RunError(f"{out} exists and is not a SavedModel; choose another --out")
+            raise rundir.RunError(f"{out} exists and is not a SavedModel; choose another --out")
     if not out.parent.is_dir():
-        raise runs.RunError(f"cannot write {out}: folder {out.parent} does not exist")
+        raise rundir.RunError(f"cannot write {out}: folder {out.parent} does not exist")
 
 
 def rolled(model: Any) -> Any:
@@ -92,8 +92,8 @@ def export_onnx(model: Any, path: Path) -> None:
     model(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32))  # the exporter traces a called model
     with quiet_output() as captured:
         try:
-            runs.write_with(path, lambda temporary: model.export(str(temporary), format="onnx"))
-        except runs.RunError:
+            rundir.write_with(path, lambda temporary: model.export(str(temporary), format="onnx"))
+        except rundir.RunError:
             raise  # a failed write already names the file and why
         except Exception as exc:
             raise RuntimeError(f"{exc}; converter output: {captured()[-500:]}") from exc

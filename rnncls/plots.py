@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncls import runs
+from rnncls import rundir
 from rnncls.errors import ConfigError
 
 DPI = 100
@@ -37,11 +37,11 @@ def save_figure(figure: Any, path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise runs.RunError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+        raise rundir.RunError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
     try:
-        runs.write_with(path, lambda temporary: figure.savefig(temporary, format=file_type))
+        rundir.write_with(path, lambda temporary: figure.savefig(temporary, format=file_type))
     except OSError as exc:
-        raise runs.RunError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise rundir.RunError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

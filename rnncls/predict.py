@@ -15,14 +15,14 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
-from rnncls import runs
+from rnncls import rundir
 from rnncls.config import load_config
 from rnncls.config_keys import Config
 from rnncls.data import IMAGE_SIZE, DataSource, load_split
 from rnncls.errors import ConfigError, InputError
 from rnncls.evaluate import log_softmax, scale_images
 from rnncls.images import array_to_images, read_image
-from rnncls.runs import RunError
+from rnncls.rundir import RunError
 
 NPY_MAGIC = b"\x93NUMPY"
 FOLDER_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
@@ -84,10 +84,10 @@ class Classifier(Protocol):
 def model_file(run: Path) -> Path:
     """The model a run directory or model path names: ``model.onnx`` first."""
     if run.is_dir():
-        for name in (runs.ONNX_FILE, runs.MODEL_FILE):
+        for name in (rundir.ONNX_FILE, rundir.MODEL_FILE):
             if (run / name).is_file():
                 return run / name
-        raise RunError(f"{run} has no {runs.ONNX_FILE} or {runs.MODEL_FILE}")
+        raise RunError(f"{run} has no {rundir.ONNX_FILE} or {rundir.MODEL_FILE}")
     return run
 
 
@@ -121,13 +121,17 @@ def _first_line(exc: BaseException) -> str:
 class OnnxClassifier:
     backend = "onnx"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        """``threads``: ONNX Runtime's threads within one call (its default: one a core);
+        a server answering many small requests at once runs each call on one."""
         try:
             import onnxruntime
         except ImportError as exc:
             raise RunError(f"cannot run {path}: onnxruntime is not installed ({exc})") from None
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only; its warnings are not the user's to fix
+        if threads is not None:
+            options.intra_op_num_threads = threads
         try:
             self.session = onnxruntime.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
@@ -174,7 +178,7 @@ def load_keras_model(path: Path) -> Any:  # pragma: no mutate block (TensorFlow)
     except ImportError as exc:
         raise RunError(
             f"cannot load {path}: TensorFlow is not available ({_first_line(exc)}); "
-            f"a run with {runs.ONNX_FILE} needs no TensorFlow"
+            f"a run with {rundir.ONNX_FILE} needs no TensorFlow"
         ) from None
     if not path.is_file():
         raise RunError(f"model not found: {path}")
@@ -194,10 +198,10 @@ def describe_model(classifier: Classifier) -> str:
     nobody reads a short test run's guesses as the real ones."""
     path = classifier.path
     try:
-        summary = runs.read_summary(path.parent)
+        summary = rundir.read_summary(path.parent)
     except RunError:
         summary = None
-    if summary is None or not (path.parent / runs.CONFIG_FILE).is_file():
+    if summary is None or not (path.parent / rundir.CONFIG_FILE).is_file():
         return f"model {path}"
     return (
         f"run {path.parent} ({path.name}, {summary.get('steps')} steps, "
@@ -208,7 +212,7 @@ def describe_model(classifier: Classifier) -> str:
 def run_config(run: Path) -> Config:
     """The config a run was trained with (the defaults for a model file outside a run)."""
     folder = run if run.is_dir() else run.parent
-    path = folder / runs.CONFIG_FILE
+    path = folder / rundir.CONFIG_FILE
     return load_config(path if path.is_file() else None)
 
 

@@ -2,25 +2,14 @@
 diff``: plain functions that read run directories and return dataclasses; the CLI shows
 them.
 
-Standard library and :mod:`rnncls.runs` only (no TensorFlow, no numpy of its own), so
+Standard library and :mod:`rnncls.rundir` only (no TensorFlow, no numpy of its own), so
 listing hundreds of runs is cheap and the rules below can be mutation-tested.
 
-A run's state, first rule that applies:
-
-- ``running``: a training holds the run directory's lock (:func:`runs.is_locked`);
-- ``finished``: a summary that is not older than the checkpoint (a failed or pruned
-  trial resumed to its end with ``rnncls train --resume`` is finished too);
-- a search trial (a ``trial.json`` in the run directory, written by ``rnncls tune``)
-  has the state its trial records: ``complete`` is ``finished``, ``pruned`` is
-  ``pruned`` at the trial's step (else the checkpoint's), ``failed`` is ``failed``, and
-  ``running`` with no lock held is ``failed`` (its worker died);
-- ``interrupted`` at the checkpoint's step: a checkpoint and no summary of it;
-- ``failed``: neither a checkpoint nor a summary.
+A run's state is :func:`rundir.run_state`'s.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -28,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnncls import runs
+from rnncls import rundir
 from rnncls.config import load_config, read_toml, to_dict
 from rnncls.config_keys import keys
 from rnncls.errors import ConfigError
@@ -39,8 +28,6 @@ COLUMNS = ("name", "state", "steps", "validation_accuracy", "test_accuracy", "tr
 SORT_COLUMNS = (*COLUMNS, "test_loss")
 # The metrics `runs diff` compares (B minus A).
 METRICS = ("steps", "validation_accuracy", "test_accuracy", "test_loss", "train_seconds")
-# trial.json's states, as a listing names them.
-TRIAL_STATES = {"complete": "finished", "pruned": "pruned", "failed": "failed"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +83,7 @@ def find_run_dirs(folder: Path) -> list[Path]:
     no particular order. Symbolic links are not followed (``runs/latest`` names a run
     listed already), run directories are not searched inside, hidden folders are
     skipped (a checkout's ``.venv``), and unreadable folders are left out."""
-    if runs.is_run_dir(folder):
+    if rundir.is_run_dir(folder):
         return [folder]
     found: list[Path] = []
     try:
@@ -118,9 +105,9 @@ def name_order(name: str) -> list[Any]:
 def list_runs(folder: Path) -> list[RunInfo]:
     """Every run under ``folder``, by name; a RunError where ``folder`` is no folder."""
     if not folder.exists():
-        raise runs.RunError(f"runs folder not found: {folder}")
+        raise rundir.RunError(f"runs folder not found: {folder}")
     if not folder.is_dir():
-        raise runs.RunError(f"{folder} is not a folder")
+        raise rundir.RunError(f"{folder} is not a folder")
     found = [read_run(path, path.relative_to(folder).as_posix()) for path in find_run_dirs(folder)]
     return sorted(found, key=lambda run: name_order(run.name))
 
@@ -143,7 +130,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     """The run's config as dotted keys: resolved (defaults filled in, so an older run
     compares with a newer one), or as written where it no longer resolves, or empty
     where it cannot be read."""
-    path = run_dir / runs.CONFIG_FILE
+    path = run_dir / rundir.CONFIG_FILE
     try:
         return flatten(to_dict(load_config(path)))
     except ConfigError:
@@ -152,15 +139,6 @@ def read_config(run_dir: Path) -> dict[str, Any]:
         return flatten(read_toml(path))
     except ConfigError:
         return {}
-
-
-def read_json_object(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a file; None where it is missing, damaged or not an object."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def number(value: Any) -> float | None:
@@ -174,56 +152,25 @@ def count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def run_state(
-    run_dir: Path, trial: dict[str, Any] | None, finished: bool, checkpoint: int | None
-) -> tuple[str, int | None]:
-    """The state and its step (see the module's docstring for the rules)."""
-    if runs.is_locked(run_dir):
-        return "running", None
-    if finished:
-        return "finished", None
-    trial = trial or {}
-    if trial.get("state") == "running":
-        return "failed", None  # its worker died: nothing holds the lock
-    if trial.get("state") in TRIAL_STATES:
-        state = TRIAL_STATES[trial["state"]]
-        if state != "pruned":
-            return state, None
-        step = count(trial.get("step"))
-        return state, step if step is not None else checkpoint
-    if checkpoint is not None:
-        return "interrupted", checkpoint
-    return "failed", None
-
-
 def read_run(run_dir: Path, name: str) -> RunInfo:
     """What a listing shows of one run directory; never fails on a damaged file."""
-    checkpoint = runs.checkpoint_step(run_dir)
-    summary = read_json_object(run_dir / runs.SUMMARY_FILE)
-    # As runs.is_interrupted has it: a summary older than the checkpoint (a finished run
-    # continued, then stopped) tells of steps that are no longer the run's last.
-    if summary is not None and checkpoint not in (None, summary.get("steps")):
-        summary = None
-    trial = read_json_object(run_dir / runs.TRIAL_FILE)
-    state, stopped_at = run_state(run_dir, trial, summary is not None, checkpoint)
-    if state == "running":
-        summary = None  # a training in it now makes more steps than any summary says
-    summary = summary or {}
+    found = rundir.run_state(run_dir)
+    summary = found.summary or {}
     validation = number(summary.get("validation_accuracy"))
     if validation is None:
         try:
-            records = runs.read_metrics(run_dir)
+            records = rundir.read_metrics(run_dir)
         except (OSError, UnicodeDecodeError):
             records = []
         last = records[-1] if records and isinstance(records[-1], dict) else {}
         validation = number(last.get("eval_accuracy"))
     steps = count(summary.get("steps"))
     if steps is None:
-        steps = checkpoint if checkpoint is not None else stopped_at
+        steps = found.checkpoint if found.checkpoint is not None else found.step
     return RunInfo(
         name=name,
-        state=state,
-        stopped_at=stopped_at,
+        state=found.state,
+        stopped_at=found.step,
         steps=steps,
         validation_accuracy=validation,
         test_accuracy=number(summary.get("test_accuracy")),
@@ -319,9 +266,9 @@ class RunDiff:
 
 def read_named_run(path: Path) -> RunInfo:
     if not path.exists():
-        raise runs.RunError(f"run not found: {path}")
-    if not runs.is_run_dir(path):
-        raise runs.RunError(f"{path} is not a run directory (it has no {runs.CONFIG_FILE})")
+        raise rundir.RunError(f"run not found: {path}")
+    if not rundir.is_run_dir(path):
+        raise rundir.RunError(f"{path} is not a run directory (it has no {rundir.CONFIG_FILE})")
     return read_run(path, str(path))
 
 

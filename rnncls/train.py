@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncls import distribute, runs
+from rnncls import distribute, rundir
 from rnncls.callbacks import (
     Callback,
     Checkpoints,
@@ -36,6 +36,7 @@ from rnncls.callbacks import (
     TensorBoardLog,
     check_tensorboard,
 )
+from rnncls.checkpoints import load_checkpoint
 from rnncls.config import to_toml, total_steps, unused_sequence_settings, unused_settings
 from rnncls.config_keys import Config
 from rnncls.data import DataSource, Split, load_split, load_training_data
@@ -122,9 +123,9 @@ def train(
     # files (the same checkpoints) into a private temporary folder.
     with ExitStack() as worker_folder:
         if chief:
-            output = run_dir = runs.claim_run_dir(run_dir, fresh=not inputs.resuming)
+            output = run_dir = rundir.claim_run_dir(run_dir, fresh=not inputs.resuming)
         else:
-            output = runs.claim_run_dir(
+            output = rundir.claim_run_dir(
                 worker_folder.enter_context(distribute.worker_folder()), fresh=True
             )
         # Released however training ends, so a process that goes on (rnncls tune) does
@@ -140,7 +141,7 @@ def train(
             result = _finish(trainer, inputs.test_split, state, best, output, reporter, chief)
             return result if chief else replace(result, run_dir=str(run_dir))
         finally:
-            runs.release_run_dir(output)
+            rundir.release_run_dir(output)
 
 
 def _check_inputs(
@@ -158,14 +159,14 @@ def _check_inputs(
             "train.distribute = 'multi_worker': give every worker the same --run-dir, "
             "on a file system they share"
         )
-    resuming = runs.check_run_dir(run_dir, resume=resume, force=force)
+    resuming = rundir.check_run_dir(run_dir, resume=resume, force=force)
     reporter.phase("loading the data set")
     train_split, validation_split = load_training_data(source, config.data.validation_size)
     steps = total_steps(config.train, len(train_split))
     start = _starting_state(steps, run_dir, resuming)
     if start.finished is not None:
         return Inputs(steps, resuming, start, None, None, validation_split, None)
-    runs.check_writable(run_dir)
+    rundir.check_writable(run_dir)
     if config.train.tensorboard:
         check_tensorboard()
     # A slice of the training file keeps the whole file's buffer alive: copy the small
@@ -208,8 +209,8 @@ def _prepare(
         reporter.status(f"resuming {run_dir} from step {start.state.step}")
     elif inputs.resuming:
         reporter.status(f"no checkpoint in {run_dir} yet: starting it from step 0")
-    runs.write_text(output / runs.CONFIG_FILE, to_toml(config))
-    runs.truncate_metrics(output, start.state.step)
+    rundir.write_text(output / rundir.CONFIG_FILE, to_toml(config))
+    rundir.truncate_metrics(output, start.state.step)
     # An old summary.json stays until the new one replaces it: a run continued to more
     # steps and killed is still the finished run its model.keras and summary describe.
 
@@ -281,18 +282,18 @@ def _starting_state(steps: int, run_dir: Path | None, resuming: bool) -> Start:
     """Where a run starts: fresh, or from its checkpoint when resuming."""
     if not resuming:
         return Start(TrainingState())
-    checkpoint = runs.load_checkpoint(run_dir)
-    summary = runs.read_summary(run_dir)
+    checkpoint = load_checkpoint(run_dir)
+    summary = rundir.read_summary(run_dir)
     if checkpoint is None:
         if summary is not None:
-            raise runs.RunError(
-                f"{run_dir} holds a finished run but no {runs.CHECKPOINT_FILE} to continue "
+            raise rundir.RunError(
+                f"{run_dir} holds a finished run but no {rundir.CHECKPOINT_FILE} to continue "
                 "from; use --force to start it over"
             )
         return Start(TrainingState())
     state = TrainingState.from_checkpoint(checkpoint[0])
     if state.version not in READABLE_CHECKPOINT_VERSIONS:
-        raise runs.RunError(
+        raise rundir.RunError(
             f"the checkpoint in {run_dir} has version {state.version!r}; this rnncls "
             f"reads versions {', '.join(map(str, READABLE_CHECKPOINT_VERSIONS))}"
         )
@@ -403,13 +404,13 @@ def _finish(
         stopped_early=state.stopped_early,
         validation_accuracy=validation_accuracy,
     )
-    runs.write_json(run_dir / runs.SUMMARY_FILE, result.to_json())
+    rundir.write_json(run_dir / rundir.SUMMARY_FILE, result.to_json())
     try:
         if chief:
-            runs.update_latest(run_dir)
-    except runs.RunError as exc:  # the run is complete; only the pointer to it is not
+            rundir.update_latest(run_dir)
+    except rundir.RunError as exc:  # the run is complete; only the pointer to it is not
         reporter.status(f"warning: {exc}")
-    runs.release_run_dir(run_dir)
+    rundir.release_run_dir(run_dir)
     return result
 
 
@@ -430,7 +431,7 @@ def draw_curves(run_dir: Path, status: Callable[[str], None]) -> None:
 
     try:
         training_curves(
-            runs.read_metrics(run_dir), run_dir / runs.CURVES_FILE, title=f"run {run_dir}"
+            rundir.read_metrics(run_dir), run_dir / rundir.CURVES_FILE, title=f"run {run_dir}"
         )
     except Exception as exc:  # noqa: BLE001 - the run is complete without its picture
         status(f"warning: could not draw the training curves ({exc})")
@@ -445,14 +446,14 @@ def save_model(model: Any, run_dir: Path, status: Callable[[str], None]) -> None
     from rnncls.export import export_onnx
 
     started = time.perf_counter()
-    runs.write_with(run_dir / runs.MODEL_FILE, model.save)
+    rundir.write_with(run_dir / rundir.MODEL_FILE, model.save)
     saved = time.perf_counter()
     try:
-        export_onnx(model, run_dir / runs.ONNX_FILE)
+        export_onnx(model, run_dir / rundir.ONNX_FILE)
     except Exception as exc:  # noqa: BLE001 - the Keras model is the fallback
         status(f"warning: ONNX export failed, predict will use model.keras ({exc})")
         return
     status(
-        f"saved {runs.MODEL_FILE} ({saved - started:.1f} s) and {runs.ONNX_FILE} "
+        f"saved {rundir.MODEL_FILE} ({saved - started:.1f} s) and {rundir.ONNX_FILE} "
         f"({time.perf_counter() - saved:.1f} s)"
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncls import distribute, runs
+from rnncls import distribute, rundir
 from rnncls.config import total_steps
 from rnncls.config_keys import Config
 from rnncls.data import Split
@@ -190,14 +190,14 @@ class Trainer:
             values = arrays.get(group, {})
             for name in sorted(set(variables) ^ set(values)):
                 where_it_is = "the checkpoint" if name in values else "this model"
-                raise runs.RunError(
+                raise rundir.RunError(
                     f"checkpoint in {where} does not fit this model: {group} variable "
                     f"{name} is only in {where_it_is}"
                 )
             for name, variable in variables.items():
                 value = values[name]
                 if value.shape != tuple(variable.shape) or value.dtype != np.dtype(variable.dtype):
-                    raise runs.RunError(
+                    raise rundir.RunError(
                         f"checkpoint in {where} does not fit this model: {group} variable "
                         f"{name} is {value.dtype}{list(value.shape)}, the model's "
                         f"{np.dtype(variable.dtype)}{list(variable.shape)}"

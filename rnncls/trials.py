@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rnncls import runs
+from rnncls import rundir
 from rnncls.data import DataSource
 from rnncls.errors import ConfigError
 from rnncls.reporters import Reporter, SearchReporter
@@ -165,7 +165,7 @@ class Objective:
 def write_trial(run_dir: Path, study_name: str, record: TrialRecord) -> None:
     """``trial.json``: the one place it is written (``rnncls runs`` reads it)."""
     written = {k: v for k, v in record.to_json().items() if k != "event"}
-    runs.write_json(run_dir / runs.TRIAL_FILE, {"study": study_name, **written})
+    rundir.write_json(run_dir / rundir.TRIAL_FILE, {"study": study_name, **written})
 
 
 def _retried(study: Any, number: int, callback: Any) -> int | None:
@@ -194,15 +194,15 @@ def record_dead_trials(all_trials: list[Any], study_name: str) -> None:
         if trial.state != TrialState.FAIL or not run_dir:
             continue
         run_dir = Path(run_dir)
-        if (run_dir / runs.TRIAL_FILE).exists() or not runs.is_run_dir(run_dir):
+        if (run_dir / rundir.TRIAL_FILE).exists() or not rundir.is_run_dir(run_dir):
             continue
-        if runs.is_locked(run_dir):
+        if rundir.is_locked(run_dir):
             continue
         record = TrialRecord(
             number=trial.number,
             state="failed",
             value=None,
-            step=runs.checkpoint_step(run_dir),
+            step=rundir.checkpoint_step(run_dir),
             params=dict(trial.params),
             seconds=round((trial.datetime_complete - trial.datetime_start).total_seconds(), 3)
             if trial.datetime_complete and trial.datetime_start
@@ -212,7 +212,7 @@ def record_dead_trials(all_trials: list[Any], study_name: str) -> None:
         )
         try:
             write_trial(run_dir, study_name, record)
-        except runs.RunError:
+        except rundir.RunError:
             continue  # another user's folder, say: the listing is only less precise
 
 

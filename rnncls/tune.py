@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncls import runs
+from rnncls import rundir
 from rnncls.config import to_toml
 from rnncls.data import DataSource
 from rnncls.errors import ConfigError, TuneStopped
@@ -84,7 +84,7 @@ class TuneSummary:
 
 
 def check_study_name(name: str) -> str:
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name == runs.LATEST:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name == rundir.LATEST:
         raise ConfigError(f"--study {name!r}: a study name is one folder name, like mnist-lr")
     return name
 
@@ -139,7 +139,7 @@ def open_storage(url: str, heartbeat: int) -> Any:
         ) from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many errors: one line
         reason = " ".join(str(exc).split("\n")[0].split())
-        raise runs.RunError(f"cannot open storage {shown_storage(url)}: {reason}") from None
+        raise rundir.RunError(f"cannot open storage {shown_storage(url)}: {reason}") from None
 
 
 def _check_url(url: str) -> None:
@@ -206,13 +206,13 @@ def open_study(space: Space, name: str, storage: Any, pruner: str, study_dir: Pa
         )
     except Exception as exc:  # noqa: BLE001 - a database that refuses: one line
         reason = " ".join(str(exc).split("\n")[0].split())
-        raise runs.RunError(f"cannot open study {name}: {reason}") from None
+        raise rundir.RunError(f"cannot open study {name}: {reason}") from None
     recorded = study.user_attrs.get(SPACE_ATTR)
     if recorded is None:
         if study.trials and any(study_dir.glob(f"{TRIAL_PREFIX}*")):
-            raise runs.RunError(f"study {name} has trials but no record of its space")
+            raise rundir.RunError(f"study {name} has trials but no record of its space")
         if not study.trials and any(study_dir.glob(f"{TRIAL_PREFIX}*")):
-            raise runs.RunError(
+            raise rundir.RunError(
                 f"{study_dir} holds trials of another study of that name; "
                 "choose another --study or move them away"
             )
@@ -260,14 +260,14 @@ def tune(
 
     trials_given, trials = trials, trials or space.trials
     reporter = reporter or SearchReporter()
-    study_dir = runs.RUNS_ROOT / study_name
+    study_dir = rundir.RUNS_ROOT / study_name
     # A storage given is opened first, so that a bad one leaves no empty study folder;
     # the default one is a file in that folder.
     storage = open_storage(storage_url, heartbeat) if storage_url else None
     try:
         study_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise runs.RunError(f"cannot create {study_dir}: {exc.strerror or exc}") from None
+        raise rundir.RunError(f"cannot create {study_dir}: {exc.strerror or exc}") from None
     storage_url = storage_url or default_storage(study_dir)
     if storage is None:
         storage = open_storage(storage_url, heartbeat)
@@ -323,7 +323,7 @@ def command_to_continue(
     command = f"rnncls tune {shlex.quote(source)}"
     if study_name != Path(source).stem:
         command += f" --study {shlex.quote(study_name)}"
-    if storage_url != default_storage(runs.RUNS_ROOT / study_name):
+    if storage_url != default_storage(rundir.RUNS_ROOT / study_name):
         command += f" --storage {shlex.quote(shown_storage(storage_url))}"
     if trials is not None:
         command += f" --trials {trials}"
@@ -371,12 +371,12 @@ def finish(
             f"`rnncls train --config {study_dir / BEST_CONFIG_FILE}`.\n\n"
         )
         config_text = to_toml(space.config_for(dict(best.params)))
-        runs.write_text(study_dir / BEST_CONFIG_FILE, header + config_text)
+        rundir.write_text(study_dir / BEST_CONFIG_FILE, header + config_text)
         summary.best_config = str(study_dir / BEST_CONFIG_FILE)
-        if point_latest and runs.is_run_dir(run_dir):
+        if point_latest and rundir.is_run_dir(run_dir):
             try:
-                runs.update_latest(run_dir)
-            except runs.RunError as exc:
+                rundir.update_latest(run_dir)
+            except rundir.RunError as exc:
                 status(f"warning: {exc}")
     draw_plots(study, study_dir, status)
     return summary
@@ -405,5 +405,5 @@ def draw_plots(study: Any, study_dir: Path, status: Callable[[str], None]) -> No
         figure = axes.figure if not isinstance(axes, np.ndarray) else axes.flat[0].figure
         figure.set_size_inches(8, 5)
         figure.tight_layout()
-        runs.write_with(study_dir / file_name, lambda path, f=figure: f.savefig(path, dpi=100))
+        rundir.write_with(study_dir / file_name, lambda path, f=figure: f.savefig(path, dpi=100))
         plt.close(figure)

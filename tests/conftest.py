@@ -172,6 +172,21 @@ def band_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     return TinyRun(root=root, run=run, data=write_mnist(root / "mnist"))
 
 
+def invoke(*args: object, **kwargs: Any) -> Any:
+    """``rnncls ARGS...`` in this process (Typer's CliRunner), each argument as text;
+    keyword arguments go to ``CliRunner.invoke`` (``input=`` ...)."""
+    from typer.testing import CliRunner
+
+    from rnncls.cli import app
+
+    return CliRunner().invoke(app, [str(arg) for arg in args], **kwargs)
+
+
+def sets(settings: list[str]) -> list[str]:
+    """``["a=1", "b=2"]`` as ``--set a=1 --set b=2``."""
+    return [part for setting in settings for part in ("--set", setting)]
+
+
 def assert_one_line_error(result: Any, exit_code: int, fragment: str = "") -> str:
     """A failure as the spec has it: the exit code, one `error: ...` line on stderr, no
     traceback. Returns the line."""
@@ -199,7 +214,7 @@ def write_run(
     """A run directory as training (and `rnncls tune`) leaves it, with chosen values:
     config.toml (the defaults with ``config``'s dotted keys changed), and where given
     summary.json, metrics.jsonl, a checkpoint of step ``checkpoint`` and trial.json."""
-    from rnncls import runs
+    from rnncls import checkpoints, rundir
     from rnncls.config import to_toml, with_values
     from rnncls.config_keys import Config
 
@@ -208,16 +223,16 @@ def write_run(
         section, key = dotted.split(".")
         changes.setdefault(section, {})[key] = value
     path.mkdir(parents=True, exist_ok=True)
-    (path / runs.CONFIG_FILE).write_text(to_toml(with_values(Config(), **changes)))
+    (path / rundir.CONFIG_FILE).write_text(to_toml(with_values(Config(), **changes)))
     if summary is not None:
-        runs.write_json(path / runs.SUMMARY_FILE, {"event": "done", **summary})
+        rundir.write_json(path / rundir.SUMMARY_FILE, {"event": "done", **summary})
     for record in metrics:
-        runs.append_metrics(path, {"event": "eval", **record})
+        rundir.append_metrics(path, {"event": "eval", **record})
     if checkpoint is not None:
         state = {"format": 1, "step": checkpoint}
-        runs.save_checkpoint(path, state, {"model": {"w": np.zeros(2, np.float32)}})
+        checkpoints.save_checkpoint(path, state, {"model": {"w": np.zeros(2, np.float32)}})
     if trial is not None:
-        runs.write_json(path / "trial.json", trial)
+        rundir.write_json(path / "trial.json", trial)
     return path
 
 

@@ -31,7 +31,7 @@ def config_show(
     ] = None,
 ) -> None:
     """Print the resolved configuration as TOML (itself a valid config file)."""
-    from rnncls.runs import CONFIG_FILE
+    from rnncls.rundir import CONFIG_FILE
 
     with errors():
         if run is not None:

@@ -43,7 +43,7 @@ def eval_command(
     from rnncls.data import find_data, load_split
     from rnncls.evaluate import evaluate
     from rnncls.predict import describe_model, load_classifier, run_config
-    from rnncls.runs import resolve_run
+    from rnncls.rundir import resolve_run
 
     with errors():
         at_least("--limit", limit, 1)

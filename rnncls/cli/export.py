@@ -27,7 +27,7 @@ def export(
     Through Keras's own export; prints the path written.
     """
     from rnncls.export import export_model
-    from rnncls.runs import resolve_run
+    from rnncls.rundir import resolve_run
 
     with errors():
         print(export_model(resolve_run(run), file_format, out), flush=True)

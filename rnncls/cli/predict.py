@@ -55,7 +55,7 @@ def predict(
         split_inputs,
     )
     from rnncls.predict import predict as predict_digits
-    from rnncls.runs import resolve_run
+    from rnncls.rundir import resolve_run
 
     failures: list[str] = []
     with errors():

@@ -99,13 +99,13 @@ def runs_list(
     validation and test accuracy, seconds of training, and the config keys whose values
     differ between the runs listed. `rnncls runs DIR` is the same command.
     """
-    from rnncls import runlist, runs
+    from rnncls import rundir, runlist
 
     with errors():
         if json_output and output_format not in (None, "jsonl"):
             raise ConfigError(f"--json and --format {output_format}: give one")
         shown_format = "jsonl" if json_output else output_format or "table"
-        root = folder if folder is not None else runs.RUNS_ROOT
+        root = folder if folder is not None else rundir.RUNS_ROOT
         missing = folder is None and not root.exists()  # nothing trained here yet: no failure
         listed = [] if missing else runlist.list_runs(root)
         if sort is not None or reverse:

@@ -46,7 +46,7 @@ def show_sample(
     from rnncls.plots import sample_grid, show_window
     from rnncls.predict import describe_model, load_classifier, run_config, split_inputs
     from rnncls.predict import predict as predict_digits
-    from rnncls.runs import ONNX_FILE, latest_run, resolve_run
+    from rnncls.rundir import ONNX_FILE, latest_run, resolve_run
 
     with errors():
         if run is not None and no_run:

@@ -68,7 +68,7 @@ def train(
     ] = False,
 ) -> None:
     """Train the recurrent classifier; evaluate every `eval_every` steps and on the test set."""
-    from rnncls import runs
+    from rnncls import rundir
     from rnncls.data import find_data
 
     with errors():
@@ -84,11 +84,11 @@ def train(
         }
         if resume:
             if run_dir is None:
-                run_dir = runs.newest_interrupted_run(runs.RUNS_ROOT)
+                run_dir = rundir.newest_interrupted_run(rundir.RUNS_ROOT)
                 log(f"resuming the newest interrupted run, {run_dir}")
-            if not runs.is_run_dir(run_dir):
+            if not rundir.is_run_dir(run_dir):
                 raise RunError(f"nothing to resume: {run_dir} is not a run directory")
-            saved = load_config(run_dir / runs.CONFIG_FILE)
+            saved = load_config(run_dir / rundir.CONFIG_FILE)
             cfg = resumed_config(saved, str(run_dir), config, set_ or (), flags, FLAG_SPELLINGS)
         else:
             cfg = resolve_config(config, set_, flags)

@@ -10,21 +10,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TINY_SETTINGS
+from conftest import TINY_SETTINGS, invoke, sets
 from typer.testing import CliRunner
 
 from rnncls import __version__
 from rnncls.cli import app
 
 runner = CliRunner()
-
-
-def invoke(*args, **kwargs):
-    return runner.invoke(app, [str(a) for a in args], **kwargs)
-
-
-def sets(settings):
-    return [part for setting in settings for part in ("--set", setting)]
 
 
 def test_version_and_help():
@@ -276,7 +268,7 @@ def test_resume_without_run_dir_picks_the_newest_interrupted_run(in_tmp, tiny_mn
     import os
     import time as clock
 
-    from rnncls import runs as run_files
+    from rnncls import rundir as run_files
 
     args = ["--data-dir", tiny_mnist, *sets(TINY_SETTINGS), "--quiet"]
     assert invoke("train", "--run-dir", "runs/interrupted", "--steps", "3", *args).exit_code == 0
@@ -295,7 +287,7 @@ def test_resume_without_run_dir_picks_the_newest_interrupted_run(in_tmp, tiny_mn
 def test_the_command_that_started_a_run_resumes_it_with_resume_added(in_tmp, tiny_mnist):
     """As a requeued job does: the same line plus --resume continues the run; with another
     seed it is refused before anything is touched."""
-    from rnncls import runs as run_files
+    from rnncls import rundir as run_files
 
     (in_tmp / "c.toml").write_text("[train]\nepochs = 1\n")
     line = ["train", "--config", "c.toml", *sets([*TINY_SETTINGS, "train.seed=3"])]
@@ -319,14 +311,15 @@ def test_the_command_that_started_a_run_resumes_it_with_resume_added(in_tmp, tin
 def test_which_runs_count_as_interrupted(tmp_path, summary_steps, checkpoint_step, interrupted):
     import numpy as np
 
-    from rnncls import runs as run_files
+    from rnncls import checkpoints
+    from rnncls import rundir as run_files
 
     run = tmp_path / "run"
     run.mkdir()
     (run / run_files.CONFIG_FILE).write_text("")
     if checkpoint_step is not None:
         state = {"step": checkpoint_step}
-        run_files.save_checkpoint(run, state, {"model": {"w": np.zeros(2, np.float32)}})
+        checkpoints.save_checkpoint(run, state, {"model": {"w": np.zeros(2, np.float32)}})
     if summary_steps is not None:
         run_files.write_json(run / run_files.SUMMARY_FILE, {"steps": summary_steps})
     assert run_files.is_interrupted(run) is interrupted

@@ -12,19 +12,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, write_run
+from conftest import assert_one_line_error, invoke, write_run
 from typer.testing import CliRunner
 
-from rnncls import runs
-from rnncls.cli import app, output
+from rnncls import rundir
+from rnncls.cli import output
 from rnncls.config import to_dict
 from rnncls.config_keys import Config
 
 runner = CliRunner()
-
-
-def invoke(*args: object):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture
@@ -78,7 +74,7 @@ def test_runs_lists_every_run_and_trial_once(tree: Path) -> None:
 
 
 def test_runs_without_a_folder_lists_the_runs_folder(tree: Path, monkeypatch) -> None:
-    monkeypatch.setattr(runs, "RUNS_ROOT", tree)
+    monkeypatch.setattr(rundir, "RUNS_ROOT", tree)
     result = invoke("runs")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == TABLE
@@ -196,7 +192,7 @@ def test_runs_of_a_folder_without_runs(tmp_path: Path, args: list[str], stdout: 
 
 
 def test_runs_before_any_training(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(runs, "RUNS_ROOT", tmp_path / "runs")
+    monkeypatch.setattr(rundir, "RUNS_ROOT", tmp_path / "runs")
     result = invoke("runs")
     assert (result.exit_code, result.stdout) == (0, "")
     assert result.stderr == f"no runs in {tmp_path / 'runs'} (it does not exist yet)\n"

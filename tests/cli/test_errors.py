@@ -18,17 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SETTINGS, idx_labels, make_digits, write_mnist
+from conftest import TINY_SETTINGS, idx_labels, make_digits, sets, write_mnist
 from typer.testing import CliRunner
 
-from rnncls import runs
+from rnncls import checkpoints, rundir
 from rnncls.cli import app
 
 runner = CliRunner()
-
-
-def sets(settings: list[str]) -> list[str]:
-    return [part for setting in settings for part in ("--set", setting)]
 
 
 def snapshot(folder: Path) -> dict[str, tuple]:
@@ -374,7 +370,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         patch.chdir(folder)  # runs/latest goes here, not into the checkout
         train(with_values(config, train={"steps": 3}), source, folder / "partial")
         # what a run of 6 steps killed after its checkpoint at step 3 looks like
-        runs.write_text(folder / "partial" / "config.toml", to_toml(config))
+        rundir.write_text(folder / "partial" / "config.toml", to_toml(config))
         for name in ("summary.json", "model.keras", "model.onnx"):
             (folder / "partial" / name).unlink(missing_ok=True)
         train(config, source, folder / "finished")
@@ -388,9 +384,9 @@ def copy_run(trained: dict[str, Path], which: str, into: Path) -> Path:
 
 
 def rewrite_checkpoint(run_dir: Path, change: Callable[[dict, dict], None]) -> None:
-    state, arrays = runs.load_checkpoint(run_dir)
+    state, arrays = checkpoints.load_checkpoint(run_dir)
     change(state, arrays)
-    runs.save_checkpoint(run_dir, state, arrays)
+    checkpoints.save_checkpoint(run_dir, state, arrays)
 
 
 def raw_checkpoint(run_dir: Path, state_text: str) -> None:
@@ -590,7 +586,7 @@ def full_disk(monkeypatch: pytest.MonkeyPatch, target: str) -> Iterator[list[Pat
     """Make every atomic write of a file named ``target`` fail with ENOSPC half-way, after
     some bytes reached its temporary file, as a full disk does. Yields the temporary
     paths that were used, to check they are gone."""
-    real = runs.atomic_path
+    real = rundir.atomic_path
     used: list[Path] = []
 
     @contextmanager
@@ -603,9 +599,9 @@ def full_disk(monkeypatch: pytest.MonkeyPatch, target: str) -> Iterator[list[Pat
                     handle.write(b"\0" * 100)
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(runs, "atomic_path", failing)
+    monkeypatch.setattr(rundir, "atomic_path", failing)
     yield used
-    monkeypatch.setattr(runs, "atomic_path", real)
+    monkeypatch.setattr(rundir, "atomic_path", real)
 
 
 @pytest.mark.parametrize(
@@ -623,14 +619,14 @@ def test_full_disk_keeps_the_last_good_version(workspace, trained, monkeypatch, 
     assert used, f"{target} was never written"
     assert_one_error_line(code, 1, out, err, [f"cannot write run/{target}", "No space left"])
     assert (run_dir / target).read_bytes() == original
-    assert runs.temporary_files(run_dir) == []
+    assert rundir.temporary_files(run_dir) == []
     assert all(not path.exists() for path in used)
     assert json.loads((run_dir / "summary.json").read_text())["steps"] in (6, 9)
     # once there is room again, the same command finishes the run
     code, out, err = run_cli([*resume[:-3], "--json", *resume[-2:]])
     assert code == 0, err
     assert json.loads(out.splitlines()[-1])["steps"] == 9
-    assert runs.load_checkpoint(run_dir)[0]["step"] == 9
+    assert checkpoints.load_checkpoint(run_dir)[0]["step"] == 9
 
 
 @pytest.mark.tensorflow
@@ -649,8 +645,8 @@ def test_full_disk_on_a_fresh_run_keeps_the_first_checkpoint(workspace, monkeypa
     args = ["train", "--run-dir", "run", "--quiet", "--data-dir", workspace / "mnist"]
     code, out, err = run_cli([*args, *sets(TINY_SETTINGS)])
     assert_one_error_line(code, 1, out, err, ["cannot write run/checkpoint.npz", "No space"])
-    assert runs.load_checkpoint(workspace / "run")[0]["step"] == 3
-    assert runs.temporary_files(workspace / "run") == []
+    assert checkpoints.load_checkpoint(workspace / "run")[0]["step"] == 3
+    assert rundir.temporary_files(workspace / "run") == []
     assert not (workspace / "run" / "summary.json").exists()
 
 

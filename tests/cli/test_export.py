@@ -10,7 +10,7 @@ import pytest
 from conftest import TinyRun, assert_one_line_error, make_digits
 from typer.testing import CliRunner
 
-from rnncls import runs
+from rnncls import rundir
 from rnncls.cli import app
 from rnncls.predict import OnnxClassifier, load_classifier
 
@@ -66,7 +66,7 @@ def test_export_errors(tiny_run: TinyRun, tmp_path: Path) -> None:
 
 
 def test_every_run_has_its_training_curves(tiny_run: TinyRun) -> None:
-    picture = tiny_run.run / runs.CURVES_FILE
+    picture = tiny_run.run / rundir.CURVES_FILE
     assert picture.read_bytes().startswith(b"\x89PNG")
 
 
@@ -77,7 +77,7 @@ def test_a_failed_plot_is_a_warning_not_a_lost_run(
     from rnncls.train import draw_curves
 
     run = tiny_run.copy(tmp_path / "run")
-    (run / runs.CURVES_FILE).unlink()
+    (run / rundir.CURVES_FILE).unlink()
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no fonts today")
@@ -86,7 +86,7 @@ def test_a_failed_plot_is_a_warning_not_a_lost_run(
     messages: list[str] = []
     draw_curves(run, messages.append)
     assert messages == ["warning: could not draw the training curves (no fonts today)"]
-    assert not (run / runs.CURVES_FILE).exists()
+    assert not (run / rundir.CURVES_FILE).exists()
 
 
 def test_curves_from_metrics(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_export_onto_a_full_disk_names_the_file(
     def full_disk(source: str, target: str) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(runs.os, "replace", full_disk)
+    monkeypatch.setattr(rundir.os, "replace", full_disk)
     args = ["export", "--run", str(tiny_run.run), "--format", "onnx", "--out", str(out)]
     result = runner.invoke(app, args)
     line = assert_one_line_error(result, 1, f"cannot write {out}: No space left on device")
@@ -167,7 +167,7 @@ def test_every_network_trains_exports_evaluates_and_predicts(tmp_path, monkeypat
     np.testing.assert_array_equal(onnx_logits.argmax(1), keras_logits.argmax(1))
     evaluated = runner.invoke(app, ["eval", "--run", run, "--data-dir", data, "--json"])
     assert evaluated.exit_code == 0, evaluated.output
-    summary = runs.read_summary(run)
+    summary = rundir.read_summary(run)
     assert json.loads(evaluated.stdout)["accuracy"] == summary["test_accuracy"]
     predicted = runner.invoke(app, ["predict", "--run", run, "--data-dir", data, "-f", "jsonl"])
     assert predicted.exit_code == 0, predicted.output

@@ -41,7 +41,7 @@ from rnncls.predict import (
     softmax,
     split_inputs,
 )
-from rnncls.runs import RunError
+from rnncls.rundir import RunError
 
 runner = CliRunner()
 TEST_IMAGES, TEST_LABELS = make_digits(40, seed=1)  # what write_mnist puts in t10k

@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, write_run
+from conftest import assert_one_line_error, invoke, write_run
 from typer.testing import CliRunner
 
-from rnncls.cli import app
 from rnncls.config import load_config, to_dict
 
 pytestmark = pytest.mark.tensorflow
@@ -53,10 +52,6 @@ def write_space(
     base = TINY_BASE.format(steps=steps, eval_every=eval_every)
     path.write_text(f'{base}\n[space]\n{space}\n\n[tune]\npruner = "{pruner}"\n')
     return path
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def json_lines(text: str) -> list[dict]:
@@ -360,9 +355,9 @@ def test_ctrl_c_ends_a_worker_with_its_trial_failed_not_running(tmp_path, tiny_m
     ],
 )
 def test_the_command_that_continues_a_study(in_tmp, study, storage, extra, expected):
-    from rnncls import runs, tune
+    from rnncls import rundir, tune
 
-    url = storage or tune.default_storage(runs.RUNS_ROOT / study)
+    url = storage or tune.default_storage(rundir.RUNS_ROOT / study)
     assert tune.command_to_continue("configs/space.toml", study, url, **extra) == expected
 
 
@@ -374,7 +369,7 @@ def test_dead_workers_trials_get_a_trial_json_where_their_folders_are_here(tmp_p
 
     from optuna.trial import TrialState
 
-    from rnncls import runs
+    from rnncls import rundir
     from rnncls import trials as trial_records
 
     def a_trial(number, folder, state=TrialState.FAIL):
@@ -397,11 +392,11 @@ def test_dead_workers_trials_get_a_trial_json_where_their_folders_are_here(tmp_p
         a_trial(4, tmp_path / "trial-4"),  # on another machine
         a_trial(5, None),  # a surplus trial, which had no folder
     ]
-    runs.claim_run_dir(held, fresh=False)
+    rundir.claim_run_dir(held, fresh=False)
     try:
         trial_records.record_dead_trials(trials, "s")
     finally:
-        runs.release_run_dir(held)
+        rundir.release_run_dir(held)
     assert json.loads((dead / "trial.json").read_text()) == {
         "study": "s",
         "number": 0,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SETTINGS, assert_one_line_error
+from conftest import TINY_SETTINGS, assert_one_line_error, sets
 
-from rnncls import runs
+from rnncls import checkpoints, rundir
 from rnncls.config import load_config
 from rnncls.data import find_data
 
@@ -36,10 +36,6 @@ TWO_CPU_DEVICES = (
 )
 # What a test waits at most for a process: it guards against a hang, it times nothing.
 HANG_GUARD_SECONDS = 300
-
-
-def sets(settings: list[str]) -> list[str]:
-    return [part for setting in settings for part in ("--set", setting)]
 
 
 def free_ports(count: int) -> list[int]:
@@ -83,7 +79,7 @@ def done_event(out: str) -> dict:
 
 
 def model_arrays(run_dir: Path) -> dict[str, np.ndarray]:
-    return runs.load_checkpoint(run_dir)[1]["model"]
+    return checkpoints.load_checkpoint(run_dir)[1]["model"]
 
 
 def assert_same_model(run: Path, reference: Path) -> None:
@@ -225,7 +221,7 @@ def test_two_workers_train_one_model_written_by_the_chief_and_resume(workspace, 
         assert code == 0, err
     # one run, its files written once, by the chief
     assert [m["step"] for m in map(json.loads, (run_dir / "metrics.jsonl").open())] == [3]
-    assert {p.name for p in run_dir.iterdir()} == set(runs.RUN_FILES) - {runs.TRIAL_FILE}
+    assert {p.name for p in run_dir.iterdir()} == set(rundir.RUN_FILES) - {rundir.TRIAL_FILE}
     assert (workspace / "runs" / "latest").resolve() == run_dir.resolve()
     assert list((workspace / "tmp").glob("rnncls-worker-*")) == []  # the worker's, removed
     chief_done, worker_done = (done_event(out) for _, out, _ in results)
@@ -250,7 +246,7 @@ def test_a_killed_worker_stops_the_chief_with_one_error_line(workspace):
     settings = [*SETTINGS, "train.distribute=multi_worker", "train.steps=1000000"]
     args = ["--run-dir", run_dir, "--data-dir", workspace / "mnist", "--quiet", *sets(settings)]
     chief, worker = start_workers(workspace, *args)
-    while runs.checkpoint_step(run_dir) is None and chief.poll() is None:
+    while rundir.checkpoint_step(run_dir) is None and chief.poll() is None:
         time.sleep(0.1)  # both train: the chief has written a checkpoint
     worker.send_signal(signal.SIGKILL)
     killed = time.monotonic()

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_SETTINGS, write_mnist
+from conftest import TINY_SETTINGS, sets, write_mnist
 
-from rnncls import runs
+from rnncls import checkpoints, rundir
 
 # Big enough that the 200 steps take a few seconds on a CPU, so kills and signals land
 # while training runs (about 15 ms a step on 2 cores), and small enough to stay cheap.
@@ -35,10 +35,6 @@ SETTINGS = [
 # The kill moments are random, but the same on every run of the test; set
 # RNNCLS_KILL_SEED to try other moments.
 KILL_SEED = int(os.environ.get("RNNCLS_KILL_SEED", "20240605"))
-
-
-def sets(settings: list[str]) -> list[str]:
-    return [part for setting in settings for part in ("--set", setting)]
 
 
 def start(*args: str | Path, cwd: Path, data: Path, stderr: Path | None = None) -> subprocess.Popen:
@@ -61,7 +57,7 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str, s
 
 def checkpoint_step(run_dir: Path) -> int | None:
     """The step of the run's checkpoint (written atomically, so safe to read any time)."""
-    loaded = runs.load_checkpoint(run_dir) if run_dir.is_dir() else None
+    loaded = checkpoints.load_checkpoint(run_dir) if run_dir.is_dir() else None
     return None if loaded is None else loaded[0]["step"]
 
 
@@ -78,8 +74,8 @@ def wait_for_step(process: subprocess.Popen, run_dir: Path, above: int | None) -
 def different_arrays(run_a: Path, run_b: Path) -> list[str]:
     """The checkpoint arrays whose bits differ between two runs, by group and name (model,
     optimizer, random-number state, early stopping's best weights)."""
-    state_a, arrays_a = runs.load_checkpoint(run_a)
-    state_b, arrays_b = runs.load_checkpoint(run_b)
+    state_a, arrays_a = checkpoints.load_checkpoint(run_a)
+    state_b, arrays_b = checkpoints.load_checkpoint(run_b)
     assert state_a["step"] == state_b["step"]
     assert arrays_a.keys() == arrays_b.keys()
     assert {"model", "optimizer"} <= arrays_a.keys()
@@ -105,7 +101,7 @@ def assert_same_run(run: Path, reference: Path) -> None:
     summary, expected = (json.loads((r / "summary.json").read_text()) for r in (run, reference))
     assert summary["steps"] == expected["steps"] == 200
     assert summary["test_loss"] == expected["test_loss"]
-    assert runs.temporary_files(run) == []
+    assert rundir.temporary_files(run) == []
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +143,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_weights(workspace,
     for attempt in range(1 + len(targets)):
         before = checkpoint_step(run_dir)
         # What a user would type: --resume once the run exists, else start it again.
-        args = ["--resume"] if runs.is_run_dir(run_dir) else sets(SETTINGS)
+        args = ["--resume"] if rundir.is_run_dir(run_dir) else sets(SETTINGS)
         process = start("--run-dir", run_dir, "--quiet", *args, cwd=workspace, data=data)
         if attempt == 0:
             time.sleep(rng.uniform(0.3, 4.0))  # start-up, or early training
@@ -211,7 +207,7 @@ def test_sigint_and_sigterm_save_a_checkpoint_and_say_how_to_resume(workspace, r
         assert 0 < step < 200 and step == checkpoint_step(run_dir)
         assert Path(match.group(3)) == run_dir
         assert not (run_dir / "summary.json").exists()
-        assert runs.temporary_files(run_dir) == []
+        assert rundir.temporary_files(run_dir) == []
         commands[name] = match.group(2).split()[2:]
     # the command each printed, run as printed, finishes its run to the same weights
     resumed = [
@@ -245,11 +241,11 @@ def test_leftover_temporary_files_are_ignored_and_removed(in_tmp, tiny_mnist):
     ]
     for path in leftovers:
         path.write_bytes(b"half written")
-    assert runs.temporary_files(run_dir) == sorted(leftovers)
-    assert runs.load_checkpoint(run_dir)[0]["step"] == 3  # the real checkpoint still reads
+    assert rundir.temporary_files(run_dir) == sorted(leftovers)
+    assert checkpoints.load_checkpoint(run_dir)[0]["step"] == 3  # the real checkpoint still reads
     result = train(config, source, run_dir, resume=True)
     assert result.steps == 6
-    assert runs.temporary_files(run_dir) == []
+    assert rundir.temporary_files(run_dir) == []
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
 
 
@@ -300,8 +296,8 @@ def test_a_run_directory_in_use_is_refused(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from rnncls import runs; "
-            f"runs.claim_run_dir(Path({str(run_dir)!r}), fresh=True); print('held', flush=True); "
+            "import sys; from pathlib import Path; from rnncls import rundir; "
+            f"rundir.claim_run_dir(Path({str(run_dir)!r}), fresh=True); print('held', flush=True); "
             "sys.stdin.read()",
         ],
         stdin=subprocess.PIPE,
@@ -310,13 +306,13 @@ def test_a_run_directory_in_use_is_refused(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(runs.RunError, match="in use by another training"):
-            runs.claim_run_dir(run_dir, fresh=False)
+        with pytest.raises(rundir.RunError, match="in use by another training"):
+            rundir.claim_run_dir(run_dir, fresh=False)
     finally:
         holder.kill()
         holder.wait()
-    assert runs.claim_run_dir(run_dir, fresh=False) == run_dir
-    runs.release_run_dir(run_dir)
+    assert rundir.claim_run_dir(run_dir, fresh=False) == run_dir
+    rundir.release_run_dir(run_dir)
 
 
 @pytest.mark.slow
@@ -338,6 +334,6 @@ def test_two_trainings_at_once_do_not_disturb_each_other(tmp_path):
     assert done[0]["test_loss"] == done[1]["test_loss"]
     assert (tmp_path / "runs" / "latest").resolve() in {d.resolve() for d in run_dirs}
     for run_dir in run_dirs:
-        assert runs.temporary_files(run_dir) == []
+        assert rundir.temporary_files(run_dir) == []
         assert (run_dir / "model.keras").is_file()
     assert [p.name for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")] == []

@@ -12,7 +12,7 @@ from PIL import Image
 
 from rnncls import plots
 from rnncls.errors import ConfigError
-from rnncls.runs import RunError
+from rnncls.rundir import RunError
 
 # Grey levels no figure draws on its own (white paper, black text, anti-aliased edges
 # are rarely exactly these), each filling a whole digit.

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import write_run
 
-from rnncls import runlist, runs
+from rnncls import rundir, runlist
 from rnncls.config import to_dict
 from rnncls.config_keys import Config
 from rnncls.errors import ConfigError
-from rnncls.runs import RunError
+from rnncls.rundir import RunError
 
 FINISHED_A = {
     "steps": 1200,
@@ -130,7 +130,7 @@ def test_the_config_keys_that_differ(tree: Path) -> None:
 def test_a_key_one_run_lacks_differs(tmp_path: Path) -> None:
     write_run(tmp_path / "a")
     future = write_run(tmp_path / "b")  # a key this version does not know: read as written
-    with open(future / runs.CONFIG_FILE, "a") as handle:
+    with open(future / rundir.CONFIG_FILE, "a") as handle:
         handle.write("\n[search]\nbudget = 3\n")
     listed = runlist.list_runs(tmp_path)
     assert listed[1].config["search.budget"] == 3
@@ -150,7 +150,7 @@ def test_true_is_not_one_and_one_is_one_point_zero() -> None:
 def test_the_config_is_resolved_so_older_runs_compare(tmp_path: Path) -> None:
     run = tmp_path / "r"
     run.mkdir()
-    (run / runs.CONFIG_FILE).write_text("[model]\nhidden_units = 32\n")  # older: fewer keys
+    (run / rundir.CONFIG_FILE).write_text("[model]\nhidden_units = 32\n")  # older: fewer keys
     (config,) = [r.config for r in runlist.list_runs(tmp_path)]
     assert config["model.hidden_units"] == 32 and config["model.cell"] == "lstm"
     assert list(config) == [f"{s}.{k}" for s, values in to_dict(Config()).items() for k in values]
@@ -159,7 +159,7 @@ def test_the_config_is_resolved_so_older_runs_compare(tmp_path: Path) -> None:
 def test_a_config_that_cannot_be_read_gives_no_keys(tmp_path: Path) -> None:
     run = tmp_path / "r"
     run.mkdir()
-    (run / runs.CONFIG_FILE).write_text("[model\n")
+    (run / rundir.CONFIG_FILE).write_text("[model\n")
     (listed,) = runlist.list_runs(tmp_path)
     assert (listed.name, listed.state, listed.config) == ("r", "failed", {})
 
@@ -272,16 +272,16 @@ def test_the_state_of_a_run(tmp_path: Path, files: dict, locked: bool, expected:
 )
 def test_a_damaged_summary_is_no_summary(tmp_path: Path, content: str, expected: str) -> None:
     run = write_run(tmp_path / "r", checkpoint=None if expected == "failed" else 40)
-    (run / runs.SUMMARY_FILE).write_text(content)
+    (run / rundir.SUMMARY_FILE).write_text(content)
     found = runlist.read_run(run, "r")
     assert (found.state_text, found.test_accuracy) == (expected, None)
 
 
 def test_a_damaged_trial_file_is_no_trial(tmp_path: Path) -> None:
     run = write_run(tmp_path / "r", checkpoint=40)
-    (run / runs.TRIAL_FILE).write_text('{"state": "pru')
+    (run / rundir.TRIAL_FILE).write_text('{"state": "pru')
     assert runlist.read_run(run, "r").state_text == "interrupted at step 40"
-    (run / runs.TRIAL_FILE).write_text('["pruned"]')
+    (run / rundir.TRIAL_FILE).write_text('["pruned"]')
     assert runlist.read_run(run, "r").state_text == "interrupted at step 40"
 
 
@@ -334,17 +334,17 @@ def test_validation_accuracy_comes_from_the_summary_else_the_metrics(
 
 def test_metrics_cut_short_or_without_accuracy(tmp_path: Path) -> None:
     run = write_run(tmp_path / "r", metrics=[{"step": 50, "eval_accuracy": 0.77}])
-    with open(run / runs.METRICS_FILE, "a") as handle:
+    with open(run / rundir.METRICS_FILE, "a") as handle:
         handle.write('{"step": 100, "eval_acc')  # a kill mid-line
     assert runlist.read_run(run, "r").validation_accuracy == 0.77
-    (run / runs.METRICS_FILE).write_text('{"step": 100}\n')
+    (run / rundir.METRICS_FILE).write_text('{"step": 100}\n')
     assert runlist.read_run(run, "r").validation_accuracy is None
-    (run / runs.METRICS_FILE).write_text('{"step": 100, "eval_accuracy": "0.9"}\n[1]\n')
+    (run / rundir.METRICS_FILE).write_text('{"step": 100, "eval_accuracy": "0.9"}\n[1]\n')
     assert runlist.read_run(run, "r").validation_accuracy is None
-    (run / runs.METRICS_FILE).write_bytes(b'{"step": 100, "eval_accuracy": 0.9}\n\xff\n')
+    (run / rundir.METRICS_FILE).write_bytes(b'{"step": 100, "eval_accuracy": 0.9}\n\xff\n')
     assert runlist.read_run(run, "r").validation_accuracy is None  # not text: not read
-    (run / runs.METRICS_FILE).unlink()
-    (run / runs.METRICS_FILE).mkdir()
+    (run / rundir.METRICS_FILE).unlink()
+    (run / rundir.METRICS_FILE).mkdir()
     assert runlist.read_run(run, "r").validation_accuracy is None
 
 

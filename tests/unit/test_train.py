@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import TINY_SETTINGS, make_digits, reporter_of
 
-from rnncls import runs
+from rnncls import checkpoints, rundir
 from rnncls.config import load_config, with_values
 from rnncls.data import find_data
 from rnncls.train import train
@@ -25,7 +25,7 @@ TINY = load_config(overrides=TINY_SETTINGS)
 
 
 def checkpoint_arrays(run_dir):
-    state, arrays = runs.load_checkpoint(run_dir)
+    state, arrays = checkpoints.load_checkpoint(run_dir)
     return state, arrays
 
 
@@ -140,7 +140,7 @@ def test_existing_run_is_not_overwritten_without_force(in_tmp, tiny_mnist):
     source = find_data(tiny_mnist)
     train(TINY, source, in_tmp / "r")
     before = (in_tmp / "r" / "summary.json").read_bytes()
-    with pytest.raises(runs.RunError, match="already holds a run"):
+    with pytest.raises(rundir.RunError, match="already holds a run"):
         train(TINY, source, in_tmp / "r")
     assert (in_tmp / "r" / "summary.json").read_bytes() == before
     other = with_values(TINY, train={"seed": 9})
@@ -248,7 +248,7 @@ def test_a_run_of_the_first_release_resumes_to_the_same_weights(in_tmp, tiny_mni
     source = find_data(tiny_mnist)
     train(TINY, source, in_tmp / "straight")
     train(with_values(TINY, train={"steps": 3}), source, in_tmp / "old")
-    state, arrays = runs.load_checkpoint(in_tmp / "old")
+    state, arrays = checkpoints.load_checkpoint(in_tmp / "old")
     model = build_model(TINY.model)
     optimizer = build_optimizer(TINY.train, 6)
     optimizer.build(model.trainable_variables)
@@ -258,7 +258,7 @@ def test_a_run_of_the_first_release_resumes_to_the_same_weights(in_tmp, tiny_mni
     }
     del state["version"], state["best_step"], state["stopped_early"]
     old_arrays = {g: {f"{i:04d}": a for i, a in enumerate(v)} for g, v in by_position.items()}
-    runs.save_checkpoint(in_tmp / "old", state, old_arrays)
+    checkpoints.save_checkpoint(in_tmp / "old", state, old_arrays)
     keras.backend.clear_session()
     resumed = train(TINY, source, in_tmp / "old", resume=True)
     assert resumed.steps == 6
@@ -275,7 +275,7 @@ def test_a_checkpoint_of_another_network_is_one_line_naming_a_variable(in_tmp, t
     config_path = in_tmp / "r" / "config.toml"
     config_path.write_text(config_path.read_text().replace('cell = "lstm"', 'cell = "gru"'))
     gru = with_values(load_config(config_path), train={"steps": 6})
-    with pytest.raises(runs.RunError, match="does not fit this model: model variable gru/"):
+    with pytest.raises(rundir.RunError, match="does not fit this model: model variable gru/"):
         train(gru, source, in_tmp / "r", resume=True)
 
 
@@ -296,7 +296,7 @@ def test_calls_cut_short_for_progress_change_no_float(in_tmp, tiny_mnist, monkey
     ]
     assert cut.test_loss == whole.test_loss
     assert_same_checkpoints(in_tmp / "whole", in_tmp / "cut")
-    assert runs.read_metrics(in_tmp / "cut") == runs.read_metrics(in_tmp / "whole")
+    assert rundir.read_metrics(in_tmp / "cut") == rundir.read_metrics(in_tmp / "whole")
 
 
 def test_a_stop_between_evaluations_resumes_to_the_same_run(in_tmp, tiny_mnist, monkeypatch):
@@ -317,10 +317,10 @@ def test_a_stop_between_evaluations_resumes_to_the_same_run(in_tmp, tiny_mnist, 
 
     with pytest.raises(TrainingInterrupted, match=r"stopped at step 8 \(SIGTERM\)"):
         train(config, source, in_tmp / "cut", reporter=reporter_of(progress=stop_at_step_8))
-    assert runs.load_checkpoint(in_tmp / "cut")[0]["step"] == 8
+    assert checkpoints.load_checkpoint(in_tmp / "cut")[0]["step"] == 8
     train(config, source, in_tmp / "cut", resume=True)
     assert_same_checkpoints(in_tmp / "whole", in_tmp / "cut")
-    assert runs.read_metrics(in_tmp / "cut") == runs.read_metrics(in_tmp / "whole")
+    assert rundir.read_metrics(in_tmp / "cut") == rundir.read_metrics(in_tmp / "whole")
 
 
 def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(
@@ -350,4 +350,4 @@ def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(
         "\nSIGINT: stopping at the next step with a checkpoint; Ctrl-C again to stop at once\n"
         in acknowledged
     )
-    assert runs.load_checkpoint(in_tmp / "r")[0]["step"] == 6
+    assert checkpoints.load_checkpoint(in_tmp / "r")[0]["step"] == 6

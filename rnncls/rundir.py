@@ -12,9 +12,9 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -351,27 +351,6 @@ def resolve_run(path: str | os.PathLike | None, root: Path = RUNS_ROOT) -> Path:
 # ---------------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(
-    run_dir: Path, state: dict[str, Any], arrays: dict[str, dict[str, np.ndarray]]
-) -> None:
-    """Write the training state atomically: ``state`` is JSON-able scalars (format
-    version, step, loss sums, timings); ``arrays`` maps a group ("model", "optimizer",
-    ...) to its variables by name."""
-    payload: dict[str, np.ndarray] = {"state": np.array(json.dumps(state))}
-    for group, named in arrays.items():
-        for name, value in named.items():
-            payload[f"{group}/{name}"] = np.asarray(value)
-
-    def writer(temporary: Path) -> None:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **payload)
-
-    write_with(run_dir / CHECKPOINT_FILE, writer)
-
-
-Arrays = dict[str, dict[str, np.ndarray]]
-
-
 def checkpoint_step(run_dir: Path) -> int | None:
     """The step of a run's checkpoint (its state alone is read), None without one."""
     path = run_dir / CHECKPOINT_FILE
@@ -383,17 +362,75 @@ def checkpoint_step(run_dir: Path) -> int | None:
     return step if isinstance(step, int) else None
 
 
-def is_interrupted(run_dir: Path) -> bool:
-    """A run with steps still to go: no summary yet, or a summary of fewer steps than
-    its checkpoint has (a finished run continued to more steps, then stopped)."""
-    summary_path = run_dir / SUMMARY_FILE
-    if not summary_path.exists():
-        return True
+# ---------------------------------------------------------------------- a run's state
+
+# trial.json's states (written by ``rnncls tune``), as a run's state names them.
+TRIAL_STATES = {"complete": "finished", "pruned": "pruned", "failed": "failed"}
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What :func:`run_state` finds: the state, the step of "interrupted at step N" and
+    "pruned at step N", the checkpoint's step, and the summary when it tells of the
+    run's last step."""
+
+    state: str  # running, finished, pruned, failed or interrupted
+    step: int | None = None
+    checkpoint: int | None = None
+    summary: dict[str, Any] | None = None
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file; None where it is missing, damaged or not an object."""
     try:
-        finished_at = json.loads(summary_path.read_text(encoding="utf-8")).get("steps")
-    except (OSError, json.JSONDecodeError):
-        return True
-    return checkpoint_step(run_dir) not in (None, finished_at)
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def run_state(run_dir: Path) -> RunState:
+    """The one rule for a run's state (``rnncls runs`` shows it, ``train --resume``
+    without ``--run-dir`` picks by it); the first that applies:
+
+    - ``running``: a training holds the run directory's lock (:func:`is_locked`);
+    - ``finished``: a summary that is not older than the checkpoint (a finished run
+      continued to more steps, then stopped, is no longer finished; a failed or pruned
+      trial resumed to its end with ``rnncls train --resume`` is);
+    - a search trial (a ``trial.json``) has the state its trial records: ``complete`` is
+      ``finished``, ``pruned`` is ``pruned`` at the trial's step (else the checkpoint's),
+      ``failed`` is ``failed``, and ``running`` with no lock held is ``failed`` (its
+      worker died);
+    - ``interrupted`` at the checkpoint's step: a checkpoint and no summary of it;
+    - ``failed``: neither a checkpoint nor a summary.
+    """
+    checkpoint = checkpoint_step(run_dir)
+    summary = read_json_object(run_dir / SUMMARY_FILE)
+    if summary is not None and checkpoint not in (None, summary.get("steps")):
+        summary = None
+    if is_locked(run_dir):  # a training in it makes more steps than any summary says
+        return RunState("running", checkpoint=checkpoint)
+    if summary is not None:
+        return RunState("finished", checkpoint=checkpoint, summary=summary)
+    trial = read_json_object(run_dir / TRIAL_FILE) or {}
+    if trial.get("state") == "running":
+        return RunState("failed", checkpoint=checkpoint)
+    state = TRIAL_STATES.get(trial.get("state"))  # type: ignore[arg-type]
+    if state == "pruned":
+        step = trial.get("step")
+        step_known = isinstance(step, int) and not isinstance(step, bool)
+        return RunState(state, step if step_known else checkpoint, checkpoint)
+    if state is not None:
+        return RunState(state, checkpoint=checkpoint)
+    if checkpoint is not None:
+        return RunState("interrupted", checkpoint, checkpoint)
+    return RunState("failed")
+
+
+def is_interrupted(run_dir: Path) -> bool:
+    """A run with steps still to go, which ``train --resume`` can continue: any state but
+    finished."""
+    return run_state(run_dir).state != "finished"
 
 
 def newest_interrupted_run(root: Path = RUNS_ROOT) -> Path:
@@ -408,40 +445,6 @@ def newest_interrupted_run(root: Path = RUNS_ROOT) -> Path:
     if not candidates:
         raise RunError(f"no interrupted run to resume in {root}/; pass --run-dir")
     return max(candidates, key=lambda path: path.stat().st_mtime)
-
-
-def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Arrays] | None:
-    """The last checkpoint of a run (its state, and its arrays by group and name, the
-    names in sorted order), or None when it has none yet."""
-    path = run_dir / CHECKPOINT_FILE
-    if not path.exists():
-        return None
-    try:
-        if not zipfile.is_zipfile(path):
-            raise ValueError("not an npz archive")
-        with np.load(path, allow_pickle=False) as archive:
-            state = json.loads(str(archive["state"]))
-            arrays: Arrays = {}
-            for key in sorted(k for k in archive.files if k != "state"):
-                group, _, name = key.partition("/")
-                arrays.setdefault(group, {})[name] = archive[key]
-        _check_state(state)
-    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same error
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise RunError(f"checkpoint {path} is damaged: {reason}") from None
-    return state, arrays
-
-
-def _check_state(state: Any) -> None:
-    if not isinstance(state, dict):
-        raise ValueError("its state is not a JSON object")
-    step = state.get("step")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"its step is {step!r}, not a count")
-    for key in ("loss_sum", "loss_count", "train_seconds"):
-        value = state.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"its {key} is {value!r}, not a number")
 
 
 # ---------------------------------------------------------------------- metrics
