@@ -9,7 +9,7 @@ ifneq ($(wildcard $(SHARED_MNIST)),)
 export RNNCLS_DATA_DIR ?= $(SHARED_MNIST)
 endif
 
-.PHONY: install lock test test-fast lint format run bench mutate clean
+.PHONY: install lock test test-fast lint format run bench bench-serve mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ run: ## the seed's experiment: 1200 steps on MNIST
 bench: ## rnncls against a PyTorch reference, side by side (needs the bench extra)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
+
+bench-serve: ## a load test of rnncls serve on loopback (1, 8 and 32 clients; 2 minutes)
+	$(BIN)/python bench/serve_load.py
 
 clean:
 	rm -rf runs mutants sample.png .pytest_cache .ruff_cache build dist *.egg-info

@@ -8,6 +8,7 @@ mode. Pillow and numpy only: no TensorFlow, no matplotlib.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +25,33 @@ TEXT_RAMP = " .:-=+*#%@"  # dark to light, for the terminal rendering
 
 def read_image(path: Path) -> np.ndarray:
     """A PNG or JPEG (or any picture Pillow reads) as uint8 (28, 28), MNIST style."""
+    return decode_image(path, str(path))
+
+
+def decode_image(source: Path | bytes, name: str, max_pixels: int | None = None) -> np.ndarray:
+    """A picture from a file or from bytes (an upload) as uint8 (28, 28), MNIST style.
+
+    With ``max_pixels`` a larger picture is refused from its header alone, before any
+    pixel is decoded: a small PNG can declare 20,000 x 20,000 pixels (a decompression
+    bomb), which would take gigabytes to decode.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as picture:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as picture:
+            width, height = picture.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise InputError(
+                    f"{name}: a picture of {width} x {height} pixels; "
+                    f"at most {max_pixels:,} pixels are read"
+                )
             picture.load()
             grey = grey_levels(picture)
     except UnidentifiedImageError:
-        raise InputError(f"{path}: not an image (PNG or JPEG) and not a .npy array") from None
+        raise InputError(f"{name}: not an image (PNG or JPEG) and not a .npy array") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise InputError(f"{path}: cannot read the image ({exc})") from None
-    return to_mnist(grey, str(path))
+        raise InputError(f"{name}: cannot read the image ({exc})") from None
+    return to_mnist(grey, name)
 
 
 def grey_levels(picture: Any) -> np.ndarray:

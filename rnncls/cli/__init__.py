@@ -10,7 +10,7 @@ from __future__ import annotations
 
 # The submodules themselves, not their functions: a function named like its module (train,
 # tune, predict, export) would hide the module behind it (`rnncls.cli.train`).
-from rnncls.cli import config, eval, export, predict, runs, sample, train, tune
+from rnncls.cli import config, eval, export, predict, runs, sample, serve, train, tune
 from rnncls.cli.main import app, run
 
 app.command()(train.train)
@@ -19,6 +19,7 @@ app.command("eval")(eval.eval_command)
 app.command()(predict.predict)
 app.command("show-sample")(sample.show_sample)
 app.command()(export.export)
+app.command()(serve.serve)
 app.add_typer(config.config_app, name="config")
 app.add_typer(runs.runs_app, name="runs")
 

@@ -92,3 +92,21 @@ def test_bench_smoke_run_reports_every_field(tmp_path):
             if contender != "rnncls":
                 assert torch_run["errors"] == [] and torch_run["ms_per_step_median"] > 0
         assert f"Network of `{name}`" in report["table"]
+
+
+def test_serve_load_smoke_run_reports_every_level_and_the_memory(tmp_path, band_run):
+    """bench/serve_load.py against a real `rnncls serve` process, a few requests a level."""
+    out = tmp_path / "serve.json"
+    command = [sys.executable, str(ROOT / "bench" / "serve_load.py"), "--smoke", "--json"]
+    command += ["--run", str(band_run.run), "--data-dir", str(band_run.data), "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert json.loads(out.read_text()) == report
+    assert [level["clients"] for level in report["levels"]] == [1, 8, 32]
+    for level in report["levels"]:
+        assert level["requests"] == 40 and level["errors"] == 0
+        assert 0 < level["p50_ms"] <= level["p99_ms"]
+    assert report["errors"] == 0 and report["in_process_calls_per_second"] > 0
+    assert list(report["memory_mb"]) == ["after warm-up", "after the levels", "after 100 more"]
+    assert all(20 < mb < 5_000 for mb in report["memory_mb"].values())

@@ -162,3 +162,13 @@ def test_the_key_table_names_every_config_key_in_its_sections_row() -> None:
     for section, names in expected.items():
         missing = [key for key in names if f"`{key}`" not in rows[section]]
         assert missing == [], f"[{section}] row lacks {missing}"
+
+
+def test_the_architecture_page_names_every_module() -> None:
+    """docs/ARCHITECTURE.md's tree has a line for each module: a new one must be placed
+    there too."""
+    package = README.parent / "rnncls"
+    page = (README.parent / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    modules = [*package.glob("*.py"), *package.glob("cli/*.py")]
+    assert len(modules) > 30
+    assert [m.name for m in modules if not re.search(rf"\b{re.escape(m.name)}\b", page)] == []

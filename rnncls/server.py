@@ -1,0 +1,435 @@
+"""``rnncls serve``: a run's ONNX model over HTTP, and the page where you draw a digit.
+
+Starlette, a small ASGI toolkit, under uvicorn: routing, request streams and multipart
+parsing without a validation layer that would cost start-up time (FastAPI imports
+pydantic) or a documentation page that loads its scripts from a CDN (these machines are
+offline). The OpenAPI description is written out below and served as JSON.
+
+The answers are :func:`rnncls.predict.predict`'s, from the same preprocessing
+(:mod:`rnncls.images`), so ``POST /predict`` says what ``rnncls predict --format jsonl``
+says, to the last digit. ONNX Runtime and numpy only: TensorFlow is never imported.
+
+Requests never name files on the server. Whatever a request holds (an empty or oversized
+body, a text file, a truncated PNG, a decompression bomb, an array of the wrong shape or
+with NaN) is a 4xx with ``{"error": "one line"}``, and the next request is answered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any
+
+import numpy as np
+
+from rnncls import rundir
+from rnncls.errors import ConfigError, InputError, RunError
+from rnncls.predict import (
+    NPY_MAGIC,
+    Inputs,
+    OnnxClassifier,
+    describe_model,
+    model_file,
+    predict,
+    softmax,
+)
+
+MAX_BODY_BYTES = 8 * 1024 * 1024  # 10,000 digits as .npy, a phone photo as JPEG
+MAX_PIXELS = 4096 * 4096  # a picture's size, read from its header before decoding
+MAX_FILES = 1000  # files in one multipart upload
+WEB_DIR = Path(__file__).parent / "web"
+PAGE_FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "draw.js": "text/javascript; charset=utf-8",
+    "draw.css": "text/css; charset=utf-8",
+    "openapi.json": "application/json",  # the API's description, written by hand
+}
+MEDIA_TYPES = ("image/png", "image/jpeg", "multipart/form-data", "application/json")
+NPY_TYPES = ("application/x-npy", "application/octet-stream")
+log = logging.getLogger("rnncls.server")
+
+
+class RequestError(Exception):
+    """A request the server will not answer: an HTTP status and one line saying why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The classifier that answers, and what ``GET /model`` says of it."""
+
+    classifier: OnnxClassifier
+    description: str  # for the log: ``run runs/x (model.onnx, 1200 steps, ...)``
+    info: dict[str, Any]
+
+
+def load_served_model(run: Path) -> ServedModel:
+    """The ONNX model of a run directory (or an ``.onnx`` file), with its run's facts."""
+    path = model_file(run)
+    if path.suffix != ".onnx":
+        raise RunError(
+            f"{path}: rnncls serve answers from an ONNX model; "
+            f"`rnncls export --run {run}` writes one"
+        )
+    if not path.is_file():
+        raise RunError(f"model not found: {path}")
+    classifier = OnnxClassifier(path, threads=1)
+    return ServedModel(classifier, describe_model(classifier), model_info(path))
+
+
+def model_info(path: Path) -> dict[str, Any]:
+    """Which run and file answer, its steps and accuracies, its config and the order in
+    which it reads a picture (None where the model file is outside a run)."""
+    from rnncls.config import load_config, to_dict
+    from rnncls.sequence import describe, reading_indices, sequence_shape
+
+    folder = path.parent
+    info: dict[str, Any] = {"model": str(path), "backend": "onnx", "run": None}
+    if not (folder / rundir.CONFIG_FILE).is_file():
+        return {**info, "steps": None, "test_accuracy": None, "config": None, "sequence": None}
+    try:
+        summary = rundir.read_summary(folder) or {}
+    except RunError:
+        summary = {}
+    config = load_config(folder / rundir.CONFIG_FILE)
+    steps, features = sequence_shape(config.sequence)
+    return {
+        **info,
+        "run": str(folder),
+        "steps": summary.get("steps"),
+        "validation_accuracy": summary.get("validation_accuracy"),
+        "test_accuracy": summary.get("test_accuracy"),
+        "config": to_dict(config),
+        "sequence": {
+            "order": config.sequence.order,
+            "steps": steps,
+            "features": features,
+            "description": describe(config.sequence),
+            # the row-major pixel each (step, feature) reads, step after step
+            "indices": reading_indices(config.sequence).reshape(-1).tolist(),
+        },
+    }
+
+
+# ---------------------------------------------------------------------- requests
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def images_from_json(body: bytes, name: str = "body") -> tuple[np.ndarray, list[str]]:
+    """A JSON array of grey levels (28x28, N x 28x28, N x 784; integers 0..255, or floats
+    0..1 or 0..255 as ``rnncls predict`` reads .npy arrays) as uint8 images."""
+    from rnncls.images import array_to_images
+
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InputError(f"{name}: not valid JSON") from None
+    if not isinstance(value, list):
+        raise InputError(
+            f"{name}: expected a JSON array of grey levels, got a {type(value).__name__}"
+        )
+    try:
+        array = np.array(value)
+    except (ValueError, OverflowError, TypeError):
+        raise InputError(f"{name}: not a rectangular array of numbers") from None
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{name}: the array holds values that are not numbers")
+    images = array_to_images(array, name)
+    single = array.shape in ((28, 28), (784,))
+    return images, [name] if single else [f"{name}[{index}]" for index in range(len(images))]
+
+
+def images_from_bytes(content: bytes, name: str) -> tuple[np.ndarray, list[str]]:
+    """A picture (PNG, JPEG, ...) or a ``.npy`` array, told apart by their first bytes."""
+    from rnncls.images import decode_image
+    from rnncls.predict import _npy_images
+
+    if not content:
+        raise InputError(f"{name}: empty; expected a picture or a .npy array")
+    if content.startswith(NPY_MAGIC):
+        return _npy_images(content, name)
+    return decode_image(content, name, MAX_PIXELS)[np.newaxis], [name]
+
+
+def upload_name(filename: str | None, index: int) -> str:
+    """An uploaded file's name as the client gave it, without folders (never a path on
+    this machine), or ``file[i]``."""
+    name = PurePath((filename or "").replace("\\", "/")).name
+    return name or f"file[{index}]"
+
+
+def join(found: list[tuple[np.ndarray, list[str]]]) -> Inputs:
+    return Inputs(
+        images=np.concatenate([images for images, _ in found]),
+        sources=[source for _, sources in found for source in sources],
+    )
+
+
+def query_top_k(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        top_k = int(value)
+    except ValueError:
+        raise InputError(f"top_k={value}: not a whole number") from None
+    if top_k < 1:
+        raise InputError(f"top_k={top_k}: must be at least 1")
+    return top_k
+
+
+def query_flag(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes", ""):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise InputError(f"{name}={value}: expected true or false")
+
+
+def answer(model: ServedModel, inputs: Inputs, top_k: int | None, image: bool) -> dict:
+    """The JSON of ``POST /predict``: one record a picture, as ``rnncls predict --format
+    jsonl`` writes it (the same function makes it), with every class's probability and,
+    asked for, the 28x28 picture the model read."""
+    logits = model.classifier.logits(inputs.images)
+    probabilities = softmax(logits)
+    records = []
+    for index, prediction in enumerate(predict(_Computed(logits), inputs, top_k)):
+        record = prediction.to_json()
+        record["probabilities"] = [round(float(p), 6) for p in probabilities[index]]
+        if image:
+            record["image"] = inputs.images[index].tolist()
+        records.append(record)
+    return {"predictions": records}
+
+
+class _Computed:
+    """Logits already computed, as a classifier for :func:`predict`: the model runs once
+    for the prediction and the ten probabilities."""
+
+    def __init__(self, logits: np.ndarray) -> None:
+        self._logits = logits
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        return self._logits
+
+
+# ---------------------------------------------------------------------- the application
+
+
+async def read_body(request: Any) -> bytes:
+    """The whole body, refused (413) as soon as it is longer than MAX_BODY_BYTES: a
+    declared length is checked before reading, a chunked body while it arrives."""
+    limit = MAX_BODY_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"request body of {int(declared):,} bytes; at most {limit:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"request body over {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_uploads(request: Any, body: bytes) -> list[tuple[bytes, str]]:
+    """Every file of a multipart upload (its content and name), each to be a picture or a
+    .npy array."""
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    async def stream() -> Any:
+        yield body
+
+    parser = MultiPartParser(
+        request.headers, stream(), max_files=MAX_FILES, max_fields=100, max_part_size=MAX_BODY_BYTES
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise InputError(f"multipart body: {exc.message}") from None
+    found = []
+    try:
+        for index, (field, value) in enumerate(form.multi_items()):
+            if isinstance(value, str):
+                raise InputError(f"multipart field {field!r} is not a file upload")
+            found.append((await value.read(), upload_name(value.filename, index)))
+    finally:
+        await form.close()
+    if not found:
+        raise InputError("multipart body: no files")
+    return found
+
+
+async def predict_endpoint(request: Any) -> Any:
+    """``POST /predict``: pictures or arrays in, digits and probabilities out."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse
+
+    model: ServedModel = request.app.state.model
+    top_k = query_top_k(request.query_params.get("top_k"))
+    image = query_flag("image", request.query_params.get("image"))
+    kind = media_type(request.headers.get("content-type"))
+    if kind not in (*MEDIA_TYPES, *NPY_TYPES) and not kind.startswith("image/"):
+        shown = kind or "none"
+        raise RequestError(
+            415, f"content type {shown}; send {', '.join(MEDIA_TYPES)} or application/x-npy"
+        )
+    body = await read_body(request)
+    if not body:
+        raise InputError("empty request body; send a picture or a JSON array of grey levels")
+    files = await read_uploads(request, body) if kind == "multipart/form-data" else None
+
+    def work() -> dict:  # decoding and the model, in one trip to a worker thread
+        if files is not None:
+            found = [images_from_bytes(content, name) for content, name in files]
+        elif kind == "application/json":
+            found = [images_from_json(body)]
+        else:
+            found = [images_from_bytes(body, "body")]
+        return answer(model, join(found), top_k, image)
+
+    return JSONResponse(await run_in_threadpool(work))
+
+
+async def model_endpoint(request: Any) -> Any:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(request.app.state.model.info)
+
+
+async def health_endpoint(request: Any) -> Any:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"status": "ok"})
+
+
+def page_endpoint(name: str) -> Any:
+    """The drawing page's files, read once: they ship in the package (no CDN, no build)."""
+    from starlette.responses import Response
+
+    content = (WEB_DIR / name).read_bytes()
+    media = PAGE_FILES[name]
+
+    async def endpoint(request: Any) -> Any:
+        return Response(content, media_type=media, headers={"Cache-Control": "no-cache"})
+
+    return endpoint
+
+
+async def request_error(request: Any, exc: Exception) -> Any:
+    """Every refusal as JSON with one line: ours, the inputs', and Starlette's own (404,
+    405)."""
+    from starlette.exceptions import HTTPException
+    from starlette.responses import JSONResponse
+
+    if isinstance(exc, RequestError):
+        status = exc.status
+    elif isinstance(exc, HTTPException):
+        status = exc.status_code
+        exc = Exception(exc.detail)
+    else:  # InputError, ConfigError: what the request held
+        status = 400
+    return JSONResponse({"error": " ".join(str(exc).split())}, status_code=status)
+
+
+async def server_error(request: Any, exc: Exception) -> Any:
+    from starlette.responses import JSONResponse
+
+    log.exception("error answering %s %s", request.method, request.url.path)
+    return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+
+def create_app(model: ServedModel) -> Any:
+    """The ASGI application answering from ``model``."""
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.routing import Route
+
+    routes = [
+        Route("/", page_endpoint("index.html")),
+        Route("/draw.js", page_endpoint("draw.js")),
+        Route("/draw.css", page_endpoint("draw.css")),
+        Route("/predict", predict_endpoint, methods=["POST"]),
+        Route("/model", model_endpoint),
+        Route("/healthz", health_endpoint),
+        Route("/openapi.json", page_endpoint("openapi.json")),
+    ]
+    handlers = {
+        RequestError: request_error,
+        InputError: request_error,
+        ConfigError: request_error,
+        HTTPException: request_error,
+        Exception: server_error,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    app.state.model = model
+    return app
+
+
+# ---------------------------------------------------------------------- running it
+
+
+def listen(host: str, port: int) -> Any:
+    """A listening socket, bound here so that a port in use is one line, and ``--port 0``
+    (any free port) can be told."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets that say
+        # they are TCP, and without it Nagle's algorithm holds each answer's body back
+        # until the client's delayed ACK: 40 ms a request on a kept-alive connection.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        raise RunError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def url_of(sock: Any) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def serve_forever(model: ServedModel, sock: Any) -> str | None:
+    """Answer on ``sock`` until SIGINT or SIGTERM; the name of the signal that stopped it.
+
+    uvicorn finishes the requests under way, then (since 0.29) raises the signal again
+    so that the process dies of it; a server told to stop has stopped cleanly, so that
+    last step is left out and the command exits 0.
+    """
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        stopped_by: int | None = None
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            Server.stopped_by = sig
+            super().handle_exit(sig, frame)
+            getattr(self, "_captured_signals", []).clear()
+
+    config = uvicorn.Config(
+        create_app(model),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
+    Server(config).run(sockets=[sock])
+    return None if Server.stopped_by is None else signal.Signals(Server.stopped_by).name
