@@ -97,7 +97,9 @@ def train_seed_run(folder: Path, data_dir: str | None) -> Path:
     return run
 
 
-def start_server(run: Path) -> tuple[subprocess.Popen, str, int]:
+def start_server(run: Path) -> tuple[subprocess.Popen, str, int, float]:
+    """``rnncls serve --port 0``; its process, address, and seconds until it listened."""
+    started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "rnncls", "serve", "--run", str(run), "--port", "0"],
         stderr=subprocess.PIPE,
@@ -110,7 +112,7 @@ def start_server(run: Path) -> tuple[subprocess.Popen, str, int]:
             raise RuntimeError("rnncls serve ended before it listened")
         found = re.match(r"listening on http://([\d.]+):(\d+)/", line)
         if found:
-            return process, found.group(1), int(found.group(2))
+            return process, found.group(1), int(found.group(2)), time.perf_counter() - started
 
 
 def load(host: str, port: int, body: bytes, clients: int, count: int, seconds: float) -> Level:
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     body = digit_png(args.data_dir)
     with tempfile.TemporaryDirectory() as folder:
         run = args.run or train_seed_run(Path(folder), args.data_dir)
-        process, host, port = start_server(run)
+        process, host, port, startup = start_server(run)
         try:
             load(host, port, body, 4, 200 if not args.smoke else 10, args.seconds)  # warm-up
             memory = {"after warm-up": rss_mb(process.pid)}
@@ -225,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
+        "startup_seconds": round(startup, 3),
         "levels": [asdict(level) for level in levels],
         "in_process_calls_per_second": round(reference, 1),
         "memory_mb": {when: round(mb, 1) for when, mb in memory.items()},
@@ -253,6 +256,7 @@ def report(results: dict[str, Any]) -> str:
             f"{level['clients']:>7} {level['requests']:>8} {level['requests_per_second']:>8.1f} "
             f"{ratio:>13.2f} {level['p50_ms']:>7.2f} {level['p99_ms']:>7.2f} {level['errors']:>6}"
         )
+    lines.append(f"start-up: {results['startup_seconds']:.2f} s from the command to listening")
     lines.append(
         f"in-process reference (decode + predict, 1 thread): "
         f"{results['in_process_calls_per_second']:.1f} calls/s"

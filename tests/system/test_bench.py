@@ -108,5 +108,6 @@ def test_serve_load_smoke_run_reports_every_level_and_the_memory(tmp_path, band_
         assert level["requests"] == 40 and level["errors"] == 0
         assert 0 < level["p50_ms"] <= level["p99_ms"]
     assert report["errors"] == 0 and report["in_process_calls_per_second"] > 0
+    assert 0 < report["startup_seconds"] < 120
     assert list(report["memory_mb"]) == ["after warm-up", "after the levels", "after 100 more"]
     assert all(20 < mb < 5_000 for mb in report["memory_mb"].values())
