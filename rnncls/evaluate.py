@@ -1,4 +1,5 @@
-"""Evaluation: loss, accuracy, per-class precision/recall/support and the confusion matrix.
+"""Evaluation: loss, accuracy, per-class precision/recall/support, the confusion matrix,
+and calibration (how far the model's confidence is from its accuracy).
 
 The metrics are computed with numpy from logits, so the same code serves a Keras model
 during training and any model at ``rnncls eval``.
@@ -23,6 +24,89 @@ class ClassMetrics:
     support: int
 
 
+# Equal-width bins of the top-class confidence for the expected calibration error: 15, as
+# in Guo et al., "On Calibration of Modern Neural Networks" (ICML 2017), whose ECE this is.
+CALIBRATION_BINS = 15
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How well the confidence of the predicted class matches how often it is right.
+
+    ``bins`` equal-width bins of the top-class confidence: bin b holds the images whose
+    confidence is in (b/bins, (b+1)/bins]. ECE is the mean over the images of
+    |accuracy - mean confidence| of their bin (Guo et al. 2017). NLL is the mean negative
+    log-likelihood of the true class (the loss). Brier is the mean over the images of
+    sum_k (p_k - y_k)^2 over all classes k, y the one-hot label (0 is perfect, 2 the worst).
+    """
+
+    bins: int
+    ece: float
+    nll: float
+    brier: float
+    counts: list[int]  # images in each bin
+    accuracy: list[float | None]  # of each bin's images; None for an empty bin
+    confidence: list[float | None]  # their mean top-class confidence
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bins": self.bins,
+            "ece": self.ece,
+            "nll": self.nll,
+            "brier": self.brier,
+            "reliability": [
+                {
+                    "low": index / self.bins,
+                    "high": (index + 1) / self.bins,
+                    "count": count,
+                    "accuracy": accuracy,
+                    "confidence": confidence,
+                }
+                for index, (count, accuracy, confidence) in enumerate(
+                    zip(self.counts, self.accuracy, self.confidence, strict=True)
+                )
+            ],
+        }
+
+
+def calibration(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = CALIBRATION_BINS
+) -> Calibration:
+    """Calibration of class probabilities (n, classes) against integer labels (n,)."""
+    n = len(labels)
+    labels = labels.astype(np.int64)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    # (b/bins, (b+1)/bins] is bin b: ceil(confidence * bins) - 1, within 0..bins-1
+    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    counts, accuracy, mean_confidence, ece = [], [], [], 0.0
+    for index in range(bins):
+        members = which == index
+        count = int(members.sum())
+        counts.append(count)
+        if count == 0:
+            accuracy.append(None)
+            mean_confidence.append(None)
+            continue
+        hit_rate = float(correct[members].mean())
+        sure = float(confidence[members].mean())
+        accuracy.append(hit_rate)
+        mean_confidence.append(sure)
+        ece += count / n * abs(hit_rate - sure)
+    one_hot = np.zeros_like(probabilities, dtype=np.float64)
+    one_hot[np.arange(n), labels] = 1.0
+    true_probability = np.maximum(probabilities[np.arange(n), labels], np.finfo(np.float64).tiny)
+    return Calibration(
+        bins=bins,
+        ece=float(ece),
+        nll=float(-np.log(true_probability).mean()),
+        brier=float(((probabilities - one_hot) ** 2).sum(axis=1).mean()),
+        counts=counts,
+        accuracy=accuracy,
+        confidence=mean_confidence,
+    )
+
+
 @dataclass(frozen=True)
 class Metrics:
     split: str
@@ -34,9 +118,10 @@ class Metrics:
     # Each image's predicted class and that class's probability (not in to_json).
     predicted: np.ndarray | None = None
     confidence: np.ndarray | None = None
+    calibration: Calibration | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record = {
             "split": self.split,
             "n": self.n,
             "loss": self.loss,
@@ -44,6 +129,9 @@ class Metrics:
             "per_class": [vars(c) for c in self.per_class],
             "confusion": self.confusion.tolist(),
         }
+        if self.calibration is not None:
+            record["calibration"] = self.calibration.to_json()
+        return record
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -86,6 +174,7 @@ def metrics_from_logits(logits: np.ndarray, labels: np.ndarray, split: str) -> M
         confusion=confusion,
         predicted=predicted,
         confidence=np.exp(log_probabilities[np.arange(len(labels)), predicted]),
+        calibration=calibration(np.exp(log_probabilities), labels),
     )
 
 

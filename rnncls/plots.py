@@ -111,6 +111,57 @@ def confusion_matrix(confusion: np.ndarray, path: Path, title: str = "") -> Path
     return save_figure(figure, path)
 
 
+def reliability_diagram(calibration: Any, path: Path, title: str = "") -> Path:
+    """Accuracy against confidence in each bin of :class:`rnncls.evaluate.Calibration`,
+    beside the diagonal a calibrated model would follow, and the images in each bin (log
+    scale: most of a good model's images are in its last bin)."""
+    bins = calibration.bins
+    edges = np.arange(bins) / bins
+    width = 1.0 / bins
+    filled = [i for i, count in enumerate(calibration.counts) if count]
+    figure = _figure(5.6, 6.4)
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    top.bar(
+        edges[filled],
+        [calibration.accuracy[i] for i in filled],
+        width=width,
+        align="edge",
+        color="#4c72b0",
+        edgecolor="white",
+        label="accuracy",
+    )
+    top.scatter(
+        [calibration.confidence[i] for i in filled],
+        [calibration.accuracy[i] for i in filled],
+        color="#dd8452",
+        zorder=3,
+        s=14,
+        label="mean confidence",
+    )
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.legend(loc="upper left")
+    summary = f"ECE {calibration.ece:.4f} ({bins} bins)   NLL {calibration.nll:.4f}   "
+    summary += f"Brier {calibration.brier:.4f}"
+    top.set_title(f"{title}\n{summary}" if title else summary, fontsize=10)
+    bottom.bar(edges[filled], [calibration.counts[i] for i in filled], width=width, align="edge")
+    bottom.set_yscale("log")
+    for i in filled:
+        bottom.text(
+            edges[i] + width / 2,
+            calibration.counts[i],
+            str(calibration.counts[i]),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    bottom.set_xlabel("confidence of the predicted class")
+    bottom.set_ylabel("images")
+    return save_figure(figure, path)
+
+
 def training_curves(records: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
     """Training and validation loss, validation accuracy and (where recorded) the
     learning rate, against the step."""

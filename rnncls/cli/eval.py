@@ -1,5 +1,6 @@
-"""`rnncls eval`: a trained model on a data-set split; loss, accuracy, per-class
-precision, recall and support, and the confusion matrix, as tables or one JSON object."""
+"""`rnncls eval`: a trained model on a data-set split; loss, accuracy, calibration
+(ECE, NLL, Brier), per-class precision, recall and support, and the confusion matrix, as
+tables or one JSON object."""
 
 from __future__ import annotations
 
@@ -35,10 +36,19 @@ def eval_command(
             help=f"Also draw the first {ERROR_GRID_SIZE} misclassified images here.",
         ),
     ] = None,
+    reliability: Annotated[
+        Path | None,
+        typer.Option(
+            "--reliability",
+            metavar="PNG",
+            help="Also draw the reliability diagram (accuracy against confidence) here.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a trained model on a data-set split.
 
-    Loss, accuracy, per-class precision/recall/support and the confusion matrix.
+    Loss, accuracy, calibration (ECE over 15 confidence bins, NLL, Brier score),
+    per-class precision/recall/support and the confusion matrix.
     """
     from rnncls.data import find_data, load_split
     from rnncls.evaluate import evaluate
@@ -60,6 +70,12 @@ def eval_command(
             log(f"confusion matrix: {confusion_matrix(metrics.confusion, confusion, title)}")
         if errors_png is not None:
             log(f"misclassified images: {draw_errors(metrics, data, run_path, errors_png)}")
+        if reliability is not None:
+            from rnncls.plots import reliability_diagram
+
+            title = f"{title_name(run_path)}: {split}, {metrics.n} images"
+            drawn = reliability_diagram(metrics.calibration, reliability, title)
+            log(f"reliability diagram: {drawn}")
         log(describe_model(classifier))
         if json_output:
             emit_json({**metrics.to_json(), "model": str(classifier.path)})
@@ -114,6 +130,12 @@ def show_metrics(metrics: Any, model_path: Path) -> None:
     console.print(
         f"{metrics.split}: {metrics.n} images   accuracy {metrics.accuracy:.4f}   "
         f"loss {metrics.loss:.4f}   model {model_path}",
+        soft_wrap=True,
+    )
+    calibrated = metrics.calibration
+    console.print(
+        f"calibration: ECE {calibrated.ece:.4f} ({calibrated.bins} bins)   "
+        f"NLL {calibrated.nll:.4f}   Brier {calibrated.brier:.4f}",
         soft_wrap=True,
     )
     # rich draws these piped too (without colours); --json is the form for programs.

@@ -122,3 +122,30 @@ def test_real_mnist_eval_and_predict_match_training(
     expected = [r["prediction"] for r in records]
     assert [json.loads(line)["prediction"] for line in from_pngs] == expected
     assert [json.loads(line)["prediction"] for line in from_npy] == expected
+
+
+def test_eval_calibration_and_the_reliability_diagram(band_run: TinyRun, tmp_path: Path) -> None:
+    """The band model's probabilities, computed with numpy alone, give the figures."""
+    from conftest import band_logits
+
+    from rnncls.evaluate import calibration
+
+    picture = tmp_path / "reliability.png"
+    args = ["eval", "--run", band_run.run, "--data-dir", band_run.data]
+    result = runner.invoke(app, [str(a) for a in [*args, "--json", "--reliability", picture]])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["calibration"]
+    images, labels = make_digits(40, seed=1)
+    logits = band_logits(images)
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    true = probabilities[np.arange(40), labels]
+    assert report["nll"] == pytest.approx(-np.log(true).mean(), rel=1e-5)
+    brier = ((probabilities - np.eye(10)[labels]) ** 2).sum(axis=1).mean()
+    assert report["brier"] == pytest.approx(brier, rel=1e-5)
+    assert report["ece"] == pytest.approx(calibration(probabilities, labels).ece, rel=1e-5)
+    assert sum(b["count"] for b in report["reliability"]) == 40
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    assert f"reliability diagram: {picture}" in result.stderr
+    table = runner.invoke(app, [str(a) for a in args])
+    assert f"calibration: ECE {report['ece']:.4f} (15 bins)   NLL " in table.stdout

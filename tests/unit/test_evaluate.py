@@ -3,6 +3,7 @@ precision, recall and confusion matrix are worked out here, by hand and with mat
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -122,6 +123,7 @@ def test_to_json_is_the_whole_result() -> None:
             for label, (p, r, s) in PER_CLASS.items()
         ],
         "confusion": CONFUSION,
+        "calibration": metrics.calibration.to_json(),
     }
 
 
@@ -196,3 +198,70 @@ def test_labels_the_model_cannot_give_are_a_data_error() -> None:
     # the largest label the model has is fine
     result = evaluate(FixedLogits(np.zeros((2, 2), np.float32)), a_split(labels[:2]))
     assert result.confusion.tolist() == [[1, 0], [1, 0]]
+
+
+# ---------------------------------------------------------------------- calibration
+
+# Five images, three classes; worked out by hand below with 5 bins of width 0.2.
+CALIBRATION_PROBABILITIES = np.array(
+    [
+        [0.9, 0.05, 0.05],  # label 0: right, confidence 0.9  -> bin (0.8, 1.0]
+        [0.6, 0.3, 0.1],  # label 1: wrong, confidence 0.6   -> bin (0.4, 0.6]
+        [0.2, 0.7, 0.1],  # label 1: right, confidence 0.7   -> bin (0.6, 0.8]
+        [0.1, 0.1, 0.8],  # label 2: right, confidence 0.8   -> bin (0.6, 0.8]
+        [0.34, 0.33, 0.33],  # label 2: wrong, confidence 0.34 -> bin (0.2, 0.4]
+    ]
+)
+CALIBRATION_LABELS = np.array([0, 1, 1, 2, 2])
+
+
+def test_calibration_of_a_hand_worked_case() -> None:
+    from rnncls.evaluate import calibration
+
+    found = calibration(CALIBRATION_PROBABILITIES, CALIBRATION_LABELS, bins=5)
+    assert found.counts == [0, 1, 1, 2, 1]
+    assert found.accuracy == [None, 0.0, 0.0, 1.0, 1.0]
+    assert found.confidence == pytest.approx([None, 0.34, 0.6, 0.75, 0.9])
+    # ECE: (1 * |0 - 0.34| + 1 * |0 - 0.6| + 2 * |1 - 0.75| + 1 * |1 - 0.9|) / 5
+    assert found.ece == pytest.approx(1.54 / 5)
+    # NLL: the true class's probabilities 0.9, 0.3, 0.7, 0.8, 0.33
+    assert found.nll == pytest.approx(-np.log([0.9, 0.3, 0.7, 0.8, 0.33]).mean())
+    # Brier: 0.015 + 0.86 + 0.14 + 0.06 + 0.6734 (squares of p - one-hot, summed), over 5
+    assert found.brier == pytest.approx(1.7484 / 5)
+
+
+def test_calibration_of_a_sure_and_right_model_is_perfect() -> None:
+    from rnncls.evaluate import calibration
+
+    found = calibration(np.eye(4)[[0, 1, 2, 3, 3]], np.array([0, 1, 2, 3, 3]))
+    assert (found.ece, found.nll, found.brier) == (0.0, 0.0, 0.0)
+    assert found.bins == 15 and found.counts == [0] * 14 + [5]
+
+
+def test_calibration_bins_include_their_upper_edge() -> None:
+    """Confidence 0.5 with 2 bins is in (0, 0.5], the first; 0.5001 in the second."""
+    from rnncls.evaluate import calibration
+
+    probabilities = np.array([[0.5, 0.5], [0.5001, 0.4999]])
+    found = calibration(probabilities, np.array([0, 1]), bins=2)
+    assert found.counts == [1, 1]
+    assert found.accuracy == [1.0, 0.0]
+    assert found.ece == pytest.approx((abs(1 - 0.5) + abs(0 - 0.5001)) / 2)
+
+
+def test_calibration_in_the_metrics_and_their_json() -> None:
+    logits = np.log(CALIBRATION_PROBABILITIES)
+    metrics = metrics_from_logits(logits, CALIBRATION_LABELS, "test")
+    assert metrics.calibration.nll == pytest.approx(metrics.loss)
+    record = metrics.to_json()["calibration"]
+    assert set(record) == {"bins", "ece", "nll", "brier", "reliability"}
+    assert record["bins"] == 15 and len(record["reliability"]) == 15
+    assert record["reliability"][0] == {
+        "low": 0.0,
+        "high": 1 / 15,
+        "count": 0,
+        "accuracy": None,
+        "confidence": None,
+    }
+    assert sum(b["count"] for b in record["reliability"]) == 5
+    json.dumps(record)  # plain JSON: no numpy values
