@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,20 +194,41 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     return section, key, value
 
 
+ConfigPaths = Path | str | Sequence[Path | str] | None
+# Where a value came from, for `config show --origin`: a key no file sets is the default.
+DEFAULT_ORIGIN = "default"
+
+
+def config_paths(paths: ConfigPaths) -> list[Path]:
+    """One path, several (later ones layered over earlier ones), or none."""
+    if paths is None:
+        return []
+    if isinstance(paths, (str, Path)):
+        return [Path(paths)]
+    return [Path(path) for path in paths]
+
+
 def load_config(
-    path: Path | None = None,
+    paths: ConfigPaths = None,
     overrides: list[str] | tuple[str, ...] = (),
     flags: dict[str, Any] | None = None,
     spellings: dict[str, str] | None = None,
+    origins: dict[str, str] | None = None,
 ) -> Config:
-    """Resolve a config: defaults < file < ``--set`` overrides < named flags.
+    """Resolve a config: defaults < each file in turn < ``--set`` overrides < named flags.
 
-    ``flags`` maps ``"section.key"`` to a value, ``None`` meaning "not given";
-    ``spellings`` says how the command line spells each (``--lr``), for the messages:
-    the command line owns its flags' names, this module only their keys.
+    Several files compose, as ``--config`` given more than once does: each one's values
+    replace the earlier ones'. ``flags`` maps ``"section.key"`` to a value, ``None``
+    meaning "not given"; ``spellings`` says how the command line spells each (``--lr``),
+    for the messages: the command line owns its flags' names, this module only their keys.
+    ``origins``, when given, is filled with where each dotted key's value came from.
     """
-    path = path or default_config_path()
-    return from_document(read_toml(path), str(path), overrides, flags, spellings)
+    given = config_paths(paths)
+    if given:
+        documents = [(read_toml(path), str(path)) for path in given]
+    else:  # the packaged defaults: every value in it is a default
+        documents = [(read_toml(default_config_path()), DEFAULT_ORIGIN)]
+    return from_documents(documents, overrides, flags, spellings, origins)
 
 
 def from_document(
@@ -218,16 +240,50 @@ def from_document(
 ) -> Config:
     """:func:`load_config` of a TOML document already read (``source`` names it in
     errors), e.g. the base config of a search space."""
+    return from_documents([(document, source)], overrides, flags, spellings)
+
+
+def from_documents(
+    documents: Sequence[tuple[dict[str, Any], str]],
+    overrides: list[str] | tuple[str, ...] = (),
+    flags: dict[str, Any] | None = None,
+    spellings: dict[str, str] | None = None,
+    origins: dict[str, str] | None = None,
+) -> Config:
+    """:func:`load_config` of TOML documents already read, each with its source's name."""
     values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
-    _merge(values, document, source)
+    found = origins if origins is not None else {}
+    found.update(
+        {
+            f"{name}.{f.name}": DEFAULT_ORIGIN
+            for name, cls in SECTIONS.items()
+            for f in dataclasses.fields(cls)
+        }
+    )
+
+    def merge(document: dict[str, Any], source: str) -> None:
+        _merge(values, document, source)
+        for section, table in document.items():
+            found.update({f"{section}.{key}": source for key in table})
+
+    for document, source in documents:
+        train = document.get("train")
+        merge(document, source)
+        # A later file's length replaces an earlier file's, as the command line's does:
+        # its steps undo their epochs (which would otherwise win).
+        if isinstance(train, dict) and "steps" in train and "epochs" not in train:
+            if values["train"].get("epochs"):
+                values["train"]["epochs"] = 0
+                found["train.epochs"] = source
     for text in overrides:
         section, key, value = parse_override(text)
-        _merge(values, {section: {key: value}}, f"--set {_shown_override(text)}")
+        merge({section: {key: value}}, f"--set {_shown_override(text)}")
     for dotted, value in (flags or {}).items():
         if value is not None:
             section, key = dotted.split(".")
-            _merge(values, {section: {key: value}}, (spellings or {}).get(dotted, dotted))
-    _length_from_the_command_line(values, command_line_keys(overrides, flags))
+            merge({section: {key: value}}, (spellings or {}).get(dotted, dotted))
+    if _length_from_the_command_line(values, command_line_keys(overrides, flags)):
+        found["train.epochs"] = found["train.steps"]
     return Config(**{name: cls(**values[name]) for name, cls in SECTIONS.items()})
 
 
@@ -242,25 +298,28 @@ def command_line_keys(
     return given | {dotted for dotted, value in (flags or {}).items() if value is not None}
 
 
-def _length_from_the_command_line(values: dict[str, dict[str, Any]], given: set[str]) -> None:
+def _length_from_the_command_line(values: dict[str, dict[str, Any]], given: set[str]) -> bool:
     """One rule for the length of training, whichever spelling gives it (``--steps``,
     ``--epochs``, ``--set train.steps=``, ``--set train.epochs=``): a length given on the
     command line replaces the config file's, so steps given there undo the file's epochs
-    (which would otherwise win). Both on the command line is an error."""
+    (which would otherwise win). Both on the command line is an error. True when it
+    undid the file's epochs."""
     if "train.steps" not in given:
-        return
+        return False
     if "train.epochs" in given and values["train"].get("epochs"):
         raise ConfigError(
             "train.steps and train.epochs both set the length of training on the command "
             "line; give one"
         )
+    undone = bool(values["train"].get("epochs"))
     values["train"]["epochs"] = 0
+    return undone
 
 
 def resumed_config(
     saved: Config,
     run: str,
-    config_path: Path | None = None,
+    config_path: ConfigPaths = None,
     overrides: list[str] | tuple[str, ...] = (),
     flags: dict[str, Any] | None = None,
     spellings: dict[str, str] | None = None,
@@ -274,9 +333,9 @@ def resumed_config(
     ``--config`` the ``--set`` values are checked against the run's config alone.
     """
     given = command_line_keys(overrides, flags)
-    document = read_toml(config_path) if config_path else to_dict(saved)
-    source = str(config_path) if config_path else f"{run}'s config"
-    requested = from_document(document, source, overrides, flags, spellings)
+    documents = [(read_toml(path), str(path)) for path in config_paths(config_path)]
+    documents = documents or [(to_dict(saved), f"{run}'s config")]
+    requested = from_documents(documents, overrides, flags, spellings)
     for section, table in to_dict(requested).items():
         for key, value in table.items():
             dotted, theirs = f"{section}.{key}", getattr(getattr(saved, section), key)
@@ -307,15 +366,19 @@ def to_dict(config: Config) -> dict[str, dict[str, Any]]:
     return dataclasses.asdict(config)
 
 
-def to_toml(config: Config) -> str:
+def to_toml(config: Config, origins: dict[str, str] | None = None) -> str:
     """The resolved config as TOML, itself a valid config file, each key's help text
-    above it on one line."""
+    above it on one line; with ``origins``, each value followed by where it came from
+    (``# from configs/fast.toml``)."""
     lines: list[str] = []
     for section, table in to_dict(config).items():
         lines.append(f"[{section}]")
         for fld in dataclasses.fields(SECTIONS[section]):
             lines.append(f"# {fld.metadata['help']}")
-            lines.append(f"{fld.name} = {toml_value(table[fld.name])}")
+            line = f"{fld.name} = {toml_value(table[fld.name])}"
+            if origins is not None:
+                line += f"  # from {origins[f'{section}.{fld.name}']}"
+            lines.append(line)
         lines.append("")
     return "\n".join(lines)
 

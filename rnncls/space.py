@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnncls.config import from_document, read_toml, to_dict, with_values
+from rnncls.config import from_documents, read_toml, to_dict, with_values
 from rnncls.config_keys import SECTIONS, Config, key_type
 from rnncls.errors import ConfigError
 
@@ -70,6 +70,7 @@ class Space:
     pruner: str
     source: str
     overrides: tuple[str, ...] = ()  # the --set values that changed the file's base config
+    configs: tuple[str, ...] = ()  # the --config files layered over it, in order
 
     def config_for(self, values: dict[str, Any]) -> Config:
         """The base config with one trial's values (dotted key -> value)."""
@@ -89,13 +90,19 @@ class Space:
         return json.dumps(described, sort_keys=True)
 
 
-def load_space(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Space:
-    """Read and check a space file; ``overrides`` (``--set``) change its base config."""
+def load_space(
+    path: Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    configs: list[Path] | tuple[Path, ...] = (),
+) -> Space:
+    """Read and check a space file; config files (``--config``), in order, then
+    ``overrides`` (``--set``) change its base config, as they change a training's."""
     document = dict(read_toml(path))
     source = str(path)
     table = document.pop(SPACE_TABLE, None)
     tune = document.pop(TUNE_TABLE, {})
-    base = from_document(document, source, overrides)
+    layers = [(read_toml(Path(config)), str(config)) for config in configs]
+    base = from_documents([(document, source), *layers], overrides)
     if not isinstance(table, dict) or not table:
         raise ConfigError(
             f"{source} has no [{SPACE_TABLE}] table: add one that maps keys to ranges, like "
@@ -104,7 +111,9 @@ def load_space(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Space
     dimensions = tuple(parse_dimension(key, spec, base, source) for key, spec in table.items())
     settings = tune_settings(tune, source)
     trials, pruner = settings["trials"], settings["pruner"]
-    return Space(base, dimensions, trials, pruner, source, tuple(overrides))
+    return Space(
+        base, dimensions, trials, pruner, source, tuple(overrides), tuple(map(str, configs))
+    )
 
 
 def tune_settings(table: Any, source: str) -> dict[str, Any]:

@@ -296,7 +296,7 @@ def tune(
             study.optimize(objective, n_trials=1, catch=(SurplusTrial, ConfigError))
     except TrainingInterrupted as exc:
         again = command_to_continue(
-            space.source, study_name, storage_url, trials_given, space.overrides
+            space.source, study_name, storage_url, trials_given, space.overrides, space.configs
         )
         raise TuneStopped(
             f"stopped ({exc.signal_name}); the trial is recorded as failed and the study "
@@ -314,10 +314,12 @@ def command_to_continue(
     storage_url: str,
     trials: int | None = None,
     overrides: tuple[str, ...] = (),
+    configs: tuple[str, ...] = (),
 ) -> str:
     """The `rnncls tune` command that goes on with a study: its space file, its name and
     storage where they are not the defaults (a storage's password left out), and the
-    --trials and --set values it was given (a study refuses a changed base config)."""
+    --trials, --config and --set values it was given (a study refuses a changed base
+    config)."""
     import shlex
 
     command = f"rnncls tune {shlex.quote(source)}"
@@ -327,6 +329,8 @@ def command_to_continue(
         command += f" --storage {shlex.quote(shown_storage(storage_url))}"
     if trials is not None:
         command += f" --trials {trials}"
+    for config in configs:
+        command += f" --config {shlex.quote(config)}"
     for setting in overrides:
         command += f" --set {shlex.quote(setting)}"
     return command

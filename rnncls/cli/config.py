@@ -29,18 +29,31 @@ def config_show(
     run: Annotated[
         Path | None, typer.Option("--run", help="Show the config a run was trained with.")
     ] = None,
+    origin: Annotated[
+        bool,
+        typer.Option(
+            "--origin", help="Say after each value where it came from (default, a file, --set)."
+        ),
+    ] = False,
 ) -> None:
-    """Print the resolved configuration as TOML (itself a valid config file)."""
+    """Print the resolved configuration as TOML (itself a valid config file).
+
+    Several --config files compose: each one's values replace the earlier ones', then
+    --set values replace theirs.
+    """
     from rnncls.rundir import CONFIG_FILE
 
     with errors():
         if run is not None:
-            if config is not None:
+            if config:
                 raise ConfigError("--run and --config both name a config; give one")
-            config = run / CONFIG_FILE if run.is_dir() else run.parent / CONFIG_FILE
-            if not config.is_file():
+            path = run / CONFIG_FILE if run.is_dir() else run.parent / CONFIG_FILE
+            if not path.is_file():
                 raise RunError(f"{run} is not a run: it has no {CONFIG_FILE}")
-        sys.stdout.write(to_toml(resolve_config(config, set_)))
+            config = [path]
+        origins: dict[str, str] = {}
+        resolved = resolve_config(config, set_, origins=origins)
+        sys.stdout.write(to_toml(resolved, origins if origin else None))
 
 
 @config_app.command("keys")

@@ -12,8 +12,13 @@ from rnncls.config_keys import Config
 from rnncls.errors import ConfigError
 
 ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: the packaged one)."),
+    list[Path] | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML config file (default: the packaged one); give it again to layer another "
+        "over it: later files win, then --set, then flags.",
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
@@ -49,11 +54,12 @@ FLAG_SPELLINGS = {
 
 
 def resolve_config(
-    config_path: Path | None,
+    config_paths: list[Path] | None,
     overrides: list[str] | None,
     flags: dict[str, Any] | None = None,
+    origins: dict[str, str] | None = None,
 ) -> Config:
-    return load_config(config_path, overrides or (), flags, FLAG_SPELLINGS)
+    return load_config(config_paths, overrides or (), flags, FLAG_SPELLINGS, origins)
 
 
 def at_least(option: str, value: int | None, minimum: int) -> None:

@@ -57,6 +57,15 @@ def tune(
             "again by a live worker."
         ),
     ] = 10,
+    config: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config files layered over the space file's base config (later files win), "
+            "then --set.",
+        ),
+    ] = None,
     set_: SetOption = None,
     data_dir: DataDirOption = None,
     json_output: Annotated[
@@ -74,7 +83,7 @@ def tune(
 
     with errors():
         check_options(trials, heartbeat, pruner)
-        space = load_space(space_file, set_ or ())
+        space = load_space(space_file, set_ or (), config or ())
         from rnncls import tune as tuning
 
         name = tuning.check_study_name(study or space_file.stem)

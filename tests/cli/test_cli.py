@@ -231,6 +231,29 @@ def test_config_keys_lists_every_key_with_type_default_and_comment():
     assert rows["augment.zoom"].split()[1:3] == ["float", "0.0"]
 
 
+def test_config_show_composes_files_in_order_and_says_where_each_value_came_from(tmp_path):
+    """The issue's example: fast.toml, then my.toml, then --set."""
+    fast = Path(__file__).resolve().parents[2] / "configs" / "fast.toml"
+    mine = tmp_path / "my.toml"
+    mine.write_text("[train]\nseed = 5\nsteps = 300\n[model]\nhidden_units = 32\n")
+    result = invoke(
+        "config", "show", "--config", fast, "--config", mine, "--set", "train.seed=2", "--origin"
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("#")]
+    assert f"hidden_units = 32  # from {mine}" in lines
+    assert "seed = 2  # from --set train.seed=2" in lines
+    assert f"steps = 300  # from {mine}" in lines
+    assert f"epochs = 0  # from {mine}" in lines  # my steps replace fast.toml's epochs
+    assert f"clipnorm = 1.0  # from {fast}" in lines
+    assert 'optimizer = "adam"  # from default' in lines
+    plain = invoke("config", "show", "--config", fast, "--config", mine, "--set", "train.seed=2")
+    assert "# from" not in plain.stdout
+    assert [line.split("  #")[0] for line in result.stdout.splitlines()] == (
+        plain.stdout.splitlines()
+    )
+
+
 def test_config_show_run_prints_the_runs_config(tiny_run):
     result = invoke("config", "show", "--run", tiny_run.run)
     assert result.exit_code == 0, result.output

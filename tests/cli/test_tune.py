@@ -352,6 +352,13 @@ def test_ctrl_c_ends_a_worker_with_its_trial_failed_not_running(tmp_path, tiny_m
             "rnncls tune configs/space.toml --trials 4 --set train.steps=20 "
             "--set 'data.dir=my data'",
         ),
+        (
+            "space",
+            None,
+            {"overrides": ("train.seed=2",), "configs": ("a.toml", "my b.toml")},
+            "rnncls tune configs/space.toml --config a.toml --config 'my b.toml' "
+            "--set train.seed=2",
+        ),
     ],
 )
 def test_the_command_that_continues_a_study(in_tmp, study, storage, extra, expected):

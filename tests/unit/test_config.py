@@ -13,6 +13,7 @@ from rnncls.config import (
     default_config_path,
     load_config,
     parse_override,
+    resumed_config,
     to_toml,
     unused_settings,
     with_values,
@@ -620,3 +621,91 @@ def test_a_key_declared_with_an_unsupported_type_is_named(monkeypatch) -> None:
         key_type("odd", "either")
     with pytest.raises(TypeError, match=r"^odd.listed: a config key is a bool, int, float"):
         key_type("odd", "listed")
+
+
+# ---------------------------------------------------------------------- composed configs
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_config_files_compose_later_ones_winning_then_set_then_flags(tmp_path: Path) -> None:
+    first = write(
+        tmp_path / "a.toml", "[train]\nseed = 1\nbatch_size = 32\n[model]\ncell = 'gru'\n"
+    )
+    second = write(tmp_path / "b.toml", "[train]\nseed = 2\nlearning_rate = 0.003\n")
+    origins: dict[str, str] = {}
+    config = load_config(
+        [first, second],
+        ["train.batch_size=16"],
+        {"train.learning_rate": 0.002, "train.seed": None},
+        {"train.learning_rate": "--lr"},
+        origins,
+    )
+    assert (config.train.seed, config.model.cell) == (2, "gru")
+    assert (config.train.batch_size, config.train.learning_rate) == (16, 0.002)
+    assert origins["train.seed"] == str(second)
+    assert origins["model.cell"] == str(first)
+    assert origins["train.batch_size"] == "--set train.batch_size=16"
+    assert origins["train.learning_rate"] == "--lr"
+    assert origins["model.hidden_units"] == "default"
+    assert set(origins) == {
+        f"{s}.{f.name}" for s, c in SECTIONS.items() for f in dataclasses.fields(c)
+    }
+
+
+def test_a_later_files_steps_replace_an_earlier_files_epochs(tmp_path: Path) -> None:
+    epochs = write(tmp_path / "epochs.toml", "[train]\nepochs = 3\n")
+    steps = write(tmp_path / "steps.toml", "[train]\nsteps = 500\n")
+    origins: dict[str, str] = {}
+    config = load_config([epochs, steps], origins=origins)
+    assert (config.train.steps, config.train.epochs) == (500, 0)
+    assert origins["train.epochs"] == origins["train.steps"] == str(steps)
+    # the other way round, the later file's epochs win as they always do
+    config = load_config([steps, epochs])
+    assert (config.train.steps, config.train.epochs) == (500, 3)
+    # and the command line's steps undo any file's epochs
+    origins = {}
+    config = load_config([epochs], ["train.steps=40"], origins=origins)
+    assert (config.train.steps, config.train.epochs, origins["train.epochs"]) == (
+        40,
+        0,
+        "--set train.steps=40",
+    )
+
+
+def test_no_config_file_is_the_defaults_everywhere() -> None:
+    origins: dict[str, str] = {}
+    assert load_config(None, origins=origins) == Config()
+    assert set(origins.values()) == {"default"}
+
+
+def test_an_error_in_a_composed_file_names_that_file(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.toml", "[train]\nseed = 1\n")
+    bad = write(tmp_path / "bad.toml", "[train]\nseed = 'x'\n")
+    with pytest.raises(ConfigError, match=rf"train.seed = 'x' \(in {bad}\): expected an integer"):
+        load_config([good, bad])
+
+
+def test_to_toml_with_origins_stays_a_valid_config(tmp_path: Path) -> None:
+    layer = write(tmp_path / "layer.toml", "[model]\nhidden_units = 32\n")
+    origins: dict[str, str] = {}
+    config = load_config([layer], ["train.seed=9"], origins=origins)
+    text = to_toml(config, origins)
+    assert f"hidden_units = 32  # from {layer}\n" in text
+    assert "seed = 9  # from --set train.seed=9\n" in text
+    assert 'cell = "lstm"  # from default\n' in text
+    assert load_config(write(tmp_path / "shown.toml", text)) == config
+
+
+def test_a_resume_checks_the_composed_files(tmp_path: Path) -> None:
+    first = write(tmp_path / "a.toml", "[train]\nseed = 3\n")
+    second = write(tmp_path / "b.toml", "[model]\nhidden_units = 32\n")
+    saved = load_config([first, second])
+    assert resumed_config(saved, "runs/x", [first, second]) == saved
+    with pytest.raises(
+        ConfigError, match=r"--resume: model.hidden_units is 32 in runs/x's config but 64"
+    ):
+        resumed_config(saved, "runs/x", [first])

@@ -63,6 +63,21 @@ def test_set_overrides_change_the_base_config(tmp_path):
     assert (space.base.train.steps, space.base.train.seed) == (30, 4)
 
 
+def test_config_files_layer_over_the_space_files_base_then_set(tmp_path):
+    """Space file < each --config file < --set, as a training's configs compose."""
+    path = write_space(tmp_path, '"model.hidden_units" = { choices = [8, 16] }')
+    first = tmp_path / "a.toml"
+    first.write_text("[train]\nseed = 5\nlearning_rate = 0.003\n[model]\ncell = 'gru'\n")
+    second = tmp_path / "b.toml"
+    second.write_text("[train]\nseed = 6\nepochs = 2\n")
+    space = load_space(path, ["train.learning_rate=0.004"], [first, second])
+    base = space.base
+    assert (base.train.seed, base.model.cell, base.train.learning_rate) == (6, "gru", 0.004)
+    assert (base.model.hidden_units, base.train.eval_every, base.train.epochs) == (16, 10, 2)
+    assert space.configs == (str(first), str(second))
+    assert space.overrides == ("train.learning_rate=0.004",)
+
+
 def test_config_for_puts_a_trials_values_into_the_base(tmp_path):
     space = load_space(write_space(tmp_path, '"model.hidden_units" = { choices = [8, 16] }'))
     config = space.config_for({"model.hidden_units": 8, "train.learning_rate": 0.002})
