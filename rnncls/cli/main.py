@@ -15,17 +15,20 @@ from typing import Annotated
 import typer
 
 from rnncls import __version__
+from rnncls.cli import completion
+from rnncls.cli.completion import Shell
 
 app = typer.Typer(
     name="rnncls",
     help="Train, evaluate and use a recurrent (LSTM) digit classifier on MNIST.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # its own --show-completion takes the shell by name: see root()
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+completion.register_if_completing()
 STARTED = time.monotonic()  # the command's start, near enough: this module loads first
 STATE = {"debug": os.environ.get("RNNCLS_DEBUG", "") not in ("", "0")}
 
@@ -47,6 +50,29 @@ def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks (or set RNNCLS_DEBUG=1).")
     ] = False,
+    install_completion: Annotated[
+        Shell | None,
+        typer.Option(
+            "--install-completion",
+            metavar="SHELL",
+            callback=completion.install,
+            expose_value=False,
+            is_eager=True,
+            help="Install Tab completion for bash, zsh or fish (commands, options, config "
+            "keys after --set, runs after --run).",
+        ),
+    ] = None,
+    show_completion: Annotated[
+        Shell | None,
+        typer.Option(
+            "--show-completion",
+            metavar="SHELL",
+            callback=completion.show,
+            expose_value=False,
+            is_eager=True,
+            help="Print the completion script for bash, zsh or fish, to install by hand.",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate and use a recurrent (LSTM) digit classifier on MNIST."""
     if debug:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from rnncls.cli import completion
 from rnncls.config import load_config
 from rnncls.config_keys import Config
 from rnncls.errors import ConfigError
@@ -27,12 +28,15 @@ SetOption = Annotated[
         "-s",
         metavar="KEY=VALUE",
         help="Override one config value, e.g. --set train.steps=500.",
+        autocompletion=completion.settings,
     ),
 ]
 RunOption = Annotated[
     Path | None,
     typer.Option(
-        "--run", help="Run directory or model file (.onnx, .keras); default: runs/latest."
+        "--run",
+        help="Run directory or model file (.onnx, .keras); default: runs/latest.",
+        autocompletion=completion.runs,
     ),
 ]
 DataDirOption = Annotated[
