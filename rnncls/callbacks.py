@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from rnncls import checkpoints, rundir
+from rnncls.config_keys import Config
 from rnncls.errors import ConfigError
-from rnncls.training_state import EvalEvent, TrainingState
+from rnncls.training_state import EvalEvent, TrainingState, TrainResult
 
 
 class Callback:
@@ -22,6 +23,9 @@ class Callback:
 
     def on_evaluation(self, event: EvalEvent, state: TrainingState) -> None:
         """After an evaluation: ``state`` is the run's state at ``event.step``."""
+
+    def on_end(self, result: TrainResult) -> None:
+        """After the run finished: tested, its model and summary saved."""
 
 
 class MetricsLog(Callback):
@@ -65,14 +69,49 @@ def check_tensorboard() -> None:
         )
 
 
-class TensorBoardLog(Callback):
-    """Scalars of each evaluation as TensorBoard event files in ``run_dir/tensorboard``."""
+# Config keys left out of the HParams dashboard: where data and logs go and how the work
+# is spread change no result, and the number of classes is MNIST's.
+NOT_HPARAMS = (
+    "data.dir",
+    "train.tensorboard",
+    "train.fast_path",
+    "train.distribute",
+    "model.num_classes",
+)
+# The final metrics beside the hyperparameters (TensorBoard lists them as the metrics).
+FINAL_METRICS = ("validation_accuracy", "test_accuracy", "test_loss")
 
-    def __init__(self, run_dir: Path) -> None:
+
+def hparams_of(config: Config) -> dict[str, bool | int | float | str]:
+    """The config keys a run's HParams record holds, by dotted name."""
+    from rnncls.config import to_dict
+
+    return {
+        f"{section}.{key}": value
+        for section, table in to_dict(config).items()
+        for key, value in table.items()
+        if f"{section}.{key}" not in NOT_HPARAMS
+    }
+
+
+class TensorBoardLog(Callback):
+    """TensorBoard event files in ``run_dir/tensorboard``: the scalars of each evaluation,
+    the run's hyperparameters for the HParams dashboard (its config keys, the trial id
+    being the run's folder name), and at the end the kept step's validation accuracy and
+    the test accuracy and loss, under ``final/``. ``tensorboard --logdir runs`` then shows
+    every run and search trial in one HParams table."""
+
+    def __init__(self, run_dir: Path, config: Config) -> None:
         from rnncls.tf_setup import import_tensorflow
 
         tf = self._tf = import_tensorflow()
+        from tensorboard.plugins.hparams import api as hparams_api
+
         self._writer = tf.summary.create_file_writer(str(run_dir / rundir.TENSORBOARD_DIR))
+        with self._writer.as_default():
+            # A resumed run writes the same record again: the dashboard reads the last.
+            hparams_api.hparams(hparams_of(config), trial_id=run_dir.name)
+        self._writer.flush()
 
     def on_evaluation(self, event: EvalEvent, state: TrainingState) -> None:
         tf = self._tf
@@ -81,6 +120,15 @@ class TensorBoardLog(Callback):
             tf.summary.scalar("loss/validation", event.eval_loss)
             tf.summary.scalar("accuracy/validation", event.eval_accuracy)
             tf.summary.scalar("learning_rate", event.learning_rate)
+        self._writer.flush()
+
+    def on_end(self, result: TrainResult) -> None:
+        tf = self._tf
+        with self._writer.as_default(step=result.steps):
+            for name in FINAL_METRICS:
+                value = getattr(result, name)
+                if value is not None:
+                    tf.summary.scalar(f"final/{name}", value)
         self._writer.flush()
 
 

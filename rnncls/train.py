@@ -139,6 +139,8 @@ def train(
             callbacks = _callbacks(config, trainer, output, best, chief, checkpoints)
             _run_loop(trainer, inputs, config, run_dir, callbacks, checkpoints, reporter)
             result = _finish(trainer, inputs.test_split, state, best, output, reporter, chief)
+            for callback in callbacks:
+                callback.on_end(result)
             return result if chief else replace(result, run_dir=str(run_dir))
         finally:
             rundir.release_run_dir(output)
@@ -230,7 +232,7 @@ def _callbacks(
         callbacks.append(EarlyStopping(trainer, config.train.patience, best))
     callbacks.append(MetricsLog(output))
     if config.train.tensorboard and chief:
-        callbacks.append(TensorBoardLog(output))
+        callbacks.append(TensorBoardLog(output, config))
     callbacks.append(checkpoints)
     return callbacks
 

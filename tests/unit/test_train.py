@@ -222,7 +222,7 @@ def test_tensorboard_gets_the_scalars_of_each_evaluation(in_tmp, tiny_mnist):
 
     config = with_values(TINY, train={"tensorboard": True})
     events = []
-    train(
+    result = train(
         config, find_data(tiny_mnist), in_tmp / "r", reporter=reporter_of(evaluation=events.append)
     )
     files = list((in_tmp / "r" / "tensorboard").glob("events.out.tfevents.*"))
@@ -230,11 +230,110 @@ def test_tensorboard_gets_the_scalars_of_each_evaluation(in_tmp, tiny_mnist):
     seen: dict[str, list[tuple[int, float]]] = {}
     for record in tf.compat.v1.train.summary_iterator(str(files[0])):
         for value in record.summary.value:
+            if value.tag.startswith("_hparams_/"):
+                continue  # the HParams record: read in the test below
             number = float(tf.make_ndarray(value.tensor))
             seen.setdefault(value.tag, []).append((record.step, number))
-    assert sorted(seen) == ["accuracy/validation", "learning_rate", "loss/train", "loss/validation"]
+    assert sorted(seen) == [
+        "accuracy/validation",
+        "final/test_accuracy",
+        "final/test_loss",
+        "final/validation_accuracy",
+        "learning_rate",
+        "loss/train",
+        "loss/validation",
+    ]
     expected = [(e.step, e.eval_accuracy) for e in events]
     assert seen["accuracy/validation"] == [(s, pytest.approx(a)) for s, a in expected]
+    assert seen["final/test_accuracy"] == [(result.steps, pytest.approx(result.test_accuracy))]
+
+
+def test_tensorboard_hparams_of_two_runs_read_back_with_tensorboards_own_reader(in_tmp, tiny_mnist):
+    """Two runs with different learning rates: each one's HParams record (read as the
+    HParams dashboard reads it) holds its config keys and trial id, and its final metrics
+    are its summary's."""
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+    from tensorboard.util import tensor_util
+
+    source = find_data(tiny_mnist)
+    for name, rate in [("slow", 0.001), ("fast", 0.02)]:
+        config = with_values(TINY, train={"tensorboard": True, "learning_rate": rate})
+        train(config, source, in_tmp / "runs" / name)
+    for name, rate in [("slow", 0.001), ("fast", 0.02)]:
+        events = EventAccumulator(str(in_tmp / "runs" / name / "tensorboard"))
+        events.Reload()
+        content = events.PluginTagToContent(metadata.PLUGIN_NAME)
+        record = plugin_data_pb2.HParamsPluginData.FromString(
+            content[metadata.SESSION_START_INFO_TAG]
+        ).session_start_info
+        assert record.group_name == name
+        assert record.hparams["train.learning_rate"].number_value == pytest.approx(rate)
+        assert record.hparams["model.cell"].string_value == "lstm"
+        assert record.hparams["model.hidden_units"].number_value == TINY.model.hidden_units
+        assert record.hparams["train.tensorboard"].WhichOneof("kind") is None  # left out
+        assert "data.dir" not in record.hparams and "train.seed" in record.hparams
+        summary = json.loads((in_tmp / "runs" / name / "summary.json").read_text())
+        for metric in ("validation_accuracy", "test_accuracy", "test_loss"):
+            (last,) = events.Tensors(f"final/{metric}")
+            assert last.step == summary["steps"]
+            value = float(tensor_util.make_ndarray(last.tensor_proto))
+            assert value == pytest.approx(summary[metric], rel=1e-6)
+    groups = hparams_session_groups(in_tmp / "runs")
+    assert sorted(groups) == ["fast", "slow"]
+    assert groups["fast"]["hparams"]["train.learning_rate"] == pytest.approx(0.02)
+    assert groups["slow"]["hparams"]["train.learning_rate"] == pytest.approx(0.001)
+    for name in ("fast", "slow"):
+        summary = json.loads((in_tmp / "runs" / name / "summary.json").read_text())
+        metrics = {m["name"]["tag"]: m["value"] for m in groups[name]["metricValues"]}
+        assert metrics["final/test_accuracy"] == pytest.approx(summary["test_accuracy"])
+
+
+def hparams_session_groups(logdir: Path) -> dict[str, dict]:
+    """What the HParams dashboard of `tensorboard --logdir LOGDIR` lists: a real
+    TensorBoard on a free loopback port, asked through the plugin's own API."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir)]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    query = {
+        "experimentName": "",
+        "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE"],
+        "colParams": [],
+        "startIndex": 0,
+        "sliceSize": 100,
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/data/plugin/hparams/session_groups",
+        data=json.dumps(query).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        deadline = time.monotonic() + 120  # a hang guard, not a speed target
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    groups = json.loads(answer.read())["sessionGroups"]
+                if len(groups) == 2 or time.monotonic() > deadline:
+                    return {group["name"]: group for group in groups}
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_a_run_of_the_first_release_resumes_to_the_same_weights(in_tmp, tiny_mnist):
