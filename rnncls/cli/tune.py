@@ -183,6 +183,8 @@ class TuneReporter(SearchReporter):
     def summary(self, summary: Any) -> None:
         from rnncls.trials import value_text
 
+        # The storage as shown (a password left out): the line to type, where there was none.
+        log(f"every trial, its curve and run directory: optuna-dashboard {summary.storage}")
         if self.json_output:
             emit_json(summary.to_json())
             return
@@ -197,6 +199,7 @@ class TuneReporter(SearchReporter):
             f"{summary.best_config}",
             flush=True,
         )
+
 
 
 def format_param(value: Any) -> str:

@@ -489,3 +489,61 @@ def postgres() -> Iterator[str]:
 @pytest.mark.slow
 def test_workers_share_a_postgresql_study_and_survive_a_sigkill(tmp_path, tiny_mnist, postgres):
     sigkill_one_of_two_workers(tmp_path, tiny_mnist, postgres)
+
+
+# ---------------------------------------------------------------------- optuna-dashboard
+
+
+def test_a_study_opens_in_optuna_dashboard(in_tmp, tiny_mnist):
+    """A real optuna-dashboard on the study's SQLite file, on a free loopback port: its
+    API lists the trials with their parameters and values, the validation accuracies the
+    pruner saw (metrics.jsonl's), and each trial's run directory."""
+    import urllib.request
+
+    pytest.importorskip("optuna_dashboard")
+    space = write_space(in_tmp, steps=6, eval_every=3)
+    result = invoke("tune", space, "--trials", 2, "--json", "--data-dir", tiny_mnist)
+    assert result.exit_code == 0, result.output
+    trials = json_lines(result.stdout)[:2]
+    storage = json_lines(result.stdout)[-1]["storage"]
+    assert f"optuna-dashboard {storage}\n" in result.stderr  # the line the summary gives
+    port = free_port()
+    # the console script beside this Python (a venv's bin/ need not be on PATH)
+    script = Path(sys.executable).with_name("optuna-dashboard")
+    command = [str(script), storage, "--host", "127.0.0.1", "--port", str(port)]
+    dashboard = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get(path: str) -> dict:
+        deadline = time.monotonic() + 120  # a hang guard, not a speed target
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                    return json.loads(r.read())
+            except OSError:
+                if dashboard.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    try:
+        (listed,) = get("/api/studies")["study_summaries"]
+        assert listed["study_name"] == "space" and listed["directions"] == ["maximize"]
+        study = get(f"/api/studies/{listed['study_id']}")
+    finally:
+        dashboard.terminate()
+        dashboard.wait(timeout=30)
+    assert study["has_intermediate_values"] is True
+    shown = {trial["number"]: trial for trial in study["trials"]}
+    for trial in trials:
+        seen = shown[trial["number"]]
+        assert seen["state"] == "Complete" and seen["values"] == [trial["value"]]
+        (param,) = seen["params"]
+        assert param["name"] == "train.learning_rate"
+        assert param["param_internal_value"] == trial["params"]["train.learning_rate"]
+        records = [
+            json.loads(line)
+            for line in (Path(trial["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+        ]
+        assert seen["intermediate_values"] == [
+            {"step": r["step"], "value": r["eval_accuracy"]} for r in records
+        ]
+        assert {"key": "run_dir", "value": trial["run_dir"]} in seen["user_attrs"]
