@@ -34,7 +34,8 @@ SPACE_TABLE = "space"
 TUNE_TABLE = "tune"
 PRUNERS = ("median", "hyperband", "none")
 # What [tune] may set, and its default.
-TUNE_DEFAULTS: dict[str, Any] = {"trials": 10, "pruner": "median"}
+# warmup: the evaluations a trial makes before the pruner may stop it (0: from its first).
+TUNE_DEFAULTS: dict[str, Any] = {"trials": 10, "pruner": "median", "warmup": 0}
 RANGE_FIELDS = {"low", "high", "log", "step"}
 
 
@@ -71,6 +72,7 @@ class Space:
     source: str
     overrides: tuple[str, ...] = ()  # the --set values that changed the file's base config
     configs: tuple[str, ...] = ()  # the --config files layered over it, in order
+    warmup: int = TUNE_DEFAULTS["warmup"]  # evaluations before the pruner may stop a trial
 
     def config_for(self, values: dict[str, Any]) -> Config:
         """The base config with one trial's values (dotted key -> value)."""
@@ -112,7 +114,14 @@ def load_space(
     settings = tune_settings(tune, source)
     trials, pruner = settings["trials"], settings["pruner"]
     return Space(
-        base, dimensions, trials, pruner, source, tuple(overrides), tuple(map(str, configs))
+        base,
+        dimensions,
+        trials,
+        pruner,
+        source,
+        tuple(overrides),
+        tuple(map(str, configs)),
+        settings["warmup"],
     )
 
 
@@ -128,6 +137,9 @@ def tune_settings(table: Any, source: str) -> dict[str, Any]:
         elif name == "pruner":
             if value not in PRUNERS:
                 raise ConfigError(f"{where}: expected one of {', '.join(PRUNERS)}")
+        elif name == "warmup":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{where}: expected a whole number of evaluations, 0 or more")
         else:
             known = ", ".join(TUNE_DEFAULTS)
             raise ConfigError(f"unknown key {TUNE_TABLE}.{name} in {source} (known: {known})")

@@ -107,11 +107,15 @@ class Objective:
         started = time.monotonic()
         last_step: list[int] = []
 
+        evaluations: list[int] = []  # their steps, a dead trial's taken over included
+
         def report(event: Any) -> None:
             last_step[:] = [event.step]
+            evaluations.append(event.step)
             trial.report(event.eval_accuracy, event.step)
             self.reporter.evaluation(trial.number, event)
-            if trial.should_prune():
+            # The warm-up: the first evaluations of a trial are never pruned.
+            if len(evaluations) > self.space.warmup and trial.should_prune():
                 raise optuna.TrialPruned(
                     f"pruned at step {event.step} (validation accuracy {event.eval_accuracy:.4f})"
                 )
@@ -130,15 +134,23 @@ class Objective:
             )
             self.record(record, run_dir)
 
+        earlier = take_over(self.study, retry_of, run_dir) if retry_of is not None else None
         if retry_of is not None:
+            where = f"from its checkpoint at step {earlier.step}" if earlier else "from step 0"
             self.reporter.status(
-                f"trial {trial.number}: trial {retry_of} again (its worker stopped beating)"
+                f"trial {trial.number}: trial {retry_of} again {where} (its worker stopped beating)"
             )
+        for record in earlier.evaluations if earlier else []:  # the curve the pruner saw
+            trial.report(record["eval_accuracy"], record["step"])
+            last_step[:] = [record["step"]]
+            evaluations.append(record["step"])
         self.ran_trials += 1
         try:
             config = self.space.config_for(params)
             trial_reporter = TrialReporter(self.reporter, trial.number, report)
-            result = train(config, self.source, run_dir, reporter=trial_reporter)
+            result = train(
+                config, self.source, run_dir, resume=earlier is not None, reporter=trial_reporter
+            )
         except optuna.TrialPruned:
             self.failures_in_a_row = 0
             finished("pruned", None)
@@ -172,6 +184,49 @@ def _retried(study: Any, number: int, callback: Any) -> int | None:
     """The trial that trial ``number`` runs again (its worker died), or None."""
     frozen = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     return callback.retried_trial_number(frozen[0]) if frozen else None
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    """A dead trial's work, copied into the trial that runs it again."""
+
+    step: int  # of its checkpoint, where the new trial goes on
+    evaluations: list[dict[str, Any]]  # its metrics.jsonl records up to that step
+
+
+# What a trial that runs a dead one again takes from its run directory.
+TAKEN_FILES = (rundir.CONFIG_FILE, rundir.CHECKPOINT_FILE, rundir.METRICS_FILE)
+
+
+def take_over(study: Any, number: int, run_dir: Path) -> TakenOver | None:
+    """Trial ``number`` died with its worker; where its run directory is reachable from
+    here, has a checkpoint and no training holds it, copy its config, checkpoint and
+    metrics into ``run_dir`` (each file atomically) so that the trial running it again
+    resumes there, exactly, instead of starting over. Its own folder is left as it was,
+    the record of the dead trial. None: nothing to take over (start from step 0)."""
+    import shutil
+
+    dead = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    path = dead[0].user_attrs.get("run_dir") if dead else None
+    if not path:
+        return None
+    source = Path(path)
+    step = rundir.checkpoint_step(source)
+    if step is None or not rundir.is_run_dir(source) or rundir.is_locked(source):
+        return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in TAKEN_FILES:
+        if (source / name).is_file():
+            rundir.write_with(
+                run_dir / name,
+                lambda temporary, name=name: shutil.copyfile(source / name, temporary),
+            )
+    evaluations = [
+        record
+        for record in rundir.truncate_metrics(run_dir, step)
+        if record.get("event", "eval") == "eval" and "eval_accuracy" in record
+    ]
+    return TakenOver(step, evaluations)
 
 
 def _clear_keras() -> None:

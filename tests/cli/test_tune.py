@@ -153,6 +153,33 @@ def test_a_trial_below_the_median_is_pruned_and_says_where(in_tmp, tiny_mnist, m
     assert (pruned / "checkpoint.npz").exists() and not (pruned / "summary.json").exists()
 
 
+def test_the_warmup_keeps_a_trials_first_evaluations_from_the_pruner(
+    in_tmp, tiny_mnist, monkeypatch
+):
+    """The same scripted scores as above, with [tune] warmup = 1: trial 2's first
+    evaluation (0.1) is not pruned; its second (0.1 again, still below) is."""
+    import rnncls.train
+
+    real = rnncls.train._evaluate
+    scores = iter([0.9, 0.9, 0.9, 0.9, 0.1, 0.1])
+
+    def scripted(model, split):
+        loss, accuracy = real(model, split)
+        return loss, next(scores) if split.name == "validation" else accuracy
+
+    monkeypatch.setattr(rnncls.train, "_evaluate", scripted)
+    space = write_space(in_tmp, pruner="median")
+    space.write_text(space.read_text() + "warmup = 1\n")
+    result = invoke("tune", space, "--trials", 3, "--json", "--data-dir", tiny_mnist)
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result.stdout)
+    assert [(t["number"], t["state"], t["step"]) for t in lines[:3]] == [
+        (0, "complete", 6),
+        (1, "complete", 6),
+        (2, "pruned", 6),
+    ]
+
+
 def test_a_study_refuses_another_space_under_its_name(in_tmp, tiny_mnist):
     first = invoke("tune", write_space(in_tmp), "--trials", 1, "--data-dir", tiny_mnist)
     assert first.exit_code == 0, first.output
@@ -281,11 +308,13 @@ def test_two_workers_on_one_sqlite_study_share_its_trials(tmp_path, tiny_mnist):
     assert all(any(x["event"] == "trial" for x in lines) for _, lines, _ in results)
 
 
-def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str) -> None:
+def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str | None = None) -> None:
     """Two workers; one killed mid-trial with SIGKILL. The other runs its trial again
-    (same parameters) once its heartbeat stops, and finishes the study."""
+    (same parameters) once its heartbeat stops, from the dead trial's last checkpoint,
+    and finishes the study."""
     space = write_space(tmp_path, steps=80, eval_every=4)
-    extra = ["--trials", 3, "--heartbeat", 1, "--storage", storage]
+    extra = ["--trials", 3, "--heartbeat", 1] + (["--storage", storage] if storage else [])
+    storage = storage or f"sqlite:///{tmp_path / 'runs' / 'space' / 'study.db'}"  # the default
     doomed = start_worker(tmp_path, space, data, *extra)
     killed = wait_for_running_trial(doomed, tmp_path / "runs" / "space")
     survivor = start_worker(tmp_path, space, data, *extra)
@@ -302,7 +331,39 @@ def sigkill_one_of_two_workers(tmp_path: Path, data: Path, storage: str) -> None
     assert len(retried) == 1, lines
     assert retried[0]["state"] in ("complete", "pruned")
     assert retried[0]["params"] == by_number[killed].params
-    assert f"trial {retried[0]['number']}: trial {killed} again" in err
+    # the retry went on from the dead trial's checkpoint, with its evaluations before it
+    study_dir = tmp_path / "runs" / "space"
+    step = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import json, sys; from pathlib import Path; "
+                "from rnncls.rundir import checkpoint_step; "
+                "print(json.dumps(checkpoint_step(Path(sys.argv[1]))))",
+                str(study_dir / f"trial-{killed}"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert step is not None and step > 0
+    number = retried[0]["number"]
+    assert f"trial {number}: trial {killed} again from its checkpoint at step {step} " in err
+    assert f"trial {number}: resuming runs/space/trial-{number} from step {step}" in err
+    dead_curve = [
+        json.loads(line)
+        for line in (study_dir / f"trial-{killed}" / "metrics.jsonl").read_text().splitlines()
+    ]
+    curve = [
+        json.loads(line)
+        for line in (study_dir / f"trial-{number}" / "metrics.jsonl").read_text().splitlines()
+    ]
+    kept = [record for record in dead_curve if record["step"] <= step]
+    assert curve[: len(kept)] == kept and curve[len(kept)]["step"] > step
+    values = by_number[number].intermediate_values
+    assert [values[record["step"]] for record in kept] == [r["eval_accuracy"] for r in kept]
     # the survivor records the dead worker's trial in its folder, for `rnncls runs`
     recorded = json.loads(
         (tmp_path / "runs" / "space" / f"trial-{killed}" / "trial.json").read_text()
@@ -489,6 +550,11 @@ def postgres() -> Iterator[str]:
 @pytest.mark.slow
 def test_workers_share_a_postgresql_study_and_survive_a_sigkill(tmp_path, tiny_mnist, postgres):
     sigkill_one_of_two_workers(tmp_path, tiny_mnist, postgres)
+
+
+@pytest.mark.slow
+def test_workers_share_a_sqlite_study_and_survive_a_sigkill(tmp_path, tiny_mnist):
+    sigkill_one_of_two_workers(tmp_path, tiny_mnist)  # the study's own SQLite file
 
 
 # ---------------------------------------------------------------------- optuna-dashboard

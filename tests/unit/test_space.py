@@ -54,7 +54,13 @@ def test_a_space_reads_into_its_dimensions_and_base(tmp_path):
 
 def test_tune_settings_default_to_ten_trials_and_the_median_pruner(tmp_path):
     space = load_space(write_space(tmp_path, '"model.hidden_units" = { choices = [8, 16] }'))
-    assert (space.trials, space.pruner) == (10, "median")
+    assert (space.trials, space.pruner, space.warmup) == (10, "median", 0)
+
+
+def test_the_pruners_warmup_in_evaluations(tmp_path):
+    dimension = '"model.hidden_units" = { choices = [8, 16] }'
+    space = load_space(write_space(tmp_path, dimension, "[tune]\nwarmup = 2"))
+    assert space.warmup == 2
 
 
 def test_set_overrides_change_the_base_config(tmp_path):
@@ -171,6 +177,8 @@ BAD_SPACES = [
     ('"model.hidden_units" = { choices = [8] }', "[tune]\ntrials = true", "tune.trials = True"),
     ('"model.hidden_units" = { choices = [8] }', "[tune]\npruner = 'wait'", "tune.pruner"),
     ('"model.hidden_units" = { choices = [8] }', "[tune]\ntrails = 3", "unknown key tune.trails"),
+    ('"model.hidden_units" = { choices = [8] }', "[tune]\nwarmup = -1", "tune.warmup = -1"),
+    ('"model.hidden_units" = { choices = [8] }', "[tune]\nwarmup = 1.5", "tune.warmup = 1.5"),
     ('"model.hidden_units" = { choices = [8] }', "tune = 3", "must be a table like [tune]"),
 ]
 
