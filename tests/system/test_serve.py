@@ -147,7 +147,7 @@ def test_the_drawing_page_in_a_real_browser(tmp_path) -> None:
     try:
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=browser_path, args=BROWSER_ARGS)
-            page = browser.new_page(viewport={"width": 900, "height": 560})
+            page = browser.new_page(viewport={"width": 900, "height": 620})
             page.goto(served.url)
             page.wait_for_function("document.querySelector('#model').textContent.includes('steps')")
             # a 7: a bar along the top, then down to the lower left
