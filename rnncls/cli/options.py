@@ -21,6 +21,15 @@ ConfigOption = Annotated[
         "over it: later files win, then --set, then flags.",
     ),
 ]
+SpaceConfigOption = Annotated[  # rnncls tune's: a search space holds the base config
+    list[Path] | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config files layered over the space file's base config (later files win), "
+        "then --set.",
+    ),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from rnncls.cli.errors import errors
-from rnncls.cli.options import DataDirOption, SetOption, at_least
+from rnncls.cli.options import DataDirOption, SetOption, SpaceConfigOption, at_least
 from rnncls.cli.output import emit_json, log, rich_table, shown, stdout_console
 from rnncls.errors import ConfigError
 from rnncls.reporters import SearchReporter
@@ -57,15 +57,7 @@ def tune(
             "again by a live worker."
         ),
     ] = 10,
-    config: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="Config files layered over the space file's base config (later files win), "
-            "then --set.",
-        ),
-    ] = None,
+    config: SpaceConfigOption = None,
     set_: SetOption = None,
     data_dir: DataDirOption = None,
     json_output: Annotated[
@@ -199,7 +191,6 @@ class TuneReporter(SearchReporter):
             f"{summary.best_config}",
             flush=True,
         )
-
 
 
 def format_param(value: Any) -> str:
