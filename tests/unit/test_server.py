@@ -415,3 +415,15 @@ print(sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow"
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
+
+
+def test_which_requests_are_answered_on_the_event_loop() -> None:
+    """Small ones: a page's PNG, a small array; a picture that declares more than a
+    megapixel (whatever its bytes) or any body over 64 KiB goes to a worker thread."""
+    images, _ = make_digits(2)
+    assert server.is_small(png(np.kron(images[0], np.ones((10, 10), np.uint8))))  # 280x280
+    assert server.is_small(json.dumps(images.tolist()).encode())
+    assert not server.is_small(bomb(1025, 1024))  # a few hundred bytes, 1.05 megapixels
+    assert server.is_small(bomb(1024, 1024))
+    assert not server.is_small(b"[" + b"0," * 40_000 + b"0]")  # 80 KB of JSON
+    assert server.is_small(b"not a picture")  # its error is quick to make
