@@ -295,7 +295,7 @@ EXACT_MESSAGES = [
     (
         '"model.layers" = { choices = [1] }',
         "[tune]\ntrails = 3",
-        "unknown key tune.trails in {path} (known: trials, pruner)",
+        "unknown key tune.trails in {path} (known: trials, pruner, warmup)",
     ),
 ]
 
