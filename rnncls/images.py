@@ -96,6 +96,8 @@ def to_mnist(grey: np.ndarray, name: str = "image") -> np.ndarray:
     grey = np.asarray(grey, dtype=np.float64)
     if grey.ndim != 2 or min(grey.shape) < 1:
         raise InputError(f"{name}: expected a two-dimensional picture, got shape {grey.shape}")
+    if not np.isfinite(grey).all():  # a float TIFF can hold them
+        raise InputError(f"{name}: the picture holds NaN or infinite values")
     if _background_level(grey) > 127:
         grey = 255.0 - grey
     if grey.shape == (IMAGE_SIZE, IMAGE_SIZE):

@@ -347,6 +347,8 @@ def _npy_images(content: bytes | io.BytesIO, name: str) -> tuple[np.ndarray, lis
         array = np.load(stream, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(f"{name}: not a readable .npy array ({_first_line(exc)})") from None
+    except MemoryError:  # a header that declares more than the data and the memory hold
+        raise InputError(f"{name}: not a readable .npy array (its shape is too large)") from None
     images = array_to_images(array, name)
     single = array.shape in ((IMAGE_SIZE, IMAGE_SIZE), (IMAGE_SIZE * IMAGE_SIZE,))
     sources = [name] if single else [f"{name}[{index}]" for index in range(len(images))]

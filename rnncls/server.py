@@ -16,6 +16,7 @@ with NaN) is a 4xx with ``{"error": "one line"}``, and the next request is answe
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -39,13 +40,19 @@ from rnncls.predict import (
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # 10,000 digits as .npy, a phone photo as JPEG
 MAX_PIXELS = 4096 * 4096  # a picture's size, read from its header before decoding
+# The pixels of all the pictures of one request: 1,000 uploads of 4096x4096 would be
+# minutes of work and gigabytes of memory for one request of 2.5 MB.
+MAX_REQUEST_PIXELS = 2 * MAX_PIXELS
+# Requests decoded at once in worker threads; the others wait their turn. A picture near
+# MAX_PIXELS takes about 0.4 GB while it is made MNIST-like, so this bounds the memory.
+HEAVY_AT_ONCE = 2
 MAX_FILES = 1000  # files in one multipart upload
 # A request this small is answered on the event loop itself (a PNG the page sends: 0.6 ms
 # of work); a larger one in a worker thread, so that the loop answers others meanwhile.
 # Measured with bench/serve_load.py (AMD EPYC, 8 clients): 527 requests/s all in threads,
 # 745 with the small ones on the loop.
 INLINE_BYTES = 64 * 1024
-INLINE_PIXELS = 1024 * 1024
+INLINE_PIXELS = 512 * 512  # a few milliseconds of decoding at most
 WEB_DIR = Path(__file__).parent / "web"
 PAGE_FILES = {
     "index.html": "text/html; charset=utf-8",
@@ -169,6 +176,27 @@ def images_from_bytes(content: bytes, name: str) -> tuple[np.ndarray, list[str]]
     return decode_image(content, name, MAX_PIXELS)[np.newaxis], [name]
 
 
+def declared_pixels(content: bytes) -> int:
+    """The pixels a picture's header declares (0 for anything that is not a picture)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content)) as picture:
+            return picture.width * picture.height
+    except Exception:  # noqa: BLE001 - not a picture: its own error comes when it is read
+        return 0
+
+
+def check_request_pixels(contents: list[bytes]) -> None:
+    """Refuse (413) a request whose pictures declare more than MAX_REQUEST_PIXELS in all,
+    from their headers, before any is decoded."""
+    total = sum(declared_pixels(content) for content in contents)
+    if total > MAX_REQUEST_PIXELS:
+        raise RequestError(
+            413, f"pictures of {total:,} pixels in all; at most {MAX_REQUEST_PIXELS:,} a request"
+        )
+
+
 def is_small(body: bytes) -> bool:
     """Whether answering ``body`` costs little: a few kilobytes, and where it is a picture,
     one that declares at most INLINE_PIXELS (read from its header: a small PNG may
@@ -177,13 +205,7 @@ def is_small(body: bytes) -> bool:
         return False
     if body.startswith(NPY_MAGIC) or body[:1] in (b"[", b" ", b"\n", b"\r", b"\t"):
         return True  # an array of at most INLINE_BYTES
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(body)) as picture:
-            return picture.width * picture.height <= INLINE_PIXELS
-    except Exception:  # noqa: BLE001 - not a picture: its error is quick to make
-        return True
+    return declared_pixels(body) <= INLINE_PIXELS
 
 
 def upload_name(filename: str | None, index: int) -> str:
@@ -326,7 +348,10 @@ async def predict_endpoint(request: Any) -> Any:
 
     if files is None and is_small(body):
         return JSONResponse(work())
-    return JSONResponse(await run_in_threadpool(work))
+    check_request_pixels([content for content, _ in files] if files is not None else [body])
+    heavy: Any = request.app.state.heavy
+    async with heavy:  # the answer is rendered in the thread too: 10,000 images are 30 MB
+        return await run_in_threadpool(lambda: JSONResponse(work()))
 
 
 async def model_endpoint(request: Any) -> Any:
@@ -401,6 +426,7 @@ def create_app(model: ServedModel) -> Any:
     }
     app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
     app.state.model = model
+    app.state.heavy = asyncio.Semaphore(HEAVY_AT_ONCE)  # bound to a loop at first use
     return app
 
 

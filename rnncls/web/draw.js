@@ -13,8 +13,10 @@ const bars = document.getElementById("bars");
 const shown = document.getElementById("prediction");
 const status = document.getElementById("status");
 let order = null; // the pixel each position of the reading takes (from GET model)
-let drawing = false;
+let pen_id = null; // the one pointer that draws: a second finger or a resting palm does not
 let last = null;
+let generation = 0; // one more at each Clear: an answer to an older picture is dropped
+const ANSWER_TIMEOUT_MS = 10000;
 let inked = false;
 let changed = false;
 let sending = false;
@@ -72,6 +74,7 @@ function clearAll() {
   showBars(null, -1);
   inked = false;
   changed = false;
+  generation += 1;
   say("draw with a mouse, a pen or a finger");
   setState("empty");
 }
@@ -81,15 +84,18 @@ async function send() {
   sending = true;
   changed = false;
   setState("sending");
+  const asked = generation;
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), ANSWER_TIMEOUT_MS);
   let outcome = "error";
   try {
     const png = await new Promise((done) => pad.toBlob(done, "image/png"));
     const response = await fetch("predict?image=true", {
-      method: "POST", headers: { "Content-Type": "image/png" }, body: png,
+      method: "POST", headers: { "Content-Type": "image/png" }, body: png, signal: stop.signal,
     });
     const body = await response.json();
-    if (!inked) { // cleared while the answer was on its way
-      outcome = "empty";
+    if (asked !== generation) { // cleared while the answer was on its way
+      outcome = inked ? "sending" : "empty";
       return;
     }
     if (response.ok) {
@@ -97,8 +103,10 @@ async function send() {
       outcome = "answered";
     } else say(body.error, true);
   } catch (error) {
-    say(`no answer from the server (${error.message})`, true);
+    const why = error.name === "AbortError" ? "no answer in 10 s" : error.message;
+    say(`no answer from the server (${why})`, true);
   } finally {
+    clearTimeout(timer);
     sending = false;
     if (changed) send();
     else setState(outcome);
@@ -128,15 +136,17 @@ function stroke(from, to, pressure) {
 }
 
 pad.addEventListener("pointerdown", (event) => {
+  // the primary pointer only (the first finger, the pen, the mouse's left button)
+  if (pen_id !== null || !event.isPrimary || event.button !== 0) return;
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
-  drawing = true;
+  pen_id = event.pointerId;
   last = at(event);
   stroke(last, last, event.pressure);
   send();
 });
 pad.addEventListener("pointermove", (event) => {
-  if (!drawing) return;
+  if (event.pointerId !== pen_id) return;
   const points = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
   for (const point of points.length ? points : [event]) {
     const next = at(point);
@@ -146,11 +156,13 @@ pad.addEventListener("pointermove", (event) => {
   send();
 });
 for (const name of ["pointerup", "pointercancel"]) {
-  pad.addEventListener(name, () => {
-    drawing = false;
+  pad.addEventListener(name, (event) => {
+    if (event.pointerId !== pen_id) return;
+    pen_id = null;
     send();
   });
 }
+pad.addEventListener("contextmenu", (event) => event.preventDefault());
 document.getElementById("clear").addEventListener("click", clearAll);
 
 async function describeModel() {

@@ -111,3 +111,22 @@ def test_serve_load_smoke_run_reports_every_level_and_the_memory(tmp_path, band_
     assert 0 < report["startup_seconds"] < 120
     assert list(report["memory_mb"]) == ["after warm-up", "after the levels", "after 100 more"]
     assert all(20 < mb < 5_000 for mb in report["memory_mb"].values())
+
+
+def test_serve_load_says_which_goals_a_run_met():
+    """Hand-made results: 8 clients at 600 requests/s with p99 60 ms, memory up 3 MB."""
+    spec = importlib.util.spec_from_file_location("serve_load", ROOT / "bench" / "serve_load.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    results = {
+        "errors": 0,
+        "levels": [{"clients": 8, "requests_per_second": 600.0, "p99_ms": 60.0}],
+        "memory_mb": {"after warm-up": 90.0, "after the levels": 95.0, "after 10,000 more": 98.0},
+    }
+    assert module.goal_lines(results) == [
+        "goal: no errors 0: 0 met",
+        "goal: requests/s, 8 clients (at least) 500.0: 600.0 met",
+        "goal: p99 ms, 8 clients (under) 50.0: 60.0 NOT MET",
+        "goal: memory growth MB over the last requests (at most) 10.0: 3.0 met",
+    ]

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +30,12 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 class Served:
     def __init__(self, process: subprocess.Popen, url: str, log: list[str]) -> None:
         self.process, self.url, self.log = process, url, log
+        self.later: list[str] = []  # what it says after it listens
+        self.reader: threading.Thread | None = None
+
+    def read_log(self) -> None:
+        for line in self.process.stderr:
+            self.later.append(line)
 
     def post(self, path: str, body: bytes, content_type: str) -> tuple[int, dict]:
         request = urllib.request.Request(
@@ -63,13 +70,18 @@ def start_server(run: Path) -> Served:
         log.append(line)
         found = re.match(r"listening on (http://127\.0\.0\.1:\d+/) ", line)
         if found:
-            return Served(process, found.group(1), log)
+            served = Served(process, found.group(1), log)
+            # Go on reading its stderr: a full pipe would stop the server mid-test.
+            served.reader = threading.Thread(target=served.read_log, daemon=True)
+            served.reader.start()
+            return served
 
 
 def stop(served: Served, how: int) -> tuple[int, str]:
     served.process.send_signal(how)
-    rest = served.process.stderr.read()
-    return served.process.wait(timeout=STARTUP_GUARD_SECONDS), rest
+    code = served.process.wait(timeout=STARTUP_GUARD_SECONDS)
+    served.reader.join(timeout=STARTUP_GUARD_SECONDS)
+    return code, "".join(served.later)
 
 
 @pytest.fixture
@@ -113,7 +125,7 @@ def chromium() -> str:
     return found
 
 
-def draw(page, points: list[tuple[float, float]]) -> None:
+def draw(page, points: list[tuple[float, float]], button: str = "left") -> None:
     """One stroke through ``points`` (fractions of the pad), with the mouse."""
     box = page.locator("#pad").bounding_box()
 
@@ -121,10 +133,10 @@ def draw(page, points: list[tuple[float, float]]) -> None:
         return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
 
     page.mouse.move(*at(points[0]))
-    page.mouse.down()
+    page.mouse.down(button=button)
     for point in points[1:]:
         page.mouse.move(*at(point), steps=10)
-    page.mouse.up()
+    page.mouse.up(button=button)
 
 
 def test_the_drawing_page_in_a_real_browser(tmp_path) -> None:
@@ -150,6 +162,9 @@ def test_the_drawing_page_in_a_real_browser(tmp_path) -> None:
             page = browser.new_page(viewport={"width": 900, "height": 620})
             page.goto(served.url)
             page.wait_for_function("document.querySelector('#model').textContent.includes('steps')")
+            # the right mouse button does not draw
+            draw(page, [(0.2, 0.5), (0.8, 0.5)], button="right")
+            assert page.locator("body").get_attribute("data-state") == "empty"
             # a 7: a bar along the top, then down to the lower left
             draw(page, [(0.25, 0.22), (0.75, 0.22), (0.42, 0.82)])
             page.wait_for_selector("body[data-state=answered]")  # the last picture's answer

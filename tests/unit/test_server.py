@@ -169,6 +169,23 @@ def bomb(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
+def float_tiff(value: float) -> bytes:
+    """A 30x30 float TIFF with one pixel ``value`` (NaN or infinity)."""
+    pixels = np.zeros((30, 30), np.float32)
+    pixels[10, 10] = value
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="F").save(buffer, format="TIFF")
+    return buffer.getvalue()
+
+
+def huge_npy_header() -> bytes:
+    """A .npy header that declares 10**13 x 28 x 28 bytes, and 100 bytes of data."""
+    buffer = io.BytesIO()
+    header = {"descr": "|u1", "fortran_order": False, "shape": (10**13, 28, 28)}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue() + bytes(100)
+
+
 def nan_array() -> str:
     return json.dumps([[0.5] * 28] * 27 + [[0.5] * 27 + [float("nan")]])
 
@@ -233,6 +250,8 @@ def test_every_bad_request_is_a_4xx_with_one_line_and_the_next_is_answered(clien
     body, headers, status, fragment = BAD_REQUESTS[name]
     if body is None:  # a PNG cut in half
         body = png(make_digits(1)[0][0])[:80]
+    elif callable(body):  # made when used: a 20,000 x 20,000 picture takes a while
+        body = body()
     answer = client.post("/predict", content=body, headers=headers)
     assert answer.status_code == status
     error = answer.json()
@@ -270,6 +289,20 @@ def test_a_body_over_the_limit_is_413_whether_its_length_is_declared_or_not(clie
     answer = client.post("/predict", content=chunks(), headers=JSON)
     assert (answer.status_code, answer.json()) == (413, {"error": "request body over 1,000 bytes"})
     monkeypatch.undo()
+    assert_good_request_answered(client)
+
+
+def test_a_request_whose_pictures_declare_too_many_pixels_in_all_is_413(client) -> None:
+    """Each 4096 x 4096 picture is allowed alone; three in one upload are not, refused
+    from their headers before any is decoded."""
+    big = bomb(4096, 4096)
+    files = [(f"f{i}", (f"{i}.png", big, "image/png")) for i in range(3)]
+    answer = client.post("/predict", files=files)
+    assert answer.status_code == 413
+    assert answer.json() == {
+        "error": f"pictures of {3 * 4096 * 4096:,} pixels in all; at most {2 * 4096 * 4096:,} "
+        "a request"
+    }
     assert_good_request_answered(client)
 
 
@@ -418,12 +451,12 @@ print(sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow"
 
 
 def test_which_requests_are_answered_on_the_event_loop() -> None:
-    """Small ones: a page's PNG, a small array; a picture that declares more than a
-    megapixel (whatever its bytes) or any body over 64 KiB goes to a worker thread."""
+    """Small ones: a page's PNG, a small array; a picture that declares more than 512 x 512
+    pixels (whatever its bytes) or any body over 64 KiB goes to a worker thread."""
     images, _ = make_digits(2)
     assert server.is_small(png(np.kron(images[0], np.ones((10, 10), np.uint8))))  # 280x280
     assert server.is_small(json.dumps(images.tolist()).encode())
-    assert not server.is_small(bomb(1025, 1024))  # a few hundred bytes, 1.05 megapixels
-    assert server.is_small(bomb(1024, 1024))
+    assert not server.is_small(bomb(513, 512))  # a few hundred bytes, over 512x512 pixels
+    assert server.is_small(bomb(512, 512))
     assert not server.is_small(b"[" + b"0," * 40_000 + b"0]")  # 80 KB of JSON
     assert server.is_small(b"not a picture")  # its error is quick to make
