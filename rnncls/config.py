@@ -231,18 +231,6 @@ def load_config(
     return from_documents(documents, overrides, flags, spellings, origins)
 
 
-def from_document(
-    document: dict[str, Any],
-    source: str,
-    overrides: list[str] | tuple[str, ...] = (),
-    flags: dict[str, Any] | None = None,
-    spellings: dict[str, str] | None = None,
-) -> Config:
-    """:func:`load_config` of a TOML document already read (``source`` names it in
-    errors), e.g. the base config of a search space."""
-    return from_documents([(document, source)], overrides, flags, spellings)
-
-
 def from_documents(
     documents: Sequence[tuple[dict[str, Any], str]],
     overrides: list[str] | tuple[str, ...] = (),

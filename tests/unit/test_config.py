@@ -709,3 +709,17 @@ def test_a_resume_checks_the_composed_files(tmp_path: Path) -> None:
         ConfigError, match=r"--resume: model.hidden_units is 32 in runs/x's config but 64"
     ):
         resumed_config(saved, "runs/x", [first])
+
+
+def test_a_file_that_gives_both_lengths_keeps_its_epochs(tmp_path: Path) -> None:
+    """Only a file that gives steps alone undoes an earlier file's epochs; the origin of
+    epochs set by a file and left alone is that file."""
+    first = write(tmp_path / "first.toml", "[train]\nepochs = 3\n")
+    both = write(tmp_path / "both.toml", "[train]\nsteps = 500\nepochs = 2\n")
+    origins: dict[str, str] = {}
+    config = load_config([first, both], origins=origins)
+    assert (config.train.steps, config.train.epochs) == (500, 2)
+    assert origins["train.epochs"] == origins["train.steps"] == str(both)
+    origins = {}
+    load_config([first], origins=origins)
+    assert (origins["train.epochs"], origins["train.steps"]) == (str(first), "default")

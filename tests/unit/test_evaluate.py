@@ -264,4 +264,17 @@ def test_calibration_in_the_metrics_and_their_json() -> None:
         "confidence": None,
     }
     assert sum(b["count"] for b in record["reliability"]) == 5
+    assert [(b["low"], b["high"]) for b in record["reliability"][1:3]] == [
+        (1 / 15, 2 / 15),
+        (2 / 15, 3 / 15),
+    ]
     json.dumps(record)  # plain JSON: no numpy values
+
+
+def test_confidences_at_the_edges_fall_in_the_first_and_last_bins() -> None:
+    """0 (a degenerate row) is in the first bin; a rounding step above 1 in the last."""
+    from rnncls.evaluate import calibration
+
+    probabilities = np.array([[0.0, 0.0], [np.nextafter(1.0, 2.0), 0.0], [1.0, 0.0]])
+    found = calibration(probabilities, np.array([0, 0, 1]), bins=2)
+    assert found.counts == [1, 2]

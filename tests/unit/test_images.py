@@ -391,3 +391,26 @@ def test_render_text_exactly() -> None:
     narrow_lines = narrow.split("\n")  # one a row below 58 columns, a blank line between
     assert len(narrow_lines) == 31 and narrow_lines[14:16] == ["a", ""]
     assert narrow_lines[-1] == "b" and narrow_lines[-2] == " " * 27 + "@"
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_picture_with_nan_or_infinity_is_an_input_error(value: float) -> None:
+    """A float TIFF can hold them; they would slip past every comparison below."""
+    grey = np.zeros((30, 30))
+    grey[10, 10] = value
+    with pytest.raises(InputError) as caught:
+        to_mnist(grey, "scan.tif")
+    assert str(caught.value) == "scan.tif: the picture holds NaN or infinite values"
+
+
+def test_a_npy_header_that_declares_more_than_memory_holds_is_an_input_error() -> None:
+    import io
+
+    from rnncls.predict import _npy_images
+
+    buffer = io.BytesIO()
+    header = {"descr": "|u1", "fortran_order": False, "shape": (10**13, 28, 28)}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    with pytest.raises(InputError) as caught:
+        _npy_images(buffer.getvalue() + bytes(100), "big.npy")
+    assert str(caught.value) == "big.npy: not a readable .npy array (its shape is too large)"

@@ -464,3 +464,67 @@ def test_show_window_shows_the_picture_at_its_size(monkeypatch, tmp_path: Path) 
     (tmp_path / "v.svg").write_text("<svg/>")
     assert plots.show_window(tmp_path / "v.svg") is False  # only an editor shows it
     assert shown == [figure, untitled]
+
+
+# ---------------------------------------------------------------------- reliability diagram
+
+
+def test_reliability_diagram_draws_each_bins_accuracy_confidence_and_count(
+    drawn: list[Any], tmp_path: Path
+) -> None:
+    """A hand-made calibration of 4 bins, two of them empty: bars where images are, at
+    each bin's left edge and width; dots at (mean confidence, accuracy); the diagonal;
+    the counts below on a log scale, written on their bars; the figures in the title."""
+    from rnncls.evaluate import Calibration
+
+    calibration = Calibration(
+        bins=4,
+        ece=0.0125,
+        nll=0.25,
+        brier=0.125,
+        counts=[0, 3, 0, 40],
+        accuracy=[None, 0.5, None, 0.95],
+        confidence=[None, 0.4, None, 0.9],
+    )
+    path = plots.reliability_diagram(calibration, tmp_path / "r.png", "run x: test")
+    assert path == tmp_path / "r.png" and path.read_bytes()[:4] == b"\x89PNG"
+    (figure,) = drawn
+    top, bottom = figure.axes
+    bars = top.patches
+    assert [(b.get_x(), b.get_width(), b.get_height()) for b in bars] == [
+        (0.25, 0.25, 0.5),
+        (0.75, 0.25, 0.95),
+    ]
+    (dots,) = top.collections
+    assert dots.get_offsets().tolist() == [[0.4, 0.5], [0.9, 0.95]]
+    (diagonal,) = top.lines
+    assert diagonal.get_xydata().tolist() == [[0, 0], [1, 1]]
+    assert top.get_xlim() == (0, 1) and top.get_ylim() == (0, 1)
+    assert top.get_ylabel() == "accuracy"
+    assert top.get_title() == "run x: test\nECE 0.0125 (4 bins)   NLL 0.2500   Brier 0.1250"
+    # matplotlib lists lines, then scatter collections, then bars
+    assert [text.get_text() for text in top.get_legend().get_texts()] == [
+        "calibrated",
+        "mean confidence",
+        "accuracy",
+    ]
+    counts = bottom.patches
+    assert [(b.get_x(), b.get_width(), b.get_height()) for b in counts] == [
+        (0.25, 0.25, 3),
+        (0.75, 0.25, 40),
+    ]
+    assert bottom.get_yscale() == "log"
+    labels = [(t.get_text(), t.get_position()) for t in bottom.texts]
+    assert labels == [("3", (0.375, 3)), ("40", (0.875, 40))]
+    assert bottom.get_xlabel() == "confidence of the predicted class"
+    assert bottom.get_ylabel() == "images"
+
+
+def test_reliability_diagram_without_a_title_has_the_figures_alone(
+    drawn: list[Any], tmp_path: Path
+) -> None:
+    from rnncls.evaluate import Calibration
+
+    calibration = Calibration(1, 0.0, 0.0, 0.0, [2], [1.0], [1.0])
+    plots.reliability_diagram(calibration, tmp_path / "r.png")
+    assert drawn[0].axes[0].get_title() == "ECE 0.0000 (1 bins)   NLL 0.0000   Brier 0.0000"

@@ -460,3 +460,19 @@ def test_which_requests_are_answered_on_the_event_loop() -> None:
     assert server.is_small(bomb(512, 512))
     assert not server.is_small(b"[" + b"0," * 40_000 + b"0]")  # 80 KB of JSON
     assert server.is_small(b"not a picture")  # its error is quick to make
+
+
+def test_a_picture_of_exactly_the_pixel_limit_is_read() -> None:
+    from rnncls.errors import InputError
+    from rnncls.images import decode_image
+
+    with pytest.raises(InputError, match=r"^p: no digit found"):  # read, and blank
+        decode_image(bomb(4, 4), "p", max_pixels=16)
+    with pytest.raises(InputError, match=r"^p: a picture of 5 x 4 pixels; at most 16 pixels"):
+        decode_image(bomb(5, 4), "p", max_pixels=16)
+
+
+def test_the_server_runs_each_onnx_call_on_one_thread(band_run) -> None:
+    """Many small requests at once: one ONNX Runtime thread a call, not one a core."""
+    served = server.load_served_model(band_run.run)
+    assert served.classifier.session.get_session_options().intra_op_num_threads == 1

@@ -331,3 +331,11 @@ def test_a_space_keeps_the_set_values_that_changed_its_base(tmp_path):
     path.write_text('[space]\n"train.learning_rate" = { low = 0.001, high = 0.01 }\n')
     assert load_space(path, ["train.steps=20"]).overrides == ("train.steps=20",)
     assert load_space(path).overrides == ()
+
+
+def test_a_bad_value_in_a_layered_config_names_that_file(tmp_path):
+    path = write_space(tmp_path, '"model.hidden_units" = { choices = [8, 16] }')
+    layer = tmp_path / "layer.toml"
+    layer.write_text("[train]\nseed = 'x'\n")
+    with pytest.raises(ConfigError, match=rf"train.seed = 'x' \(in {layer}\): expected an integer"):
+        load_space(path, [], [layer])
