@@ -28,7 +28,6 @@ import http.client
 import io
 import json
 import os
-import platform
 import re
 import signal
 import socket
@@ -56,16 +55,6 @@ class Level:
     p50_ms: float
     p99_ms: float
     errors: int
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def rss_mb(pid: int) -> float:
@@ -226,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
         reference = in_process_rate(run, body, 200 if not args.smoke else 20)
+    from run import cpu_model  # bench/run.py, beside this script
+
     results: dict[str, Any] = {
-        "cpu": cpu_name(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "startup_seconds": round(startup, 3),
         "levels": [asdict(level) for level in levels],

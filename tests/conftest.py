@@ -6,6 +6,8 @@ import gzip
 import os
 import shutil
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,6 +172,33 @@ def band_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     run = root / "runs" / "bands"
     write_band_model(run / "model.onnx")
     return TinyRun(root=root, run=run, data=write_mnist(root / "mnist"))
+
+
+@contextmanager
+def held_run_dir(path: Path, *, fresh: bool) -> Iterator[None]:
+    """Another process holding ``path``'s lock, as a training does, until the block ends
+    (then it is killed: the kernel drops its lock)."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from rnncls import rundir; "
+            f"rundir.claim_run_dir(Path({str(path)!r}), fresh={fresh}); "
+            "print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def invoke(*args: object, **kwargs: Any) -> Any:

@@ -124,19 +124,24 @@ def test_a_search_reports_each_trial_writes_best_toml_and_continues(in_tmp, tiny
     assert Path("runs/latest").resolve() == newer.resolve()
 
 
-def test_a_trial_below_the_median_is_pruned_and_says_where(in_tmp, tiny_mnist, monkeypatch):
-    """Scripted validation accuracies: trials 0 and 1 score 0.9 at each evaluation,
-    trial 2 scores 0.1 at its first, below their median, so the pruner stops it there."""
+def script_validation_accuracies(monkeypatch, scores: list[float]) -> None:
+    """Each evaluation of the validation split scores the next of ``scores``."""
     import rnncls.train
 
     real = rnncls.train._evaluate
-    scores = iter([0.9, 0.9, 0.9, 0.9, 0.1])
+    coming = iter(scores)
 
     def scripted(model, split):
         loss, accuracy = real(model, split)
-        return loss, next(scores) if split.name == "validation" else accuracy
+        return loss, next(coming) if split.name == "validation" else accuracy
 
     monkeypatch.setattr(rnncls.train, "_evaluate", scripted)
+
+
+def test_a_trial_below_the_median_is_pruned_and_says_where(in_tmp, tiny_mnist, monkeypatch):
+    """Scripted validation accuracies: trials 0 and 1 score 0.9 at each evaluation,
+    trial 2 scores 0.1 at its first, below their median, so the pruner stops it there."""
+    script_validation_accuracies(monkeypatch, [0.9, 0.9, 0.9, 0.9, 0.1])
     space = write_space(in_tmp, pruner="median")
     result = invoke("tune", space, "--trials", 3, "--json", "--data-dir", tiny_mnist)
     assert result.exit_code == 0, result.output
@@ -158,16 +163,7 @@ def test_the_warmup_keeps_a_trials_first_evaluations_from_the_pruner(
 ):
     """The same scripted scores as above, with [tune] warmup = 1: trial 2's first
     evaluation (0.1) is not pruned; its second (0.1 again, still below) is."""
-    import rnncls.train
-
-    real = rnncls.train._evaluate
-    scores = iter([0.9, 0.9, 0.9, 0.9, 0.1, 0.1])
-
-    def scripted(model, split):
-        loss, accuracy = real(model, split)
-        return loss, next(scores) if split.name == "validation" else accuracy
-
-    monkeypatch.setattr(rnncls.train, "_evaluate", scripted)
+    script_validation_accuracies(monkeypatch, [0.9, 0.9, 0.9, 0.9, 0.1, 0.1])
     space = write_space(in_tmp, pruner="median")
     space.write_text(space.read_text() + "warmup = 1\n")
     result = invoke("tune", space, "--trials", 3, "--json", "--data-dir", tiny_mnist)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_SETTINGS, sets, write_mnist
+from conftest import TINY_SETTINGS, held_run_dir, sets, write_mnist
 
 from rnncls import checkpoints, rundir
 
@@ -292,25 +292,9 @@ def test_a_run_directory_in_use_is_refused(tmp_path):
     """Another process training in a run directory holds its lock: a second claim fails,
     and succeeds once that process is gone (the kernel drops the lock, even on SIGKILL)."""
     run_dir = tmp_path / "busy"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from pathlib import Path; from rnncls import rundir; "
-            f"rundir.claim_run_dir(Path({str(run_dir)!r}), fresh=True); print('held', flush=True); "
-            "sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_run_dir(run_dir, fresh=True):
         with pytest.raises(rundir.RunError, match="in use by another training"):
             rundir.claim_run_dir(run_dir, fresh=False)
-    finally:
-        holder.kill()
-        holder.wait()
     assert rundir.claim_run_dir(run_dir, fresh=False) == run_dir
     rundir.release_run_dir(run_dir)
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import write_run
+from conftest import held_run_dir, write_run
 
 from rnncls import rundir
 from rnncls.trials import take_over
@@ -59,24 +57,9 @@ def test_nothing_to_take_over(tmp_path) -> None:
 def test_a_trial_that_a_training_still_holds_is_not_taken_over(tmp_path) -> None:
     """Its worker missed heartbeats but lives (a suspended process): it may write again."""
     held = write_run(tmp_path / "held", metrics=METRICS, checkpoint=8)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from pathlib import Path; from rnncls import rundir; "
-            f"rundir.claim_run_dir(Path({str(held)!r}), fresh=False); print('held', flush=True); "
-            "sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_run_dir(held, fresh=False):
         assert rundir.is_locked(held)
         assert take_over(study_with(1, held), 1, tmp_path / "new") is None
-    finally:
-        holder.communicate("")
     assert take_over(study_with(1, held), 1, tmp_path / "new").step == 8
 
 
