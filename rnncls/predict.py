@@ -313,7 +313,7 @@ def _read_file(path: Path) -> Found:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     if is_npy:
-        return [_npy_images(path.read_bytes(), str(path))]
+        return [npy_images(path.read_bytes(), str(path))]
     return [(read_image(path)[np.newaxis], [str(path)])]
 
 
@@ -337,11 +337,13 @@ def _npy_stream(raw: bytes) -> list[tuple[np.ndarray, list[str]]]:
     stream, found = io.BytesIO(raw), []
     while stream.tell() < len(raw):
         name = "<stdin>" if not found else f"<stdin, array {len(found) + 1}>"
-        found.append(_npy_images(stream, name))
+        found.append(npy_images(stream, name))
     return found
 
 
-def _npy_images(content: bytes | io.BytesIO, name: str) -> tuple[np.ndarray, list[str]]:
+def npy_images(content: bytes | io.BytesIO, name: str) -> tuple[np.ndarray, list[str]]:
+    """The images of one ``.npy`` array (bytes or a stream at its start), with a source
+    name each (:func:`array_images`)."""
     stream = io.BytesIO(content) if isinstance(content, bytes) else content
     try:
         array = np.load(stream, allow_pickle=False)
@@ -349,6 +351,12 @@ def _npy_images(content: bytes | io.BytesIO, name: str) -> tuple[np.ndarray, lis
         raise InputError(f"{name}: not a readable .npy array ({_first_line(exc)})") from None
     except MemoryError:  # a header that declares more than the data and the memory hold
         raise InputError(f"{name}: not a readable .npy array (its shape is too large)") from None
+    return array_images(array, name)
+
+
+def array_images(array: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
+    """An array's images (:func:`rnncls.images.array_to_images`) and their source names:
+    ``name`` for one image, ``name[i]`` for the images of a stack."""
     images = array_to_images(array, name)
     single = array.shape in ((IMAGE_SIZE, IMAGE_SIZE), (IMAGE_SIZE * IMAGE_SIZE,))
     sources = [name] if single else [f"{name}[{index}]" for index in range(len(images))]

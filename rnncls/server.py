@@ -142,8 +142,8 @@ def media_type(content_type: str | None) -> str:
 
 def images_from_json(body: bytes, name: str = "body") -> tuple[np.ndarray, list[str]]:
     """A JSON array of grey levels (28x28, N x 28x28, N x 784; integers 0..255, or floats
-    0..1 or 0..255 as ``rnncls predict`` reads .npy arrays) as uint8 images."""
-    from rnncls.images import array_to_images
+    0..1 or 0..255) as uint8 images, read as ``rnncls predict`` reads a .npy array."""
+    from rnncls.predict import array_images
 
     try:
         value = json.loads(body)
@@ -157,22 +157,18 @@ def images_from_json(body: bytes, name: str = "body") -> tuple[np.ndarray, list[
         array = np.array(value)
     except (ValueError, OverflowError, TypeError):
         raise InputError(f"{name}: not a rectangular array of numbers") from None
-    if array.dtype.kind not in "biuf":
-        raise InputError(f"{name}: the array holds values that are not numbers")
-    images = array_to_images(array, name)
-    single = array.shape in ((28, 28), (784,))
-    return images, [name] if single else [f"{name}[{index}]" for index in range(len(images))]
+    return array_images(array, name)
 
 
 def images_from_bytes(content: bytes, name: str) -> tuple[np.ndarray, list[str]]:
     """A picture (PNG, JPEG, ...) or a ``.npy`` array, told apart by their first bytes."""
     from rnncls.images import decode_image
-    from rnncls.predict import _npy_images
+    from rnncls.predict import npy_images
 
     if not content:
         raise InputError(f"{name}: empty; expected a picture or a .npy array")
     if content.startswith(NPY_MAGIC):
-        return _npy_images(content, name)
+        return npy_images(content, name)
     return decode_image(content, name, MAX_PIXELS)[np.newaxis], [name]
 
 

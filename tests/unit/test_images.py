@@ -406,11 +406,11 @@ def test_a_picture_with_nan_or_infinity_is_an_input_error(value: float) -> None:
 def test_a_npy_header_that_declares_more_than_memory_holds_is_an_input_error() -> None:
     import io
 
-    from rnncls.predict import _npy_images
+    from rnncls.predict import npy_images
 
     buffer = io.BytesIO()
     header = {"descr": "|u1", "fortran_order": False, "shape": (10**13, 28, 28)}
     np.lib.format.write_array_header_1_0(buffer, header)
     with pytest.raises(InputError) as caught:
-        _npy_images(buffer.getvalue() + bytes(100), "big.npy")
+        npy_images(buffer.getvalue() + bytes(100), "big.npy")
     assert str(caught.value) == "big.npy: not a readable .npy array (its shape is too large)"

@@ -213,7 +213,7 @@ BAD_REQUESTS = {
         json.dumps([["a"] * 28] * 28),
         JSON,
         400,
-        "body: the array holds values that are not numbers",
+        "body: array of <U1; expected integer or float pixels",  # as predict says of .npy
     ),
     "nan": (nan_array(), JSON, 400, "body: the array holds NaN or infinite values"),
     "not-json": (b"[1, 2", JSON, 400, "body: not valid JSON"),
