@@ -64,14 +64,14 @@ def settings(incomplete: str) -> list[str]:
 
 
 def runs(incomplete: str) -> list[str]:
-    """``--run`` values: the run directories under the runs folder (a search's trials
-    too) and ``runs/latest``, as paths the shell can take."""
-    from rnncls.rundir import LATEST, RUNS_ROOT, is_run_dir
+    """``--run`` values: ``runs/latest`` and the run directories ``rnncls runs`` lists
+    (a search's trials too), as paths the shell can take."""
+    from rnncls.rundir import LATEST, RUNS_ROOT
+    from rnncls.runlist import find_run_dirs, name_order
 
     found = [RUNS_ROOT / LATEST] if (RUNS_ROOT / LATEST).exists() else []
-    for path in sorted(RUNS_ROOT.glob("*")) + sorted(RUNS_ROOT.glob("*/*")):
-        if path.name != LATEST and is_run_dir(path):
-            found.append(path)
+    runs = find_run_dirs(RUNS_ROOT)  # the rule `rnncls runs` lists by
+    found += sorted(runs, key=lambda path: name_order(str(path.relative_to(RUNS_ROOT))))
     shown = [str(path) for path in found]
     return [path for path in shown if path.startswith(incomplete)] or _folders(incomplete)
 
