@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from rnncls.config_keys import AugmentConfig
-from rnncls.data import IMAGE_SIZE
 
 # The stateless generator's key for augmentation: (seed, step, AUGMENT_STREAM) keeps
 # these draws apart from any other use of the seed.
@@ -20,30 +19,30 @@ AUGMENT_STREAM = 1
 
 
 def affine_images(tf: Any, images: Any, shift: Any, angle: Any, scale: Any) -> Any:
-    """Images (n, 28, 28) moved by ``shift`` (n, 2) pixels (x right, y down), rotated by
-    ``angle`` (n,) radians about their centre and scaled by ``scale`` (n,); bilinear,
-    zero outside the picture."""
-    centre = (IMAGE_SIZE - 1) / 2.0
+    """Pictures (n, height, width, channels) moved by ``shift`` (n, 2) pixels (x right, y
+    down), rotated by ``angle`` (n,) radians about their centre and scaled by ``scale``
+    (n,); bilinear, zero outside the picture."""
+    height, width = int(images.shape[1]), int(images.shape[2])
+    centre_x, centre_y = (width - 1) / 2.0, (height - 1) / 2.0
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
     # The map from each output pixel to the input pixel it reads: the inverse of
     # "scale and rotate about the centre, then shift".
-    out_x = centre + shift[:, 0]
-    out_y = centre + shift[:, 1]
+    out_x = centre_x + shift[:, 0]
+    out_y = centre_y + shift[:, 1]
     a0, a1 = cos, sin
     b0, b1 = -sin, cos
-    a2 = centre - a0 * out_x - a1 * out_y
-    b2 = centre - b0 * out_x - b1 * out_y
+    a2 = centre_x - a0 * out_x - a1 * out_y
+    b2 = centre_y - b0 * out_x - b1 * out_y
     zeros = tf.zeros_like(a0)
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    moved = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images[..., tf.newaxis],
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
         transforms=transforms,
-        output_shape=tf.constant([IMAGE_SIZE, IMAGE_SIZE], tf.int32),
+        output_shape=tf.constant([height, width], tf.int32),
         fill_value=0.0,
         interpolation="BILINEAR",
         fill_mode="CONSTANT",
     )
-    return moved[..., 0]
 
 
 def augmenter(tf: Any, config: AugmentConfig, seed: int) -> Callable[[Any, Any], Any] | None:

@@ -214,8 +214,11 @@ def load_config(
     flags: dict[str, Any] | None = None,
     spellings: dict[str, str] | None = None,
     origins: dict[str, str] | None = None,
+    environment: Sequence[tuple[dict[str, Any], str]] = (),
 ) -> Config:
-    """Resolve a config: defaults < each file in turn < ``--set`` overrides < named flags.
+    """Resolve a config: defaults < each file in turn < ``environment`` (documents from
+    environment variables, each with its variable's name) < ``--set`` overrides < named
+    flags.
 
     Several files compose, as ``--config`` given more than once does: each one's values
     replace the earlier ones'. ``flags`` maps ``"section.key"`` to a value, ``None``
@@ -228,6 +231,7 @@ def load_config(
         documents = [(read_toml(path), str(path)) for path in given]
     else:  # the packaged defaults: every value in it is a default
         documents = [(read_toml(default_config_path()), DEFAULT_ORIGIN)]
+    documents += list(environment)
     return from_documents(documents, overrides, flags, spellings, origins)
 
 

@@ -47,6 +47,10 @@ def _up_to_one(value: Any) -> str | None:
     return None if 0.0 < value <= 1.0 else "must be above 0 and at most 1"
 
 
+def _not_one(value: Any) -> str | None:
+    return None if value == 0 or value >= 2 else "must be 0 (the data set's) or at least 2"
+
+
 def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be at least 0"
 
@@ -88,27 +92,72 @@ SCHEDULES: tuple[str, ...] = get_args(Schedule)
 ORDERS: tuple[str, ...] = get_args(Order)
 
 
-# Pixels of a 28x28 image: the length of the pixel stream that `pixels` reads.
-IMAGE_PIXELS = 784
+Preparation = Literal["auto", "digits", "plain"]
 
 
-def _divides_image(value: Any) -> str | None:
-    if not 1 <= value <= IMAGE_PIXELS:
-        return f"must be from 1 to {IMAGE_PIXELS}"
-    if IMAGE_PIXELS % value:
-        return f"must divide the {IMAGE_PIXELS} pixels of an image (1, 2, 4, 7, 8, 14, 16, 28, ...)"
+PREPARATIONS: tuple[str, ...] = get_args(Preparation)
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """``"32x24"`` (width x height) or ``"32"`` (square) as (height, width)."""
+    width, sep, height = text.lower().partition("x")
+    if not sep:
+        height = width
+    if not (width.strip().isdigit() and height.strip().isdigit()):
+        raise ValueError(f"{text!r} is not WIDTHxHEIGHT")
+    return int(height), int(width)
+
+
+def _image_size(value: Any) -> str | None:
+    if value == "":
+        return None
+    try:
+        height, width = parse_image_size(value)
+    except ValueError:
+        return 'must be "" (the most common size) or WIDTHxHEIGHT, like "32x32"'
+    if not (1 <= height <= 4096 and 1 <= width <= 4096):
+        return "must be from 1x1 to 4096x4096 pixels"
     return None
+
+
+def _channels(value: Any) -> str | None:
+    return None if value in (0, 1, 3) else "must be 0 (from the pictures), 1 (grey) or 3 (colour)"
 
 
 @dataclass(frozen=True)
 class DataConfig:
     dir: str = _spec(
-        "", help='Folder with the four MNIST files (or mnist.npz); "" searches the usual places.'
+        "",
+        help="The data set: a folder with the MNIST files, an .npz file, or a folder of "
+        'pictures with a subfolder a class; "" searches the usual places.',
     )
     validation_size: int = _spec(
-        5000,
-        _at_least(1),
-        help="Images held out from the end of the training set for the periodic evaluation.",
+        0,
+        _at_least(0),
+        help="Pictures held out of the training split for the periodic evaluation (0: a "
+        "tenth of it, at most 5000; MNIST's files: their last ones).",
+    )
+    test_size: int = _spec(
+        0,
+        _at_least(0),
+        help="Pictures carved out for the test split where the data set has none (0: a "
+        "fifth, at most 10000).",
+    )
+    image_size: str = _spec(
+        "",
+        _image_size,
+        help='Size every picture of a folder is resized to, WIDTHxHEIGHT like "32x32" ("": '
+        "the most common size).",
+    )
+    channels: int = _spec(
+        0,
+        _channels,
+        help="Channels of a folder's pictures: 1 grey, 3 colour (0: colour if any picture is).",
+    )
+    preparation: Preparation = _spec(
+        "auto",
+        help="How predict and serve prepare a picture file: digits (as MNIST's were made: "
+        "light on dark, boxed, centred), plain (resized), auto (digits for MNIST itself).",
     )
 
 
@@ -116,14 +165,15 @@ class DataConfig:
 class SequenceConfig:
     order: Order = _spec(
         "rows",
-        help="How an image becomes a sequence: rows (28 steps of 28 pixels, the seed's), "
-        "columns, or pixels (the row-major stream of 784 pixels, pixels_per_step at a time).",
+        help="How a picture becomes a sequence: rows (a step a row: 28 steps of 28 pixels for "
+        "MNIST, the seed's), columns, or pixels (the row-major stream of its pixels, "
+        "pixels_per_step at a time).",
     )
     pixels_per_step: int = _spec(
         1,
-        _divides_image,
-        help="Pixels a step for the pixels order: 1 is sequential MNIST (784 steps); "
-        "must divide 784.",
+        _at_least(1),
+        help="Pixels a step for the pixels order (each with its channels): 1 is sequential "
+        "MNIST (784 steps); must divide the pixels of a picture.",
     )
     permute: bool = _spec(
         False, help="Read the pixel stream in one fixed random order: permuted sequential MNIST."
@@ -158,7 +208,10 @@ class ModelConfig:
         "(0 to 0.5).",
     )
     num_classes: int = _spec(
-        10, _at_least(2), help="Number of output classes (logits of the dense layer)."
+        0,
+        _not_one,
+        help="Output classes (logits of the dense layer): 0 takes the data set's; another "
+        "value must equal it.",
     )
     unroll: bool = _spec(
         True,

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from rnncls.data import DataError, Split
-from rnncls.errors import ConfigError
+from rnncls.datasets import Split
+from rnncls.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
 class ClassMetrics:
-    label: int
+    label: int | str  # the class as the data set names it (MNIST's: 0 to 9)
     precision: float
     recall: float
     support: int
@@ -145,7 +145,11 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(-log_probabilities[np.arange(len(labels)), labels].mean())
 
 
-def metrics_from_logits(logits: np.ndarray, labels: np.ndarray, split: str) -> Metrics:
+def metrics_from_logits(
+    logits: np.ndarray, labels: np.ndarray, split: str, classes: Any = None
+) -> Metrics:
+    """Metrics of logits against class indices; ``classes`` (a DataSet) names the
+    classes in the per-class rows (their indices without it)."""
     num_classes = logits.shape[1]
     labels = labels.astype(np.int64)
     predicted = logits.argmax(axis=1)
@@ -158,7 +162,7 @@ def metrics_from_logits(logits: np.ndarray, labels: np.ndarray, split: str) -> M
         support = int(confusion[label].sum())
         per_class.append(
             ClassMetrics(
-                label=label,
+                label=classes.class_value(label) if classes is not None else label,
                 precision=hits / predicted_as if predicted_as else 0.0,
                 recall=hits / support if support else 0.0,
                 support=support,
@@ -186,36 +190,55 @@ def misclassified(metrics: Metrics, labels: np.ndarray, most: int) -> np.ndarray
     return wrong[:most]
 
 
-def scale_images(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels 0..255 to the float32 0..1 the model reads."""
-    return images.astype(np.float32) / np.float32(255.0)
+# Models from before the data set was part of the model read 28x28 pictures in 0..1:
+# the pixels are divided by this before they reach such a model.
+LEGACY_PIXEL_MAX = 255.0
+
+
+def model_inputs(pictures: np.ndarray, shape: tuple[Any, ...], legacy: bool) -> np.ndarray:
+    """Pictures (n, height, width, channels) as a model of input ``shape`` takes them:
+    float32 raw pixels, or for a model from before descriptions (no channel axis, 0..1)
+    scaled down."""
+    values = np.asarray(pictures).astype(np.float32)
+    if legacy:
+        values = values / np.float32(LEGACY_PIXEL_MAX)
+    return values.reshape(len(values), *(s if isinstance(s, int) else -1 for s in shape[1:]))
 
 
 def keras_logits(
-    model: Any, images: np.ndarray, batch_size: int = 2000
+    model: Any, images: Any, batch_size: int = 2000
 ) -> np.ndarray:  # pragma: no mutate block (TensorFlow)
-    """Logits of a Keras model for uint8 images, in batches, through one traced graph."""
+    """Logits of a Keras model for pictures (an array or a memory map), in batches,
+    through one traced graph."""
     forward = getattr(model, "_rnncls_forward", None)
     if forward is None:
+        from rnncls.model import dataset_of
         from rnncls.tf_setup import import_tensorflow
 
         tf = import_tensorflow()
+        legacy = dataset_of(model) is None
+        shape = model.input_shape
 
         @tf.function(reduce_retracing=True)
         def forward(batch: Any) -> Any:
-            return model(tf.cast(batch, tf.float32) / 255.0, training=False)
+            values = tf.cast(batch, tf.float32)
+            if legacy:
+                values = tf.reshape(values / LEGACY_PIXEL_MAX, [-1, *shape[1:]])
+            return model(values, training=False)
 
         model._rnncls_forward = forward
     parts = [
-        forward(images[start : start + batch_size]).numpy()
+        forward(np.asarray(images[start : start + batch_size])).numpy()
         for start in range(0, len(images), batch_size)
     ]
     return np.concatenate(parts) if parts else np.zeros((0, model.output_shape[-1]), np.float32)
 
 
-def evaluate(classifier: Any, split: Split, limit: int | None = None) -> Metrics:
-    """Metrics of a classifier (anything with ``logits(uint8 images)``) on a split, or on
-    its first ``limit`` images."""
+def evaluate(
+    classifier: Any, split: Split, limit: int | None = None, classes: Any = None
+) -> Metrics:
+    """Metrics of a classifier (anything with ``logits(pictures)``) on a split, or on its
+    first ``limit`` pictures; ``classes`` names each class (``class_value(index)``)."""
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit {limit}: must be at least 1")
     images, labels = split.images[:limit], split.labels[:limit]
@@ -225,4 +248,4 @@ def evaluate(classifier: Any, split: Split, limit: int | None = None) -> Metrics
             f"the {split.name} split has label {int(labels.max())}, but the model "
             f"has only {logits.shape[1]} classes"
         )
-    return metrics_from_logits(logits, labels, split.name)
+    return metrics_from_logits(logits, labels, split.name, classes)

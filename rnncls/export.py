@@ -11,34 +11,24 @@ from typing import Any
 import numpy as np
 
 from rnncls import rundir
-from rnncls.data import IMAGE_SIZE
-from rnncls.predict import load_keras_model
+from rnncls.predict import ONNX_DATASET_KEY, load_keras_model
+from rnncls.rundir import RunTarget
 
 FORMATS = ("onnx", "saved_model")
 DEFAULT_NAMES = {"onnx": rundir.ONNX_FILE, "saved_model": "saved_model"}
 
 
-def keras_file(run: Path) -> Path:
-    """The Keras model of a run directory or ``.keras`` path: what every export reads."""
-    path = run / rundir.MODEL_FILE if run.is_dir() else run
-    if path.suffix != ".keras":
-        raise rundir.RunError(f"{path}: export reads a Keras model (.keras); pass its run")
-    if not path.is_file():
-        raise rundir.RunError(f"{path.parent} has no {rundir.MODEL_FILE} to export")
-    return path
-
-
-def export_model(run: Path, file_format: str, out: Path | None = None) -> Path:
-    """Export the Keras model of ``run`` as ``file_format``; by default into the run
+def export_model(target: RunTarget, file_format: str, out: Path | None = None) -> Path:
+    """Export the Keras model of a run as ``file_format``; by default into the run
     directory (``model.onnx`` or ``saved_model/``). Returns the path written."""
     if file_format not in FORMATS:
         raise ValueError(f"unknown export format {file_format!r}; choose from {FORMATS}")
-    source = keras_file(run)
+    source = target.keras_model()
     out = Path(out) if out is not None else source.parent / DEFAULT_NAMES[file_format]
     _check_target(out, file_format)
     model = load_keras_model(source)
     # Keras's ONNX export traces a model that has run at least once; a loaded one has not.
-    model(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32))
+    model(example_input(model))
     # Both exporters print ("Saved artifact at ..."); they run inside quiet_output, so
     # stdout keeps only the path we return.
     if file_format == "onnx":
@@ -58,6 +48,11 @@ def _check_target(out: Path, file_format: str) -> None:
             raise rundir.RunError(f"{out} exists and is not a SavedModel; choose another --out")
     if not out.parent.is_dir():
         raise rundir.RunError(f"cannot write {out}: folder {out.parent} does not exist")
+
+
+def example_input(model: Any) -> np.ndarray:
+    """One picture of zeros in the shape the model reads."""
+    return np.zeros((1, *model.input_shape[1:]), np.float32)
 
 
 def rolled(model: Any) -> Any:
@@ -86,21 +81,42 @@ def export_onnx(model: Any, path: Path) -> None:
     twin of ``model``, keeping the converter's chatter off our stdout and stderr unless
     it fails. Training calls this for every run's ``model.onnx``, and ``rnncls export``
     for its own."""
+    from rnncls.model import dataset_of
     from rnncls.tf_setup import quiet_output
 
     model = rolled(model)
-    model(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32))  # the exporter traces a called model
+    model(example_input(model))  # the exporter traces a called model
+    dataset = dataset_of(model)
+
+    def write(temporary: Path) -> None:
+        model.export(str(temporary), format="onnx")
+        if dataset is not None:
+            describe_onnx(temporary, dataset.dumps())
+
     with quiet_output() as captured:
         try:
-            rundir.write_with(path, lambda temporary: model.export(str(temporary), format="onnx"))
+            rundir.write_with(path, write)
         except rundir.RunError:
             raise  # a failed write already names the file and why
         except Exception as exc:
             raise RuntimeError(f"{exc}; converter output: {captured()[-500:]}") from exc
 
 
+def describe_onnx(path: Path, description: str) -> None:
+    """Put the data set's description in an ONNX file's metadata, so that the file says
+    what it reads and what its outputs are (class names) wherever it goes."""
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = ONNX_DATASET_KEY, description
+    onnx.save(model, str(path))
+
+
 def export_saved_model(model: object, out: Path) -> None:
-    """A SavedModel folder (its ``serve`` signature takes float images in 0..1), built
+    """A SavedModel folder (its ``serve`` signature takes float pictures of raw pixel
+    values, as model.keras and model.onnx do; a model from before descriptions, 0..1), built
     beside ``out`` and swapped in, so a failure leaves any earlier export intact."""
     from rnncls.tf_setup import quiet_output
 

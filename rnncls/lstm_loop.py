@@ -23,11 +23,11 @@ and gradients against Keras's layer and autodiff.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from rnncls.config_keys import Config
-from rnncls.lstm_pass import _needs
+from rnncls.lstm_pass import Check, _needs
+from rnncls.sequence import Shape
 
 # Halves of fewer rows than this are not worth a second thread: the batch runs whole.
 MIN_ROWS_PER_HALF = 8
@@ -38,9 +38,13 @@ MIN_ROWS_PER_HALF = 8
 # Whether a sequence runs as a loop at all is the model's choice (rnncls.sequence.unrolled,
 # from the sequence keys and model.unroll); rnncls.training_path picks this pass for it.
 # tests/unit/test_lstm_loop.py fails until a new key is classified here.
-REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
+REQUIREMENTS: dict[str, Check | None] = {
     "data.dir": None,
     "data.validation_size": None,
+    "data.test_size": None,
+    "data.image_size": None,  # the picture's shape reaches the pass as its sequence's
+    "data.channels": None,
+    "data.preparation": None,
     "sequence.order": None,
     "sequence.pixels_per_step": None,
     "sequence.permute": None,
@@ -75,9 +79,9 @@ REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
 }
 
 
-def unsupported(config: Config) -> list[str]:
+def unsupported(config: Config, shape: Shape) -> list[str]:
     """The settings of ``config`` that keep it off the fused loop (empty: it applies)."""
-    reasons = [check(config) for check in REQUIREMENTS.values() if check is not None]
+    reasons = [check(config, shape) for check in REQUIREMENTS.values() if check is not None]
     return [reason for reason in reasons if reason]
 
 

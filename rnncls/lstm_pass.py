@@ -34,6 +34,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rnncls.config_keys import Config
+from rnncls.sequence import Shape
+
+# What a check of REQUIREMENTS reads: the config, and the pictures' (height, width, channels).
+Check = Callable[[Config, Shape], "str | None"]
 
 # Each half of the batch must have at least this many rows. Then each row of a product
 # is the float it is in the whole batch's product, and a product with an explicit U^T is
@@ -48,28 +52,28 @@ def applies(batch_size: int) -> bool:
     return batch_size >= 2 * MIN_ROWS_PER_HALF
 
 
-def _needs(key: str, wanted: Any) -> Callable[[Config], str | None]:
+def _needs(key: str, wanted: Any) -> Check:
     section, name = key.split(".")
 
-    def check(config: Config) -> str | None:
+    def check(config: Config, shape: Shape) -> str | None:
         value = getattr(getattr(config, section), name)
         return None if value == wanted else f"{key} = {value!r}"
 
     return check
 
 
-def _unrolled(config: Config) -> str | None:
+def _unrolled(config: Config, shape: Shape) -> str | None:
     from rnncls.sequence import UNROLL_STEPS, sequence_shape, unrolled
 
-    if unrolled(config.model, config.sequence):
+    if unrolled(config.model, config.sequence, shape):
         return None
     if not config.model.unroll:
         return "model.unroll = false"
-    steps = sequence_shape(config.sequence)[0]
+    steps = sequence_shape(config.sequence, shape)[0]
     return f"a sequence of {steps} steps (only {UNROLL_STEPS} or fewer unroll)"
 
 
-def _batch_size(config: Config) -> str | None:
+def _batch_size(config: Config, shape: Shape) -> str | None:
     size = config.train.batch_size
     return None if applies(size) else f"train.batch_size = {size} (it needs at least 32)"
 
@@ -79,9 +83,13 @@ def _batch_size(config: Config) -> str | None:
 # schedule, which Keras applies to the pass's gradients as to its own, the images'
 # augmentation, which happens before the pass). A new key must be added here:
 # tests/unit/test_lstm_pass.py fails until it is, so no option is silently ignored by the pass.
-REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
+REQUIREMENTS: dict[str, Check | None] = {
     "data.dir": None,
     "data.validation_size": None,
+    "data.test_size": None,
+    "data.image_size": None,  # the picture's shape reaches the pass as its sequence's
+    "data.channels": None,
+    "data.preparation": None,
     # The reading (model.SequenceReading) turns images into the sequence before the pass.
     "sequence.order": None,
     "sequence.pixels_per_step": None,
@@ -118,15 +126,16 @@ REQUIREMENTS: dict[str, Callable[[Config], str | None] | None] = {
 }
 
 
-def unsupported(config: Config) -> list[str]:
-    """The settings of ``config`` that keep it off the pass (empty: the pass applies)."""
-    reasons = [check(config) for check in REQUIREMENTS.values() if check is not None]
+def unsupported(config: Config, shape: Shape) -> list[str]:
+    """The settings of ``config`` that keep it off the pass (empty: the pass applies) for
+    pictures of ``shape``."""
+    reasons = [check(config, shape) for check in REQUIREMENTS.values() if check is not None]
     return [reason for reason in reasons if reason]
 
 
-def supports(config: Config) -> bool:
+def supports(config: Config, shape: Shape) -> bool:
     """Whether ``config`` trains through :func:`last_output` (Keras's maths, two cores)."""
-    return not unsupported(config)
+    return not unsupported(config, shape)
 
 
 def weight_gradient_order(time_steps: int) -> list[int]:

@@ -1,14 +1,24 @@
-"""The model: the only module that names layers."""
+"""The model: the only module that names layers.
+
+``pictures`` (n, height, width, channels) of raw pixel values -> :class:`PixelScaling`
+(divides by the data set's largest pixel value, and carries the data set's description)
+-> the ``network`` (a model of its own, on pictures in 0..1: the reading, the recurrent
+layers, the dense head). Training feeds the network scaled pictures (augmentation moves
+them first); everything else feeds the whole model raw pixels, so ONNX, ``predict`` and
+``serve`` apply the scaling with nothing else to carry.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import keras
 
 from rnncls.config_keys import ModelConfig, SequenceConfig
-from rnncls.data import IMAGE_SIZE
-from rnncls.sequence import describe, is_identity, reading_indices, unrolled
+from rnncls.datasets.description import DataSet
+from rnncls.sequence import describe, is_identity, reading_indices, sequence_shape, unrolled
 
 CELL_LAYERS = {
     "lstm": keras.layers.LSTM,
@@ -17,12 +27,14 @@ CELL_LAYERS = {
 }
 HEAD = "logits"
 READING = "reading"
+SCALING = "scaling"
+NETWORK = "network"
 
 
 @keras.saving.register_keras_serializable(package="rnncls")
 class SequenceReading(keras.layers.Layer):
-    """Images (n, 28, 28) to the sequences (n, steps, features) the recurrent layers
-    read: one gather of the row-major pixels, with the indices of
+    """Pictures (n, height, width[, channels]) to the sequences (n, steps, features) the
+    recurrent layers read: one gather of the row-major values, with the indices of
     :func:`rnncls.sequence.reading_indices` stored in the layer's config, so that a saved
     model reads its order whatever later code would draw from the seed."""
 
@@ -32,8 +44,11 @@ class SequenceReading(keras.layers.Layer):
         self.description = description
         self.steps, self.features = len(self.indices), len(self.indices[0])
 
+    def build(self, input_shape: Any) -> None:
+        self.values = math.prod(input_shape[1:])
+
     def call(self, images: Any) -> Any:
-        flat = keras.ops.reshape(images, (-1, IMAGE_SIZE * IMAGE_SIZE))
+        flat = keras.ops.reshape(images, (-1, self.values))
         order = keras.ops.convert_to_tensor([i for row in self.indices for i in row], dtype="int32")
         picked = keras.ops.take(flat, order, axis=1)
         return keras.ops.reshape(picked, (-1, self.steps, self.features))
@@ -45,6 +60,27 @@ class SequenceReading(keras.layers.Layer):
         return {**super().get_config(), "indices": self.indices, "description": self.description}
 
 
+@keras.saving.register_keras_serializable(package="rnncls")
+class PixelScaling(keras.layers.Layer):
+    """Raw pixel values (0..255, or 0..65535 for 16-bit data) to the 0..1 the network
+    reads; its config holds the data set's description (shape, classes, preparation),
+    so a model file says what it reads and what its outputs are."""
+
+    def __init__(self, pixel_max: int = 255, dataset: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pixel_max = int(pixel_max)
+        self.dataset = dataset
+
+    def call(self, pictures: Any) -> Any:
+        return pictures / float(self.pixel_max)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pixel_max": self.pixel_max, "dataset": self.dataset}
+
+
 def recurrent_layer_name(config: ModelConfig, index: int) -> str:
     """``lstm`` for the seed's single layer (as in every run before stacking existed),
     ``gru_2`` for the second of several GRU layers."""
@@ -52,27 +88,49 @@ def recurrent_layer_name(config: ModelConfig, index: int) -> str:
 
 
 def build_model(
-    config: ModelConfig, sequence: SequenceConfig | None = None, *, gpu: bool = False
+    config: ModelConfig,
+    sequence: SequenceConfig,
+    dataset: DataSet,
+    *,
+    gpu: bool = False,
 ) -> keras.Model:
-    """Recurrent layers over the image read as a sequence (rows of 28 pixels in [0, 1]
-    unless ``sequence`` says otherwise), and a dense layer of ``num_classes`` logits on
-    the last layer's last output.
+    """The whole model for ``dataset``'s pictures: :class:`PixelScaling`, then the
+    network (:func:`build_network`)."""
+    pictures = keras.Input(shape=dataset.shape, dtype="float32", name="pictures")
+    description = json.dumps(dataset.without_location().to_json(), ensure_ascii=False)
+    scaled = PixelScaling(dataset.pixel_max, description, name=SCALING)(pictures)
+    network = build_network(config, sequence, dataset.shape, dataset.num_classes, gpu=gpu)
+    return keras.Model(pictures, network(scaled), name="rnncls")
 
-    The model takes 28x28 images whatever the reading: for any order but rows, its first
-    layer (:class:`SequenceReading`) turns them into the sequence. ``layers`` cells of
+
+def build_network(
+    config: ModelConfig,
+    sequence: SequenceConfig,
+    shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    gpu: bool = False,
+) -> keras.Model:
+    """Recurrent layers over a picture in 0..1 read as a sequence (``sequence``: rows,
+    columns or pixels), and a dense layer of ``num_classes`` logits on the last layer's
+    last output.
+
+    The first layer (``reading``) turns the picture into the sequence: a reshape of each
+    row for rows, else one gather (:class:`SequenceReading`). ``layers`` cells of
     ``hidden_units`` are stacked (each but the last returns its whole sequence);
     ``bidirectional`` reads each layer's input both ways and joins the two outputs;
     ``dropout`` drops units of each layer's output while training, so between layers
     and before the head. ``gpu`` builds the layers as Keras's cuDNN kernels take them.
     """
-    sequence = sequence or SequenceConfig()
-    images = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE), dtype="float32", name="images")
+    pictures = keras.Input(shape=shape, dtype="float32", name="scaled")
+    if is_identity(sequence):
+        features = keras.layers.Reshape(sequence_shape(sequence, shape), name=READING)(pictures)
+    else:
+        indices = reading_indices(sequence, shape).tolist()
+        reading = SequenceReading(indices, describe(sequence, shape), name=READING)
+        features = reading(pictures)
     cell_layer = CELL_LAYERS[config.cell]
-    features = images
-    if not is_identity(sequence):
-        indices = reading_indices(sequence).tolist()
-        features = SequenceReading(indices, describe(sequence), name=READING)(features)
-    unroll = unrolled(config, sequence, gpu)
+    unroll = unrolled(config, sequence, shape, gpu)
     for index in range(config.layers):
         name = recurrent_layer_name(config, index)
         layer = cell_layer(
@@ -86,5 +144,20 @@ def build_model(
         features = layer(features)
         if config.dropout:
             features = keras.layers.Dropout(config.dropout, name=f"dropout_{index + 1}")(features)
-    logits = keras.layers.Dense(config.num_classes, name=HEAD)(features)
-    return keras.Model(images, logits, name="rnncls")
+    logits = keras.layers.Dense(num_classes, name=HEAD)(features)
+    return keras.Model(pictures, logits, name=NETWORK)
+
+
+def network_of(model: keras.Model) -> keras.Model:
+    """The network inside a model of :func:`build_model` (scaled pictures in, logits out)."""
+    return model.get_layer(NETWORK)
+
+
+def dataset_of(model: keras.Model) -> DataSet | None:
+    """The data set a model file describes, None for a model from before descriptions
+    (MNIST's 28x28 digits in 0..1)."""
+    try:
+        scaling = model.get_layer(SCALING)
+    except ValueError:
+        return None
+    return DataSet.from_json(json.loads(scaling.dataset), "the model's description")

@@ -51,15 +51,28 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
+def draw_picture(axes: Any, picture: np.ndarray, pixel_max: int) -> None:
+    """One picture (height, width, channels): grey on a grey scale from 0 to
+    ``pixel_max``, colour in colour."""
+    picture = np.asarray(picture)
+    if picture.ndim == 3 and picture.shape[2] == 1:
+        picture = picture[..., 0]
+    if picture.ndim == 2:
+        axes.imshow(picture, cmap="gray", vmin=0, vmax=pixel_max, interpolation="nearest")
+    else:
+        axes.imshow(picture.astype(np.float64) / pixel_max, interpolation="nearest")
+
+
 def sample_grid(
     images: np.ndarray,
     captions: Sequence[str],
     path: Path,
     title: str = "",
     wrong: Sequence[bool] | None = None,
+    pixel_max: int = 255,
 ) -> Path:
-    """Digits in a grid (up to 10 a row), each with its caption above it; the captions of
-    ``wrong`` predictions in red, and ``title`` above all."""
+    """Pictures in a grid (up to 10 a row), each with its caption above it; the captions
+    of ``wrong`` predictions in red, and ``title`` above all."""
     count = len(images)
     columns = min(count, 10)
     rows = math.ceil(count / columns)
@@ -68,7 +81,7 @@ def sample_grid(
     for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
         axes.set_axis_off()
         if index < count:
-            axes.imshow(images[index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            draw_picture(axes, images[index], pixel_max)
             colour = "tab:red" if wrong and wrong[index] else "black"
             axes.set_title(captions[index], fontsize=8 if columns > 1 else 11, color=colour)
     if title:
@@ -76,10 +89,14 @@ def sample_grid(
     return save_figure(figure, path)
 
 
-def confusion_matrix(confusion: np.ndarray, path: Path, title: str = "") -> Path:
-    """The confusion matrix (rows: true class, columns: predicted), counts in each cell."""
+def confusion_matrix(
+    confusion: np.ndarray, path: Path, title: str = "", names: Sequence[str] | None = None
+) -> Path:
+    """The confusion matrix (rows: true class, columns: predicted), counts in each cell,
+    the classes by their ``names``."""
     classes = len(confusion)
-    figure = _figure(6.4, 5.6)
+    size = max(1.0, classes / 10)
+    figure = _figure(6.4 * size, 5.6 * size)
     axes = figure.add_subplot()
     from matplotlib.colors import LogNorm
 
@@ -88,8 +105,9 @@ def confusion_matrix(confusion: np.ndarray, path: Path, title: str = "") -> Path
     top = max(int(confusion.max()), 2)
     shown = axes.imshow(counts, cmap="Blues", norm=LogNorm(vmin=1, vmax=top))
     figure.colorbar(shown, ax=axes, shrink=0.8, label="images (log scale)")
-    axes.set_xticks(range(classes))
-    axes.set_yticks(range(classes))
+    labels = list(names) if names is not None else [str(c) for c in range(classes)]
+    axes.set_xticks(range(classes), labels, rotation=90 if max(map(len, labels)) > 2 else 0)
+    axes.set_yticks(range(classes), labels)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     if title:
@@ -188,7 +206,10 @@ def training_curves(records: Sequence[dict[str, Any]], path: Path, title: str = 
     accuracy_axes.set_ylabel("accuracy")
     if with_rate:
         rate_axes = panels[2]
-        rate_axes.plot(steps, [r["learning_rate"] for r in records], color="tab:purple")
+        # a marker where a run has a single evaluation, else its line has no length
+        marker = "." if len(steps) == 1 else None
+        rate = [r["learning_rate"] for r in records]
+        rate_axes.plot(steps, rate, color="tab:purple", marker=marker)
         rate_axes.set_title("learning rate")
         rate_axes.set_ylabel("learning rate")
         rate_axes.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
@@ -202,12 +223,13 @@ def training_curves(records: Sequence[dict[str, Any]], path: Path, title: str = 
 
 def error_grid(
     images: np.ndarray,
-    predictions: Sequence[int],
-    labels: Sequence[int],
+    predictions: Sequence[int | str],
+    labels: Sequence[int | str],
     probabilities: Sequence[float],
     sources: Sequence[str],
     path: Path,
     title: str,
+    pixel_max: int = 255,
 ) -> Path:
     """Misclassified digits in a grid, each captioned with the guess, its confidence and
     the real label (in red, as a wrong answer)."""
@@ -222,7 +244,7 @@ def error_grid(
     for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
         axes.set_axis_off()
         if index < count:
-            axes.imshow(images[index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            draw_picture(axes, images[index], pixel_max)
             caption = (
                 f"{sources[index]}\npred {predictions[index]} "
                 f"({probabilities[index]:.0%})\nlabel {labels[index]}"

@@ -1,12 +1,15 @@
-"""Prediction: reading inputs, loading a trained classifier, and predicting digits.
+"""Prediction: reading inputs, loading a trained classifier, and predicting classes.
 
 The fast path never imports TensorFlow: a run's ``model.onnx`` runs in ONNX Runtime;
-only a run without one falls back to the Keras model (and so to TensorFlow).
+only a run without one falls back to the Keras model (and so to TensorFlow). A model
+file carries the description of its data set (the shape it reads, its classes, how a
+picture file is prepared), so a model file outside its run answers the same.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,24 +21,30 @@ import numpy as np
 from rnncls import rundir
 from rnncls.config import load_config
 from rnncls.config_keys import Config
-from rnncls.data import IMAGE_SIZE, DataSource, load_split
+from rnncls.datasets import OpenedData
+from rnncls.datasets.description import DataSet
+from rnncls.datasets.folder import EXTENSIONS
+from rnncls.datasets.idx import MNIST
 from rnncls.errors import ConfigError, InputError
-from rnncls.evaluate import log_softmax, scale_images
-from rnncls.images import array_to_images, read_image
-from rnncls.rundir import RunError
+from rnncls.evaluate import log_softmax, model_inputs
+from rnncls.images import array_to_images, read_picture
+from rnncls.rundir import RunError, RunTarget
 
 NPY_MAGIC = b"\x93NUMPY"
-FOLDER_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
+FOLDER_SUFFIXES = (*EXTENSIONS, ".npy")
 STDIN = "-"
 BATCH_SIZE = 1000  # images per model call: measured faster than one call for 10,000
+# The key of an ONNX model's metadata that holds the description of its data set.
+ONNX_DATASET_KEY = "rnncls.dataset"
 
 
 # ---------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
-class Inputs:
-    """Images to predict: uint8 (n, 28, 28), a name for each, and labels where known."""
+class Pictures:
+    """Pictures to predict, (n, height, width, channels) in the run's pixels, a name
+    for each, and their classes (indices) where known."""
 
     images: np.ndarray
     sources: list[str]
@@ -51,10 +60,10 @@ class Inputs:
 @dataclass(frozen=True)
 class Prediction:
     source: str
-    prediction: int
+    prediction: int | str  # the class as the data set names it (MNIST's: 0 to 9)
     probability: float
-    label: int | None = None
-    top_k: tuple[tuple[int, float], ...] | None = None
+    label: int | str | None = None
+    top_k: tuple[tuple[int | str, float], ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -75,41 +84,35 @@ class Prediction:
 class Classifier(Protocol):
     path: Path
     backend: str
+    dataset: DataSet  # what the model reads and what its outputs are
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        """Logits (n, classes) for uint8 images (n, 28, 28)."""
+        """Logits (n, classes) for pictures (n, height, width, channels)."""
         ...
 
 
-def model_file(run: Path) -> Path:
-    """The model a run directory or model path names: ``model.onnx`` first."""
-    if run.is_dir():
-        for name in (rundir.ONNX_FILE, rundir.MODEL_FILE):
-            if (run / name).is_file():
-                return run / name
-        raise RunError(f"{run} has no {rundir.ONNX_FILE} or {rundir.MODEL_FILE}")
-    return run
-
-
-def load_classifier(run: Path) -> Classifier:
-    """The classifier of a run directory or model file (``.onnx`` or ``.keras``)."""
-    path = model_file(run)
+def load_classifier(target: RunTarget) -> Classifier:
+    """The classifier of a run: its ``model.onnx``, else its ``model.keras``."""
+    path = target.model
     if path.suffix == ".onnx":
         return OnnxClassifier(path)
-    if path.suffix == ".keras":
-        return KerasClassifier(path)
-    raise RunError(f"{path}: not a model file; expected a run directory, .onnx or .keras")
+    return KerasClassifier(path)
 
 
-def _check_input_shape(shape: Sequence[Any], path: Path) -> None:
-    """A model must read (n, 28, 28); unknown (symbolic) sizes are fine."""
+def _check_input_shape(shape: Sequence[Any], dataset: DataSet, legacy: bool, path: Path) -> None:
+    """A model must read the pictures of its description; unknown (symbolic) sizes are
+    fine."""
     fixed = [size if isinstance(size, int) else None for size in shape]
-    fits = len(fixed) == 3 and all(size in (None, IMAGE_SIZE) for size in fixed[1:])
+    wanted = list(dataset.shape[:2]) if legacy else list(dataset.shape)
+    fits = len(fixed) == len(wanted) + 1 and all(
+        size in (None, want) for size, want in zip(fixed[1:], wanted, strict=True)
+    )
     if not fits:
         shown = "(" + ", ".join("?" if s is None else str(s) for s in fixed) + ")"
+        expected = ", ".join(map(str, wanted))
         raise RunError(
             f"{path}: the model reads inputs of shape {shown}; rnncls gives it "
-            f"images of shape (n, {IMAGE_SIZE}, {IMAGE_SIZE})"
+            f"pictures of shape (n, {expected})"
         )
 
 
@@ -141,13 +144,27 @@ class OnnxClassifier:
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or inputs[0].type != "tensor(float)":
             raise RunError(f"{path}: expected one float input, the images")
-        _check_input_shape(inputs[0].shape, path)
+        described = self.session.get_modelmeta().custom_metadata_map.get(ONNX_DATASET_KEY)
+        self.legacy = described is None
+        try:
+            self.dataset = MNIST if described is None else DataSet.from_json(json.loads(described))
+        except ValueError as exc:
+            raise RunError(f"{path}: {exc}") from None
+        self.shape = inputs[0].shape
+        _check_input_shape(self.shape, self.dataset, self.legacy, path)
         self.path = path
         self.input_name = inputs[0].name
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         parts = [
-            self.session.run(None, {self.input_name: scale_images(images[i : i + BATCH_SIZE])})[0]
+            self.session.run(
+                None,
+                {
+                    self.input_name: model_inputs(
+                        images[i : i + BATCH_SIZE], self.shape, self.legacy
+                    )
+                },
+            )[0]
             for i in range(0, len(images), BATCH_SIZE)
         ]
         return np.concatenate(parts)
@@ -157,7 +174,10 @@ class KerasClassifier:  # pragma: no mutate block (TensorFlow)
     backend = "keras"
 
     def __init__(self, path: Path) -> None:
+        from rnncls.model import dataset_of
+
         self.model = load_keras_model(path)
+        self.dataset = dataset_of(self.model) or MNIST
         self.path = path
 
     def logits(self, images: np.ndarray) -> np.ndarray:
@@ -167,14 +187,15 @@ class KerasClassifier:  # pragma: no mutate block (TensorFlow)
 
 
 def load_keras_model(path: Path) -> Any:  # pragma: no mutate block (TensorFlow)
-    """A ``.keras`` model, checked to read 28x28 images (imports TensorFlow)."""
+    """A ``.keras`` model, checked to read the pictures it describes (imports
+    TensorFlow)."""
     try:
         from rnncls.tf_setup import import_tensorflow
 
         import_tensorflow()
         import keras
 
-        import rnncls.model  # noqa: F401 - registers the layer that reads an image's sequence
+        from rnncls.model import dataset_of  # registers the layers rnncls models hold
     except ImportError as exc:
         raise RunError(
             f"cannot load {path}: TensorFlow is not available ({_first_line(exc)}); "
@@ -189,7 +210,8 @@ def load_keras_model(path: Path) -> Any:  # pragma: no mutate block (TensorFlow)
     shape = model.input_shape
     if isinstance(shape, list):
         raise RunError(f"{path}: the model has {len(shape)} inputs; expected one, the images")
-    _check_input_shape(shape, path)
+    dataset = dataset_of(model)
+    _check_input_shape(shape, dataset or MNIST, dataset is None, path)
     return model
 
 
@@ -209,54 +231,56 @@ def describe_model(classifier: Classifier) -> str:
     )
 
 
-def run_config(run: Path) -> Config:
+def run_config(target: RunTarget) -> Config:
     """The config a run was trained with (the defaults for a model file outside a run)."""
-    folder = run if run.is_dir() else run.parent
-    path = folder / rundir.CONFIG_FILE
-    return load_config(path if path.is_file() else None)
+    folder = target.folder
+    return load_config(folder / rundir.CONFIG_FILE if folder is not None else None)
 
 
 # ---------------------------------------------------------------------- inputs
 
 
 def split_inputs(
-    source: DataSource,
-    split: str,
-    offset: int,
-    count: int,
-    validation_size: int,
-    offset_option: str = "--offset",
-) -> Inputs:
-    """``count`` images of a data-set split from ``offset`` on (fewer at its end);
+    data: OpenedData, split: str, offset: int, count: int, offset_option: str = "--offset"
+) -> Pictures:
+    """``count`` pictures of a data-set split from ``offset`` on (fewer at its end);
     ``offset_option`` names the option that chose ``offset``, for the error messages."""
     if offset < 0:
         raise ConfigError(f"{offset_option} {offset}: must be at least 0")
     if count < 1:
         raise ConfigError(f"--n {count}: must be at least 1")
-    data = load_split(source, split, validation_size)
-    if offset >= len(data):
+    part = data.split(split)
+    if offset >= len(part):
         raise ConfigError(
-            f"{offset_option} {offset}: the {split} split has only {len(data)} images"
+            f"{offset_option} {offset}: the {split} split has only {len(part)} images"
         )
-    stop = min(offset + count, len(data))
-    return Inputs(
-        images=data.images[offset:stop],
+    stop = min(offset + count, len(part))
+    return Pictures(
+        images=np.asarray(part.images[offset:stop]),
         sources=[f"{split}[{index}]" for index in range(offset, stop)],
-        labels=[int(label) for label in data.labels[offset:stop]],
+        labels=[int(label) for label in part.labels[offset:stop]],
     )
 
 
+Found = list[tuple[np.ndarray, list[str], list[int | None]]]
+
+
 def read_inputs(
-    names: Sequence[str], stdin: BinaryIO | None = None, failures: list[str] | None = None
-) -> Inputs:
-    """Image files, ``.npy`` arrays, folders of them, or ``-`` for standard input.
+    names: Sequence[str],
+    dataset: DataSet = MNIST,
+    stdin: BinaryIO | None = None,
+    failures: list[str] | None = None,
+) -> Pictures:
+    """Picture files, ``.npy`` arrays, folders of them (and their subfolders), or ``-``
+    for standard input, as ``dataset``'s pictures. A picture in a folder named after one
+    of the classes has that class as its label.
 
     With a ``failures`` list, an input that cannot be read (a file of a folder, a path on
     standard input) is one message appended there and the others are read, as Unix tools
     go on past a bad argument; without one, the first bad input raises its error.
     """
-    images: list[np.ndarray] = []
-    sources: list[str] = []
+    reader = InputReader(dataset, failures)
+    found: Found = []
     if list(names).count(STDIN) > 1:
         raise ConfigError("standard input (-) can be read only once")
     for name in names:
@@ -266,84 +290,104 @@ def read_inputs(
                     "- reads standard input, which is a terminal here; "
                     "pipe a .npy stream or file paths into it"
                 )
-            found = _read_stdin((stdin or sys.stdin.buffer).read(), failures)
+            found += reader.stdin((stdin or sys.stdin.buffer).read())
         else:
-            found = _read_path(Path(name), failures)
-        for array, source in found:
-            images.append(array)
-            sources.extend(source)
-    if not images:
+            found += reader.path(Path(name))
+    if not found:
         if failures:  # every input was bad, and each has its message
-            return Inputs(images=np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), sources=[])
+            return Pictures(images=np.zeros((0, *dataset.shape), dataset.dtype), sources=[])
         raise InputError("no images to predict")
-    return Inputs(images=np.concatenate(images), sources=sources)
+    labels = [label for _, _, part in found for label in part]
+    return Pictures(
+        images=np.concatenate([images for images, _, _ in found]),
+        sources=[source for _, sources, _ in found for source in sources],
+        labels=labels if any(label is not None for label in labels) else [],
+    )
 
 
-Found = list[tuple[np.ndarray, list[str]]]
+class InputReader:
+    """Reads the inputs of one ``predict`` as a run's pictures."""
 
+    def __init__(self, dataset: DataSet, failures: list[str] | None) -> None:
+        self.dataset, self.failures = dataset, failures
 
-def _read_path(path: Path, failures: list[str] | None = None) -> Found:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in FOLDER_SUFFIXES)
+    def path(self, path: Path, label: int | None = None) -> Found:
+        if path.is_dir():
+            return self.folder(path)
+        try:
+            return [self._file(path, label)]
+        except InputError as exc:
+            return self.failed(exc)
+
+    def folder(self, root: Path) -> Found:
+        """Every picture and array under ``root``, sorted; a folder named after a class
+        (``root`` itself or one below it) labels the pictures in it."""
+        files = sorted(
+            (
+                path
+                for path in root.rglob("*")
+                if path.is_file() and path.suffix.lower() in FOLDER_SUFFIXES
+            ),
+            key=lambda path: path.relative_to(root).parts,
+        )
+        files = [
+            f for f in files if not any(part.startswith(".") for part in f.relative_to(root).parts)
+        ]
         if not files:
-            return _failed(
-                InputError(f"{path}: no {', '.join(FOLDER_SUFFIXES)} files in this folder"),
-                failures,
-            )
-        return [item for file in files for item in _read_path(file, failures)]
-    try:
-        return _read_file(path)
-    except InputError as exc:
-        return _failed(exc, failures)
+            shown = ", ".join(FOLDER_SUFFIXES)
+            return self.failed(InputError(f"{root}: no {shown} files in this folder"))
+        found: Found = []
+        for file in files:
+            found += self.path(file, self.dataset.class_index(file.parent.name))
+        return found
+
+    def _file(
+        self, path: Path, label: int | None
+    ) -> tuple[np.ndarray, list[str], list[int | None]]:
+        if not path.exists():
+            raise InputError(f"input not found: {path}")
+        try:
+            with open(path, "rb") as handle:
+                is_npy = handle.read(len(NPY_MAGIC)) == NPY_MAGIC
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if is_npy:
+            images, sources = npy_images(path.read_bytes(), str(path), self.dataset)
+            return images, sources, [None] * len(sources)
+        return read_picture(path, str(path), self.dataset)[np.newaxis], [str(path)], [label]
+
+    def stdin(self, raw: bytes) -> Found:
+        """A ``.npy`` stream (one or more arrays back to back), or one path a line."""
+        if raw.startswith(NPY_MAGIC):
+            stream, found = io.BytesIO(raw), []
+            while stream.tell() < len(raw):
+                name = "<stdin>" if not found else f"<stdin, array {len(found) + 1}>"
+                images, sources = npy_images(stream, name, self.dataset)
+                found.append((images, sources, [None] * len(sources)))
+            return found
+        try:
+            lines = raw.decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise InputError(
+                "standard input is neither a .npy stream nor a list of file paths"
+            ) from None
+        paths = [line.strip() for line in lines if line.strip()]
+        if not paths:
+            raise InputError("standard input is empty: expected a .npy stream or file paths")
+        return [item for path in paths for item in self.path(Path(path))]
+
+    def failed(self, error: InputError) -> Found:
+        if self.failures is None:
+            raise error
+        self.failures.append(str(error))
+        return []
 
 
-def _failed(error: InputError, failures: list[str] | None) -> Found:
-    if failures is None:
-        raise error
-    failures.append(str(error))
-    return []
-
-
-def _read_file(path: Path) -> Found:
-    if not path.exists():
-        raise InputError(f"input not found: {path}")
-    try:
-        with open(path, "rb") as handle:
-            is_npy = handle.read(len(NPY_MAGIC)) == NPY_MAGIC
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if is_npy:
-        return [npy_images(path.read_bytes(), str(path))]
-    return [(read_image(path)[np.newaxis], [str(path)])]
-
-
-def _read_stdin(raw: bytes, failures: list[str] | None = None) -> Found:
-    """A ``.npy`` stream (one or more arrays back to back), or one path a line."""
-    if raw.startswith(NPY_MAGIC):
-        return _npy_stream(raw)
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise InputError(
-            "standard input is neither a .npy stream nor a list of file paths"
-        ) from None
-    paths = [line.strip() for line in lines if line.strip()]
-    if not paths:
-        raise InputError("standard input is empty: expected a .npy stream or file paths")
-    return [item for path in paths for item in _read_path(Path(path), failures)]
-
-
-def _npy_stream(raw: bytes) -> list[tuple[np.ndarray, list[str]]]:
-    stream, found = io.BytesIO(raw), []
-    while stream.tell() < len(raw):
-        name = "<stdin>" if not found else f"<stdin, array {len(found) + 1}>"
-        found.append(npy_images(stream, name))
-    return found
-
-
-def npy_images(content: bytes | io.BytesIO, name: str) -> tuple[np.ndarray, list[str]]:
-    """The images of one ``.npy`` array (bytes or a stream at its start), with a source
-    name each (:func:`array_images`)."""
+def npy_images(
+    content: bytes | io.BytesIO, name: str, dataset: DataSet = MNIST
+) -> tuple[np.ndarray, list[str]]:
+    """The pictures of one ``.npy`` array (bytes or a stream at its start), with a
+    source name each (:func:`array_images`)."""
     stream = io.BytesIO(content) if isinstance(content, bytes) else content
     try:
         array = np.load(stream, allow_pickle=False)
@@ -351,14 +395,16 @@ def npy_images(content: bytes | io.BytesIO, name: str) -> tuple[np.ndarray, list
         raise InputError(f"{name}: not a readable .npy array ({_first_line(exc)})") from None
     except MemoryError:  # a header that declares more than the data and the memory hold
         raise InputError(f"{name}: not a readable .npy array (its shape is too large)") from None
-    return array_images(array, name)
+    return array_images(array, name, dataset)
 
 
-def array_images(array: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
-    """An array's images (:func:`rnncls.images.array_to_images`) and their source names:
-    ``name`` for one image, ``name[i]`` for the images of a stack."""
-    images = array_to_images(array, name)
-    single = array.shape in ((IMAGE_SIZE, IMAGE_SIZE), (IMAGE_SIZE * IMAGE_SIZE,))
+def array_images(
+    array: np.ndarray, name: str, dataset: DataSet = MNIST
+) -> tuple[np.ndarray, list[str]]:
+    """An array's pictures (:func:`rnncls.images.array_to_images`) and their source
+    names: ``name`` for one picture, ``name[i]`` for the pictures of a stack."""
+    images = array_to_images(array, name, dataset.shape, dataset.pixel_max)
+    single = len(images) == 1 and array.ndim in (1, 2 if dataset.channels == 1 else 3)
     sources = [name] if single else [f"{name}[{index}]" for index in range(len(images))]
     return images, sources
 
@@ -370,25 +416,27 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits.astype(np.float64)))
 
 
-def predict(classifier: Classifier, inputs: Inputs, top_k: int | None = None) -> list[Prediction]:
-    """The most likely digit of each input, its probability, and the ``top_k`` best."""
+def predict(classifier: Classifier, inputs: Pictures, top_k: int | None = None) -> list[Prediction]:
+    """The most likely class of each input, its probability, and the ``top_k`` best."""
     if top_k is not None and top_k < 1:
         raise ConfigError(f"--top-k {top_k}: must be at least 1")
     probabilities = softmax(classifier.logits(inputs.images))
     ranked = np.argsort(-probabilities, axis=1, kind="stable")
+    name = classifier.dataset.class_value
     results = []
     for index, source in enumerate(inputs.sources):
         row, order = probabilities[index], ranked[index]
         best = int(order[0])
+        label = inputs.label(index)
         results.append(
             Prediction(
                 source=source,
-                prediction=best,
+                prediction=name(best),
                 probability=round(float(row[best]), 6),
-                label=inputs.label(index),
+                label=None if label is None else name(label),
                 top_k=None
                 if top_k is None
-                else tuple((int(c), round(float(row[c]), 6)) for c in order[:top_k]),
+                else tuple((name(int(c)), round(float(row[c]), 6)) for c in order[:top_k]),
             )
         )
     return results

@@ -38,6 +38,10 @@ SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.keras"
 ONNX_FILE = "model.onnx"
 CURVES_FILE = "curves.png"
+# What the run knows of its data set (rnncls/datasets/recorded.py): its description, and
+# the index of its files, to tell on resume whether they changed.
+DATASET_FILE = "dataset.json"
+DATA_INDEX_FILE = "data-index.json.gz"
 TENSORBOARD_DIR = "tensorboard"
 # A search trial's outcome, written by `rnncls tune` when the trial ends (rnncls/tune.py)
 TRIAL_FILE = "trial.json"
@@ -50,6 +54,8 @@ RUN_FILES = (
     ONNX_FILE,
     CURVES_FILE,
     TRIAL_FILE,
+    DATASET_FILE,
+    DATA_INDEX_FILE,
 )
 
 
@@ -326,7 +332,32 @@ def latest_run(root: Path = RUNS_ROOT) -> Path | None:
     return latest.resolve() if latest.exists() else None
 
 
-def resolve_run(path: str | os.PathLike | None, root: Path = RUNS_ROOT) -> Path:
+def run_folder(path: Path) -> Path:
+    """The run directory that ``path`` names: itself, or a model file's folder."""
+    return path if path.is_dir() else path.parent
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """What ``--run`` names, worked out once: a run directory or a model file."""
+
+    path: Path  # the run directory or model file named (runs/latest resolved)
+    folder: Path | None  # its run directory (a model file's folder when that is a run)
+    model: Path  # the model that answers: model.onnx, else model.keras, or the file named
+
+    def keras_model(self) -> Path:
+        """The Keras model (what every export reads)."""
+        if self.model.suffix == ".keras":
+            return self.model
+        path = self.folder / MODEL_FILE if self.folder is not None else self.model
+        if path.suffix != ".keras":
+            raise RunError(f"{self.path}: export reads a Keras model (.keras); pass its run")
+        if not path.is_file():
+            raise RunError(f"{path.parent} has no {MODEL_FILE} to export")
+        return path
+
+
+def resolve_run(path: str | os.PathLike | None, root: Path = RUNS_ROOT) -> RunTarget:
     """The run directory or model file that ``--run`` names; default ``runs/latest``."""
     if path is None:
         latest = root / LATEST
@@ -335,17 +366,20 @@ def resolve_run(path: str | os.PathLike | None, root: Path = RUNS_ROOT) -> Path:
                 f"no finished run found ({latest} does not exist); train one with "
                 "`rnncls train` or pass --run PATH"
             )
-        return latest.resolve()
-    resolved = Path(path).expanduser()
+        resolved = latest.resolve()
+    else:
+        resolved = Path(path).expanduser()
     if not resolved.exists():
         raise RunError(f"run not found: {resolved}")
-    if (
-        resolved.is_dir()
-        and not (resolved / MODEL_FILE).exists()
-        and not (resolved / ONNX_FILE).exists()
-    ):
+    if resolved.is_dir():
+        for name in (ONNX_FILE, MODEL_FILE):
+            if (resolved / name).is_file():
+                return RunTarget(resolved, resolved, resolved / name)
         raise RunError(f"{resolved} is not a finished run: it has no {MODEL_FILE} or {ONNX_FILE}")
-    return resolved
+    if resolved.suffix not in (".onnx", ".keras"):
+        raise RunError(f"{resolved}: not a model file; expected a run directory, .onnx or .keras")
+    folder = resolved.parent if (resolved.parent / CONFIG_FILE).is_file() else None
+    return RunTarget(resolved, folder, resolved)
 
 
 # ---------------------------------------------------------------------- checkpoints

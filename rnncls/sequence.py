@@ -1,16 +1,20 @@
-"""How a 28x28 image becomes the sequence a recurrent network reads (``[sequence]``).
+"""How a picture becomes the sequence a recurrent network reads (``[sequence]``).
 
-- ``rows``: 28 steps of 28 pixels, top to bottom (the seed's reading, and every run's
-  before this section existed);
-- ``columns``: 28 steps of 28 pixels, left to right;
-- ``pixels``: the row-major stream of the 784 pixels, ``pixels_per_step`` at a time:
-  784 steps of one pixel is sequential MNIST; with ``permute`` the stream is first put
-  in one fixed random order, drawn from ``permutation_seed`` alone (permuted sequential
-  MNIST: one order for the whole data set, for training, evaluation and prediction).
+A picture of H x W pixels with C channels:
 
-Every reading is one gather: :func:`reading_indices` says which pixel (its row-major
-index) each (step, feature) of the sequence takes. The model applies it as its first
-layer (:mod:`rnncls.model`), so every export and every command reads images the same way.
+- ``rows``: H steps of W*C values, top to bottom (the seed's reading: 28 steps of 28
+  pixels for MNIST, and every run's before this section existed);
+- ``columns``: W steps of H*C values, left to right;
+- ``pixels``: the row-major stream of the H*W pixels, ``pixels_per_step`` at a time,
+  each pixel with its C channels: 784 steps of one pixel is sequential MNIST; with
+  ``permute`` the stream is first put in one fixed random order, drawn from
+  ``permutation_seed`` alone (permuted sequential MNIST: one order for the whole data
+  set, for training, evaluation and prediction).
+
+Every reading is one gather: :func:`reading_indices` says which value of the picture
+(its index in the row-major (H, W, C) array) each (step, feature) of the sequence takes.
+The model applies it as its first layer (:mod:`rnncls.model`), so every export and every
+command reads pictures the same way.
 
 numpy only, no TensorFlow: the drawing page and the tests use the same indices.
 """
@@ -19,8 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncls.config_keys import IMAGE_PIXELS, ModelConfig, SequenceConfig
-from rnncls.data import IMAGE_SIZE
+from rnncls.config_keys import ModelConfig, SequenceConfig
+from rnncls.errors import ConfigError
+
+Shape = tuple[int, int, int]  # a picture's (height, width, channels)
 
 # Constants of splitmix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
 # generators", OOPSLA 2014), the mixing function of Java's SplittableRandom.
@@ -33,11 +39,28 @@ _MIX_2 = np.uint64(0x94D049BB133111EB)
 UNROLL_STEPS = 28
 
 
-def sequence_shape(sequence: SequenceConfig) -> tuple[int, int]:
-    """(steps, features a step) of the reading."""
+def sequence_shape(sequence: SequenceConfig, shape: Shape) -> tuple[int, int]:
+    """(steps, features a step) of the reading of a picture of ``shape``."""
+    height, width, channels = shape
     if sequence.order == "pixels":
-        return IMAGE_PIXELS // sequence.pixels_per_step, sequence.pixels_per_step
-    return IMAGE_SIZE, IMAGE_SIZE
+        return height * width // sequence.pixels_per_step, sequence.pixels_per_step * channels
+    if sequence.order == "columns":
+        return width, height * channels
+    return height, width * channels
+
+
+def check_reading(sequence: SequenceConfig, shape: Shape) -> None:
+    """A reading that does not fit the pictures is a configuration error naming their
+    real sizes."""
+    height, width, _ = shape
+    pixels = height * width
+    if sequence.order == "pixels" and pixels % sequence.pixels_per_step:
+        fits = [k for k in range(1, min(pixels, 64) + 1) if pixels % k == 0]
+        raise ConfigError(
+            f"sequence.pixels_per_step = {sequence.pixels_per_step}: must divide the "
+            f"{pixels} pixels of a {width}x{height} picture "
+            f"({', '.join(map(str, fits[:10]))}{', ...' if len(fits) > 10 else ''})"
+        )
 
 
 def _splitmix64(values: np.ndarray) -> np.ndarray:
@@ -49,7 +72,7 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def permutation(seed: int, size: int = IMAGE_PIXELS) -> np.ndarray:
+def permutation(seed: int, size: int) -> np.ndarray:
     """A fixed random order of ``size`` positions drawn from ``seed`` alone.
 
     Written out here rather than taken from ``numpy.random``, whose permutations may
@@ -65,45 +88,53 @@ def permutation(seed: int, size: int = IMAGE_PIXELS) -> np.ndarray:
     return np.argsort(keys, kind="stable").astype(np.int32)
 
 
-def reading_indices(sequence: SequenceConfig) -> np.ndarray:
-    """The row-major pixel index that each (step, feature) of the sequence reads, an
-    int32 array of shape :func:`sequence_shape`."""
-    grid = np.arange(IMAGE_PIXELS, dtype=np.int32).reshape(IMAGE_SIZE, IMAGE_SIZE)
+def reading_indices(sequence: SequenceConfig, shape: Shape) -> np.ndarray:
+    """The index into a row-major (height, width, channels) picture that each (step,
+    feature) of the sequence reads, an int32 array of shape :func:`sequence_shape`."""
+    height, width, channels = shape
+    grid = np.arange(height * width * channels, dtype=np.int32).reshape(shape)
     if sequence.order == "rows":
         stream = grid
     elif sequence.order == "columns":
-        stream = grid.T
+        stream = grid.transpose(1, 0, 2)
     elif sequence.order == "pixels":
-        stream = grid.reshape(-1)
+        stream = grid.reshape(height * width, channels)
         if sequence.permute:
-            stream = stream[permutation(sequence.permutation_seed)]
+            stream = stream[permutation(sequence.permutation_seed, height * width)]
     else:
         raise ValueError(f"unknown sequence order {sequence.order!r}")
-    return np.ascontiguousarray(stream).reshape(sequence_shape(sequence))
+    return np.ascontiguousarray(stream).reshape(sequence_shape(sequence, shape))
 
 
-def unrolled(model: ModelConfig, sequence: SequenceConfig, gpu: bool = False) -> bool:
+def unrolled(model: ModelConfig, sequence: SequenceConfig, shape: Shape, gpu: bool = False) -> bool:
     """Whether the recurrent layers unroll: ``model.unroll`` on a sequence of at most
     UNROLL_STEPS steps, on the CPU (on a GPU, Keras's cuDNN kernels need a loop)."""
-    return model.unroll and sequence_shape(sequence)[0] <= UNROLL_STEPS and not gpu
+    return model.unroll and sequence_shape(sequence, shape)[0] <= UNROLL_STEPS and not gpu
 
 
 def is_identity(sequence: SequenceConfig) -> bool:
-    """Whether the sequence is the image itself (rows): the model needs no reading layer."""
+    """Whether the sequence is the picture's rows: the model needs no gather, only a
+    reshape of each row's values into one step."""
     return sequence.order == "rows"
 
 
 def read(images: np.ndarray, sequence: SequenceConfig) -> np.ndarray:
-    """Images (n, 28, 28) as the sequences (n, steps, features) the network reads."""
-    flat = np.asarray(images).reshape(len(images), IMAGE_PIXELS)
-    return flat[:, reading_indices(sequence)]
+    """Pictures (n, height, width, channels) as the sequences (n, steps, features) the
+    network reads."""
+    images = np.asarray(images)
+    shape = images.shape[1:]
+    flat = images.reshape(len(images), -1)
+    return flat[:, reading_indices(sequence, shape)]
 
 
-def describe(sequence: SequenceConfig) -> str:
+def describe(sequence: SequenceConfig, shape: Shape) -> str:
     """The reading in a few words, for the log: ``784 steps of 1 pixel, permuted``."""
-    steps, features = sequence_shape(sequence)
+    steps, features = sequence_shape(sequence, shape)
+    channels = shape[2]
+    each = "" if channels == 1 else f" of {channels} channels"
     if sequence.order == "pixels":
-        unit = "pixel" if features == 1 else "pixels"
+        count = sequence.pixels_per_step
+        unit = "pixel" if count == 1 else "pixels"
         permuted = f", permuted (seed {sequence.permutation_seed})" if sequence.permute else ""
-        return f"{steps} steps of {features} {unit}{permuted}"
-    return f"{steps} {sequence.order} of {features} pixels"
+        return f"{steps} steps of {count} {unit}{each}{permuted}"
+    return f"{steps} {sequence.order} of {features // channels} pixels{each}"

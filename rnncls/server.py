@@ -27,16 +27,17 @@ from typing import Any
 import numpy as np
 
 from rnncls import rundir
+from rnncls.datasets.description import DataSet
 from rnncls.errors import ConfigError, InputError, RunError
 from rnncls.predict import (
     NPY_MAGIC,
-    Inputs,
     OnnxClassifier,
+    Pictures,
     describe_model,
-    model_file,
     predict,
     softmax,
 )
+from rnncls.rundir import RunTarget
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # 10,000 digits as .npy, a phone photo as JPEG
 MAX_PIXELS = 4096 * 4096  # a picture's size, read from its header before decoding
@@ -58,6 +59,7 @@ PAGE_FILES = {
     "index.html": "text/html; charset=utf-8",
     "draw.js": "text/javascript; charset=utf-8",
     "draw.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
     "openapi.json": "application/json",  # the API's description, written by hand
 }
 MEDIA_TYPES = ("image/png", "image/jpeg", "multipart/form-data", "application/json")
@@ -85,36 +87,50 @@ class ServedModel:
     info: dict[str, Any]
 
 
-def load_served_model(run: Path) -> ServedModel:
+def load_served_model(target: RunTarget) -> ServedModel:
     """The ONNX model of a run directory (or an ``.onnx`` file), with its run's facts."""
-    path = model_file(run)
+    path = target.model
     if path.suffix != ".onnx":
         raise RunError(
             f"{path}: rnncls serve answers from an ONNX model; "
-            f"`rnncls export --run {run}` writes one"
+            f"`rnncls export --run {target.path}` writes one"
         )
-    if not path.is_file():
-        raise RunError(f"model not found: {path}")
     classifier = OnnxClassifier(path, threads=1)
-    return ServedModel(classifier, describe_model(classifier), model_info(path))
+    return ServedModel(classifier, describe_model(classifier), model_info(target, classifier))
 
 
-def model_info(path: Path) -> dict[str, Any]:
-    """Which run and file answer, its steps and accuracies, its config and the order in
-    which it reads a picture (None where the model file is outside a run)."""
+def model_info(target: RunTarget, classifier: OnnxClassifier) -> dict[str, Any]:
+    """Which run and file answer, the data set it reads (shape, classes), its steps and
+    accuracies, its config and the order in which it reads a picture (None where the
+    model file is outside a run)."""
     from rnncls.config import load_config, to_dict
     from rnncls.sequence import describe, reading_indices, sequence_shape
 
-    folder = path.parent
-    info: dict[str, Any] = {"model": str(path), "backend": "onnx", "run": None}
-    if not (folder / rundir.CONFIG_FILE).is_file():
+    dataset = classifier.dataset
+    height, width, channels = dataset.shape
+    info: dict[str, Any] = {
+        "model": str(target.model),
+        "backend": "onnx",
+        "run": None,
+        "dataset": {
+            "kind": dataset.kind,
+            "height": height,
+            "width": width,
+            "channels": channels,
+            "pixel_max": dataset.pixel_max,
+            "preparation": dataset.preparation,
+            "classes": [dataset.class_value(i) for i in range(dataset.num_classes)],
+        },
+    }
+    folder = target.folder
+    if folder is None:
         return {**info, "steps": None, "test_accuracy": None, "config": None, "sequence": None}
     try:
         summary = rundir.read_summary(folder) or {}
     except RunError:
         summary = {}
     config = load_config(folder / rundir.CONFIG_FILE)
-    steps, features = sequence_shape(config.sequence)
+    steps, features = sequence_shape(config.sequence, dataset.shape)
     return {
         **info,
         "run": str(folder),
@@ -126,9 +142,10 @@ def model_info(path: Path) -> dict[str, Any]:
             "order": config.sequence.order,
             "steps": steps,
             "features": features,
-            "description": describe(config.sequence),
-            # the row-major pixel each (step, feature) reads, step after step
-            "indices": reading_indices(config.sequence).reshape(-1).tolist(),
+            "description": describe(config.sequence, dataset.shape),
+            # the index into the row-major (height, width, channels) picture that each
+            # (step, feature) reads, step after step
+            "indices": reading_indices(config.sequence, dataset.shape).reshape(-1).tolist(),
         },
     }
 
@@ -140,9 +157,12 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
-def images_from_json(body: bytes, name: str = "body") -> tuple[np.ndarray, list[str]]:
-    """A JSON array of grey levels (28x28, N x 28x28, N x 784; integers 0..255, or floats
-    0..1 or 0..255) as uint8 images, read as ``rnncls predict`` reads a .npy array."""
+def images_from_json(
+    body: bytes, dataset: DataSet, name: str = "body"
+) -> tuple[np.ndarray, list[str]]:
+    """A JSON array of pixels in the run's shape (for MNIST 28x28, N x 28x28 or N x 784;
+    integers 0..255, or floats 0..1 or 0..255) as the run's pictures, read as
+    ``rnncls predict`` reads a .npy array."""
     from rnncls.predict import array_images
 
     try:
@@ -157,19 +177,19 @@ def images_from_json(body: bytes, name: str = "body") -> tuple[np.ndarray, list[
         array = np.array(value)
     except (ValueError, OverflowError, TypeError):
         raise InputError(f"{name}: not a rectangular array of numbers") from None
-    return array_images(array, name)
+    return array_images(array, name, dataset)
 
 
-def images_from_bytes(content: bytes, name: str) -> tuple[np.ndarray, list[str]]:
+def images_from_bytes(content: bytes, name: str, dataset: DataSet) -> tuple[np.ndarray, list[str]]:
     """A picture (PNG, JPEG, ...) or a ``.npy`` array, told apart by their first bytes."""
-    from rnncls.images import decode_image
+    from rnncls.images import read_picture
     from rnncls.predict import npy_images
 
     if not content:
         raise InputError(f"{name}: empty; expected a picture or a .npy array")
     if content.startswith(NPY_MAGIC):
-        return npy_images(content, name)
-    return decode_image(content, name, MAX_PIXELS)[np.newaxis], [name]
+        return npy_images(content, name, dataset)
+    return read_picture(content, name, dataset, MAX_PIXELS)[np.newaxis], [name]
 
 
 def declared_pixels(content: bytes) -> int:
@@ -211,8 +231,8 @@ def upload_name(filename: str | None, index: int) -> str:
     return name or f"file[{index}]"
 
 
-def join(found: list[tuple[np.ndarray, list[str]]]) -> Inputs:
-    return Inputs(
+def join(found: list[tuple[np.ndarray, list[str]]]) -> Pictures:
+    return Pictures(
         images=np.concatenate([images for images, _ in found]),
         sources=[source for _, sources in found for source in sources],
     )
@@ -240,10 +260,11 @@ def query_flag(name: str, value: str | None) -> bool:
     raise InputError(f"{name}={value}: expected true or false")
 
 
-def answer(model: ServedModel, inputs: Inputs, top_k: int | None, image: bool) -> dict:
+def answer(model: ServedModel, inputs: Pictures, top_k: int | None, image: bool) -> dict:
     """The JSON of ``POST /predict``: one record a picture, as ``rnncls predict --format
     jsonl`` writes it (the same function makes it), with every class's probability and,
-    asked for, the 28x28 picture the model read."""
+    asked for, the picture the model read (height x width, or height x width x channels
+    for colour)."""
     logits = model.classifier.logits(inputs.images)
     probabilities = softmax(logits)
     records = []
@@ -251,7 +272,8 @@ def answer(model: ServedModel, inputs: Inputs, top_k: int | None, image: bool) -
         record = prediction.to_json()
         record["probabilities"] = [round(float(p), 6) for p in probabilities[index]]
         if image:
-            record["image"] = inputs.images[index].tolist()
+            picture = inputs.images[index]
+            record["image"] = (picture[..., 0] if picture.shape[-1] == 1 else picture).tolist()
         records.append(record)
     return {"predictions": records}
 
@@ -333,13 +355,15 @@ async def predict_endpoint(request: Any) -> Any:
         raise InputError("empty request body; send a picture or a JSON array of grey levels")
     files = await read_uploads(request, body) if kind == "multipart/form-data" else None
 
+    dataset = model.classifier.dataset
+
     def work() -> dict:  # decoding and the model
         if files is not None:
-            found = [images_from_bytes(content, name) for content, name in files]
+            found = [images_from_bytes(content, name, dataset) for content, name in files]
         elif kind == "application/json":
-            found = [images_from_json(body)]
+            found = [images_from_json(body, dataset)]
         else:
-            found = [images_from_bytes(body, "body")]
+            found = [images_from_bytes(body, "body", dataset)]
         return answer(model, join(found), top_k, image)
 
     if files is None and is_small(body):
@@ -408,6 +432,8 @@ def create_app(model: ServedModel) -> Any:
         Route("/", page_endpoint("index.html")),
         Route("/draw.js", page_endpoint("draw.js")),
         Route("/draw.css", page_endpoint("draw.css")),
+        Route("/favicon.ico", page_endpoint("favicon.svg")),
+        Route("/favicon.svg", page_endpoint("favicon.svg")),
         Route("/predict", predict_endpoint, methods=["POST"]),
         Route("/model", model_endpoint),
         Route("/healthz", health_endpoint),

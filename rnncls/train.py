@@ -39,10 +39,12 @@ from rnncls.callbacks import (
 from rnncls.checkpoints import load_checkpoint
 from rnncls.config import to_toml, total_steps, unused_sequence_settings, unused_settings
 from rnncls.config_keys import Config
-from rnncls.data import DataSource, Split, load_split, load_training_data
+from rnncls.datasets import DataSource, OpenedData, Split, open_data, recorded
+from rnncls.datasets.description import DataSet
 from rnncls.errors import ClusterError, ConfigError, TrainingInterrupted
 from rnncls.evaluate import cross_entropy, keras_logits
 from rnncls.reporters import Reporter
+from rnncls.sequence import check_reading
 from rnncls.sequence import describe as describe_sequence
 from rnncls.stop_signals import stop_on_signals
 from rnncls.trainer import BatchOrder, Trainer
@@ -84,6 +86,7 @@ class Inputs:
 
     steps: int
     resuming: bool
+    data: OpenedData
     start: Start
     order: BatchOrder | None  # None for a run that is already finished
     train_split: Split | None  # None once the trainer holds its images
@@ -116,8 +119,8 @@ def train(
         return inputs.start.finished
     cluster = ", waiting for every worker" if config.train.distribute == "multi_worker" else ""
     reporter.phase(f"starting TensorFlow{cluster} and building the model")
-    trainer = Trainer(config, inputs.train_split, inputs.steps)
-    inputs.train_split = None  # the trainer holds the images; the file's buffer can go
+    trainer = Trainer(config, inputs.data.dataset, inputs.train_split, inputs.steps)
+    inputs.train_split = None  # the trainer holds the pictures
     chief = trainer.distribution.is_chief
     # Only the chief writes the run directory; another worker of a cluster writes its
     # files (the same checkpoints) into a private temporary folder.
@@ -163,23 +166,26 @@ def _check_inputs(
         )
     resuming = rundir.check_run_dir(run_dir, resume=resume, force=force)
     reporter.phase("loading the data set")
-    train_split, validation_split = load_training_data(source, config.data.validation_size)
+    data = open_data(source, config.data, reporter.status)
+    check_model_fits(config, data.dataset)
+    if resuming:
+        recorded.check_unchanged(run_dir, data)
+    train_split = data.split("train")
+    # A copy in memory: evaluated again and again, and no view keeping a file's buffer
+    validation_split = data.split("validation")
+    validation_split = Split(
+        "validation", np.array(validation_split.images), validation_split.labels.copy()
+    )
     steps = total_steps(config.train, len(train_split))
     start = _starting_state(steps, run_dir, resuming)
     if start.finished is not None:
-        return Inputs(steps, resuming, start, None, None, validation_split, None)
+        return Inputs(steps, resuming, data, start, None, None, validation_split, None)
     rundir.check_writable(run_dir)
     if config.train.tensorboard:
         check_tensorboard()
-    # A slice of the training file keeps the whole file's buffer alive: copy the small
-    # validation tail, so the buffer goes once the trainer holds the training images.
-    validation_split = Split(
-        validation_split.name, validation_split.images.copy(), validation_split.labels.copy()
-    )
-    test_split = load_split(source, "test")
-    check_labels(config, (train_split, validation_split, test_split))
+    test_split = data.split("test")
     order = BatchOrder(config.train.seed, len(train_split), config.train.batch_size)
-    return Inputs(steps, resuming, start, order, train_split, validation_split, test_split)
+    return Inputs(steps, resuming, data, start, order, train_split, validation_split, test_split)
 
 
 def _prepare(
@@ -197,13 +203,18 @@ def _prepare(
         trainer.restore(start.arrays, run_dir, start.state.version)
         start.state.version = CHECKPOINT_VERSION  # the next checkpoint is written as today's
     writer = "" if chief else " (the chief writes it)"
-    reporter.status(f"data: {source}   run: {run_dir}{writer}")
+    dataset = inputs.data.dataset
+    reporter.status(f"data: {dataset.describe()}")
+    for note in inputs.data.parts.notes:
+        reporter.status(f"data: {note}")
+    reporter.status(f"run: {run_dir}{writer}")
     if trainer.distribution.strategy is not None:
         reporter.status(f"distributed: {trainer.distribution.describe()}")
     for unused in unused_settings(config.train, inputs.steps):
         reporter.status(f"warning: {unused}")
     reporter.status(
-        f"sequence: {describe_sequence(config.sequence)}; {trainer.path.describe(config)}"
+        f"sequence: {describe_sequence(config.sequence, dataset.shape)}; "
+        f"{trainer.path.describe(config, dataset.shape)}"
     )
     for unused in unused_sequence_settings(config.sequence):
         reporter.status(f"warning: {unused}")
@@ -212,6 +223,7 @@ def _prepare(
     elif inputs.resuming:
         reporter.status(f"no checkpoint in {run_dir} yet: starting it from step 0")
     rundir.write_text(output / rundir.CONFIG_FILE, to_toml(config))
+    recorded.write(output, inputs.data)
     rundir.truncate_metrics(output, start.state.step)
     # An old summary.json stays until the new one replaces it: a run continued to more
     # steps and killed is still the finished run its model.keras and summary describe.
@@ -416,15 +428,16 @@ def _finish(
     return result
 
 
-def check_labels(config: Config, splits: tuple[Split, ...]) -> None:
-    """Every label must be one of the model's classes (else TensorFlow fails mid-step)."""
-    for split in splits:
-        largest = int(split.labels.max())
-        if largest >= config.model.num_classes:
-            raise ConfigError(
-                f"model.num_classes = {config.model.num_classes}: the {split.name} split has "
-                f"label {largest}; use at least {largest + 1} classes"
-            )
+def check_model_fits(config: Config, dataset: DataSet) -> None:
+    """The model's outputs are the data set's classes (``model.num_classes``, where set,
+    must say the same), and its reading must fit the pictures."""
+    wanted = config.model.num_classes
+    if wanted and wanted != dataset.num_classes:
+        raise ConfigError(
+            f"model.num_classes = {wanted}: the data set at {dataset.path} has "
+            f"{dataset.num_classes} classes; set 0 to take the data set's"
+        )
+    check_reading(config.sequence, dataset.shape)
 
 
 def draw_curves(run_dir: Path, status: Callable[[str], None]) -> None:

@@ -2,9 +2,9 @@
 ``tf.function`` that trains many steps a call (:class:`Trainer`), and the order of the
 batches (:class:`BatchOrder`), a pure function of the seed and the step.
 
-The steps between two evaluations run inside one call that gathers its batches from the
-uint8 training images already in memory, so there is no per-step Python or tf.data
-overhead (bench/NOTES.md has the numbers).
+The steps between two evaluations run inside one call, fed their batches at once (a
+gather from the pictures in memory, or from a memory-mapped folder a batch at a time),
+so there is no per-step Python or tf.data overhead (bench/NOTES.md has the numbers).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 from rnncls import distribute, rundir
 from rnncls.config import total_steps
 from rnncls.config_keys import Config
-from rnncls.data import Split
+from rnncls.datasets import Split
+from rnncls.datasets.description import DataSet
 from rnncls.errors import ConfigError
 from rnncls.training_state import CHECKPOINT_VERSION
 
@@ -78,7 +79,9 @@ class BatchOrder:
 class Trainer:
     """The model, optimizer and compiled step loop of one run."""
 
-    def __init__(self, config: Config, train_split: Split, steps: int | None = None) -> None:
+    def __init__(
+        self, config: Config, dataset: DataSet, train_split: Split, steps: int | None = None
+    ) -> None:
         from rnncls.tf_setup import import_tensorflow
 
         # first: it sets Keras's backend, quiets start-up and fixes the thread pools
@@ -87,7 +90,7 @@ class Trainer:
 
         from rnncls import training_path
         from rnncls.augment import augmenter
-        from rnncls.model import build_model
+        from rnncls.model import build_model, network_of
         from rnncls.optimization import build_optimizer
 
         steps = total_steps(config.train, len(train_split)) if steps is None else steps
@@ -102,45 +105,50 @@ class Trainer:
         tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.train.seed)
         gpus = len(tf.config.list_physical_devices("GPU"))
-        self.path = training_path.choose(config, gpus)
+        self.path = training_path.choose(config, dataset.shape, gpus)
         with distribution.scope():
-            self.model = build_model(config.model, config.sequence, gpu=bool(gpus))
+            self.model = build_model(config.model, config.sequence, dataset, gpu=bool(gpus))
             self.optimizer = build_optimizer(config.train, steps)
             self.optimizer.build(self.model.trainable_variables)
         loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        images = tf.constant(train_split.images)
-        labels = tf.constant(train_split.labels.astype(np.int32))
-        model, optimizer = self.model, self.optimizer
-        variables = model.trainable_variables
-        forward = training_forward(tf, model, config, self.path.name)
+        self.images, self.labels = train_split.images, train_split.labels.astype(np.int32)
+        self.network = network = network_of(self.model)
+        optimizer = self.optimizer
+        variables = self.model.trainable_variables
+        forward = training_forward(tf, network, config, self.path.name)
         augment = augmenter(tf, config.augment, config.train.seed)
+        batch_size, pixel_max = config.train.batch_size, float(dataset.pixel_max)
 
         @tf.function(
             input_signature=[
-                tf.TensorSpec([None, config.train.batch_size], tf.int32),
+                tf.TensorSpec([None, batch_size, *dataset.shape], tf.as_dtype(dataset.dtype)),
+                tf.TensorSpec([None, batch_size], tf.int32),
                 tf.TensorSpec([], tf.int64),
                 tf.TensorSpec([], tf.float64),
             ]
         )
-        def run_steps(batch_indices: Any, first_step: Any, loss_sum: Any) -> Any:
-            """One optimizer step per row of indices (the first is step ``first_step``);
-            returns ``loss_sum`` plus their losses, added one by one, so an interval cut
-            into several calls sums its losses as one call would."""
-            for row in tf.range(tf.shape(batch_indices)[0]):
+        def run_steps(pictures: Any, labels: Any, first_step: Any, loss_sum: Any) -> Any:
+            """One optimizer step per batch of pictures and labels (the first is step
+            ``first_step``); returns ``loss_sum`` plus their losses, added one by one, so
+            an interval cut into several calls sums its losses as one call would."""
+            for row in tf.range(tf.shape(labels)[0]):
                 step = first_step + tf.cast(row, tf.int64)
-                loss = distribution.run(train_step, batch_indices[row], step)
+                loss = distribution.run(train_step, pictures[row], labels[row], step)
                 loss_sum += tf.cast(loss, tf.float64)
             return loss_sum
 
-        def train_step(indices: Any, step: Any, replica: Any = 0, replicas: int = 1) -> Any:
-            """One optimizer step on the batch of ``indices``; under a strategy, on this
-            replica's share of it. There Keras's loss is the share's mean over the number
-            of replicas, and its optimizer sums the replicas' gradients: the step is the
-            one-device step on the whole batch, and the replicas' losses sum to its loss."""
-            batch = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
+        def train_step(
+            pictures: Any, batch_labels: Any, step: Any, replica: Any = 0, replicas: int = 1
+        ) -> Any:
+            """One optimizer step on a batch; under a strategy, on this replica's share of
+            it. There Keras's loss is the share's mean over the number of replicas, and
+            its optimizer sums the replicas' gradients: the step is the one-device step on
+            the whole batch, and the replicas' losses sum to its loss. The pictures are
+            scaled here, as the model's PixelScaling would, and moved by augmentation
+            before the network reads them."""
+            batch = tf.cast(pictures, tf.float32) / pixel_max
             if augment is not None:  # the whole batch, so each image moves as on one device
                 batch = augment(batch, step)
-            batch_labels = tf.gather(labels, indices)
             if replicas > 1:
                 share = config.train.batch_size // replicas
                 batch = batch[replica * share : (replica + 1) * share]
@@ -215,20 +223,32 @@ class Trainer:
 
         return current_learning_rate(self.optimizer)
 
+    def batches(self, batch_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pictures and labels of the training images that ``batch_indices`` (steps,
+        batch) name, read from memory or from a memory-mapped folder."""
+        flat = batch_indices.reshape(-1)
+        pictures = np.asarray(self.images[flat])
+        return (
+            pictures.reshape(*batch_indices.shape, *pictures.shape[1:]),
+            self.labels[flat].reshape(batch_indices.shape),
+        )
+
     def warm_up(self, batch_indices: np.ndarray, step: int) -> None:
         """Trace and optimise the step graph on one batch, then undo that step, so the
         timed steps exclude compilation and the run's result is unchanged."""
         saved = self.state_arrays()
         with step_graph_options(self._tf), self.distribution.guard():
-            self._run_steps(batch_indices[:1], np.int64(step), np.float64(0.0))
+            self._run_steps(*self.batches(batch_indices[:1]), np.int64(step), np.float64(0.0))
         self.restore(saved, Path("<warm-up>"), CHECKPOINT_VERSION)
 
     def run_steps(
         self, batch_indices: np.ndarray, first_step: int = 0, loss_sum: float = 0.0
     ) -> float:
         """Train one step per row of ``batch_indices``; ``loss_sum`` plus their losses."""
+        pictures, labels = self.batches(batch_indices)
         with step_graph_options(self._tf), self.distribution.guard():
-            return float(self._run_steps(batch_indices, np.int64(first_step), np.float64(loss_sum)))
+            total = self._run_steps(pictures, labels, np.int64(first_step), np.float64(loss_sum))
+            return float(total)
 
 
 def step_graph_options(tf: Any) -> AbstractContextManager[None]:
@@ -242,30 +262,32 @@ def step_graph_options(tf: Any) -> AbstractContextManager[None]:
 
 
 def training_forward(
-    tf: Any, model: Any, config: Config, path: str | None = None
+    tf: Any, network: Any, config: Config, path: str | None = None
 ) -> Callable[[Any], Any]:
-    """The model's logits for a training batch of images, along ``path``
+    """The network's logits for a training batch of scaled pictures, along ``path``
     (:mod:`rnncls.training_path`, chosen for ``config`` when not given): through one of
     the hand-written LSTM passes, :mod:`rnncls.lstm_pass` for a short unrolled sequence
     (the seed's network) or :mod:`rnncls.lstm_loop` for a long one, which compute what
-    ``model(batch, training=True)`` and its gradient compute with the batch's halves on
-    two cores; every other path is Keras's own layers."""
+    ``network(batch, training=True)`` and its gradient compute with the batch's halves
+    on two cores; every other path is Keras's own layers."""
     from rnncls import lstm_loop, lstm_pass, training_path
     from rnncls.model import HEAD, READING, recurrent_layer_name
 
-    path = path or training_path.choose(config).name
+    if path is None:
+        shape = tuple(int(size) for size in network.input_shape[1:])
+        path = training_path.choose(config, shape).name  # type: ignore[arg-type]
     if path not in (training_path.UNROLLED_PASS, training_path.FUSED_LOOP):
-        return lambda batch: model(batch, training=True)
-    # The layers of rnncls.model.build_model for such a config: images -> the reading
-    # (for any order but rows) -> LSTM (its defaults: tanh, sigmoid gates, a bias, no
-    # dropout, last output only) -> Dense.
-    reading = model.get_layer(READING) if config.sequence.order != "rows" else None
-    cell = model.get_layer(recurrent_layer_name(config.model, 0)).cell
-    logits = model.get_layer(HEAD)
+        return lambda batch: network(batch, training=True)
+    # The layers of rnncls.model.build_network for such a config: pictures -> the reading
+    # -> LSTM (its defaults: tanh, sigmoid gates, a bias, no dropout, last output only)
+    # -> Dense.
+    reading = network.get_layer(READING)
+    cell = network.get_layer(recurrent_layer_name(config.model, 0)).cell
+    logits = network.get_layer(HEAD)
     pass_module = lstm_pass if path == training_path.UNROLLED_PASS else lstm_loop
 
     def forward(batch: Any) -> Any:
-        sequences = reading(batch) if reading is not None else batch
+        sequences = reading(batch)
         weights = [
             tf.convert_to_tensor(w.value) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)
         ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncls import rundir
-from rnncls.data import DataSource
+from rnncls.datasets import DataSource
 from rnncls.errors import ConfigError
 from rnncls.reporters import Reporter, SearchReporter
 from rnncls.space import Space

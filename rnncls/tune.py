@@ -29,7 +29,7 @@ import numpy as np
 
 from rnncls import rundir
 from rnncls.config import to_toml
-from rnncls.data import DataSource
+from rnncls.datasets import DataSource
 from rnncls.errors import ConfigError, TuneStopped
 from rnncls.reporters import SearchReporter
 from rnncls.space import Space

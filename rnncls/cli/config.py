@@ -41,18 +41,21 @@ def config_show(
     Several --config files compose: each one's values replace the earlier ones', then
     --set values replace theirs.
     """
-    from rnncls.rundir import CONFIG_FILE
+    from rnncls.config import load_config
+    from rnncls.rundir import CONFIG_FILE, run_folder
 
     with errors():
+        origins: dict[str, str] = {}
         if run is not None:
             if config:
                 raise ConfigError("--run and --config both name a config; give one")
-            path = run / CONFIG_FILE if run.is_dir() else run.parent / CONFIG_FILE
+            path = run_folder(run) / CONFIG_FILE
             if not path.is_file():
                 raise RunError(f"{run} is not a run: it has no {CONFIG_FILE}")
-            config = [path]
-        origins: dict[str, str] = {}
-        resolved = resolve_config(config, set_, origins=origins)
+            # a run's config is the whole truth of the run: no environment over it
+            resolved = load_config([path], set_ or (), origins=origins)
+        else:
+            resolved = resolve_config(config, set_, origins=origins)
         sys.stdout.write(to_toml(resolved, origins if origin else None))
 
 

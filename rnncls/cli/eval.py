@@ -50,26 +50,31 @@ def eval_command(
     Loss, accuracy, calibration (ECE over 15 confidence bins, NLL, Brier score),
     per-class precision/recall/support and the confusion matrix.
     """
-    from rnncls.data import find_data, load_split
+    from rnncls.datasets import recorded
     from rnncls.evaluate import evaluate
     from rnncls.predict import describe_model, load_classifier, run_config
     from rnncls.rundir import resolve_run
 
     with errors():
         at_least("--limit", limit, 1)
-        run_path = resolve_run(run)
-        cfg = run_config(run_path)
-        classifier = load_classifier(run_path)
-        data = load_split(find_data(data_dir, cfg.data.dir), split, cfg.data.validation_size)
-        metrics = evaluate(classifier, data, limit)
+        target = resolve_run(run)
+        run_path = target.path
+        cfg = run_config(target)
+        classifier = load_classifier(target)
+        dataset = classifier.dataset
+        opened = recorded.open_for_run(target.folder, data_dir, cfg.data, dataset, log)
+        data = opened.split(split)
+        metrics = evaluate(classifier, data, limit, dataset)
         if confusion is not None:
             from rnncls.plots import confusion_matrix
 
             name = title_name(run_path)
             title = f"{name}: {split} accuracy {metrics.accuracy:.4f} on {metrics.n} images"
-            log(f"confusion matrix: {confusion_matrix(metrics.confusion, confusion, title)}")
+            drawn = confusion_matrix(metrics.confusion, confusion, title, dataset.classes)
+            log(f"confusion matrix: {drawn}")
         if errors_png is not None:
-            log(f"misclassified images: {draw_errors(metrics, data, run_path, errors_png)}")
+            drawn = draw_errors(metrics, data, run_path, errors_png, dataset)
+            log(f"misclassified images: {drawn}")
         if reliability is not None:
             from rnncls.plots import reliability_diagram
 
@@ -78,9 +83,10 @@ def eval_command(
             log(f"reliability diagram: {drawn}")
         log(describe_model(classifier))
         if json_output:
-            emit_json({**metrics.to_json(), "model": str(classifier.path)})
+            classes = [dataset.class_value(i) for i in range(dataset.num_classes)]
+            emit_json({**metrics.to_json(), "classes": classes, "model": str(classifier.path)})
         else:
-            show_metrics(metrics, classifier.path)
+            show_metrics(metrics, classifier.path, dataset)
 
 
 ERROR_GRID_SIZE = 50
@@ -106,7 +112,7 @@ def title_name(run_path: Path) -> str:
     return name
 
 
-def draw_errors(metrics: Any, data: Any, run_path: Path, path: Path) -> Path:
+def draw_errors(metrics: Any, data: Any, run_path: Path, path: Path, dataset: Any) -> Path:
     from rnncls.evaluate import misclassified
     from rnncls.plots import error_grid
 
@@ -116,16 +122,17 @@ def draw_errors(metrics: Any, data: Any, run_path: Path, path: Path) -> Path:
     title = f"{title_name(run_path)}: {shown} misclassified {data.name} images of {metrics.n}"
     return error_grid(
         data.images[wrong],
-        [int(metrics.predicted[i]) for i in wrong],
-        [int(data.labels[i]) for i in wrong],
+        [dataset.class_value(int(metrics.predicted[i])) for i in wrong],
+        [dataset.class_value(int(data.labels[i])) for i in wrong],
         [float(metrics.confidence[i]) for i in wrong],
         [f"{data.name}[{i}]" for i in wrong],
         path,
         title,
+        dataset.pixel_max,
     )
 
 
-def show_metrics(metrics: Any, model_path: Path) -> None:
+def show_metrics(metrics: Any, model_path: Path, dataset: Any) -> None:
     console = stdout_console()
     console.print(
         f"{metrics.split}: {metrics.n} images   accuracy {metrics.accuracy:.4f}   "
@@ -144,11 +151,11 @@ def show_metrics(metrics: Any, model_path: Path) -> None:
         for row in metrics.per_class
     ]
     console.print(rich_table(["class", "precision", "recall", "support"], per_class))
+    classes = list(dataset.classes)
     matrix = []
     for true_class, counts in enumerate(metrics.confusion):
         cells = [confusion_cell(count, col == true_class) for col, count in enumerate(counts)]
-        matrix.append([str(true_class), *cells])
-    classes = [str(c) for c in range(len(metrics.confusion))]
+        matrix.append([classes[true_class], *cells])
     title = "confusion matrix (rows: true class, columns: predicted)"
     console.print(rich_table(["true", *classes], matrix, title=title))
 

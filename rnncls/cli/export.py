@@ -26,8 +26,11 @@ def export(
 
     Through Keras's own export; prints the path written.
     """
+    from rnncls.cli.output import log
     from rnncls.export import export_model
     from rnncls.rundir import resolve_run
 
     with errors():
-        print(export_model(resolve_run(run), file_format, out), flush=True)
+        target = resolve_run(run)
+        log(f"exporting {target.keras_model()} as {file_format}")
+        print(export_model(target, file_format, out), flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -49,7 +50,12 @@ RunOption = Annotated[
     ),
 ]
 DataDirOption = Annotated[
-    Path | None, typer.Option("--data-dir", help="Folder with the MNIST files.")
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="The data set: a folder with the MNIST files, an .npz file, or a folder of "
+        "pictures with a subfolder a class (default: the run's own, RNNCLS_DATA_DIR, MNIST).",
+    ),
 ]
 Split = Literal["test", "validation", "train"]
 
@@ -66,13 +72,24 @@ FLAG_SPELLINGS = {
 }
 
 
+# The environment variable that names the data set, as [data] dir does (over a config
+# file's, under --set and --data-dir).
+DATA_DIR_VARIABLE = "RNNCLS_DATA_DIR"
+
+
 def resolve_config(
     config_paths: list[Path] | None,
     overrides: list[str] | None,
     flags: dict[str, Any] | None = None,
     origins: dict[str, str] | None = None,
 ) -> Config:
-    return load_config(config_paths, overrides or (), flags, FLAG_SPELLINGS, origins)
+    """The config of a command line: files, ``RNNCLS_DATA_DIR``, ``--set``, flags."""
+    environment = []
+    if os.environ.get(DATA_DIR_VARIABLE):
+        environment.append(({"data": {"dir": os.environ[DATA_DIR_VARIABLE]}}, DATA_DIR_VARIABLE))
+    return load_config(
+        config_paths, overrides or (), flags, FLAG_SPELLINGS, origins, environment=environment
+    )
 
 
 def at_least(option: str, value: int | None, minimum: int) -> None:

@@ -46,7 +46,7 @@ def predict(
 
     Image files or arrays given as INPUT, or else data-set images beside their labels.
     """
-    from rnncls.data import find_data
+    from rnncls.datasets import recorded
     from rnncls.predict import (
         describe_model,
         load_classifier,
@@ -62,26 +62,38 @@ def predict(
         at_least("--top-k", top_k, 1)
         if inputs and (n is not None or split is not None or offset is not None):
             raise ConfigError("--n, --split and --offset choose data-set images; not with INPUT")
-        run_path = resolve_run(run)
-        classifier = load_classifier(run_path)
+        target = resolve_run(run)
+        classifier = load_classifier(target)
         if inputs:
-            data = read_inputs(inputs, failures=failures)
+            data = read_inputs(inputs, classifier.dataset, failures=failures)
         else:
-            cfg = run_config(run_path)
-            source = find_data(data_dir, cfg.data.dir)
-            count = 10 if n is None else n
-            data = split_inputs(
-                source, split or "test", offset or 0, count, cfg.data.validation_size
+            cfg = run_config(target)
+            opened = recorded.open_for_run(
+                target.folder, data_dir, cfg.data, classifier.dataset, log
             )
+            count = 10 if n is None else n
+            data = split_inputs(opened, split or "test", offset or 0, count)
         if len(data):
             predictions = predict_digits(classifier, data, top_k)
             log(describe_model(classifier))
             show_predictions(predictions, output_format)
+            if inputs and data.labels:
+                log(accuracy_line(predictions))
     # As Unix tools do: every readable input answered, then a line per unreadable one.
     for failure in failures:
         log(f"error: {' '.join(failure.split())}")
     if failures:
         raise typer.Exit(code=1)
+
+
+def accuracy_line(predictions: list[Any]) -> str:
+    """How many of the labelled inputs (a folder's class subfolders) were right."""
+    labelled = [p for p in predictions if p.label is not None]
+    right = sum(p.prediction == p.label for p in labelled)
+    return (
+        f"accuracy {right / len(labelled):.4f} ({right} of {len(labelled)} pictures in "
+        "folders named after a class)"
+    )
 
 
 def show_predictions(predictions: list[Any], output_format: str) -> None:

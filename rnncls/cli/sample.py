@@ -41,7 +41,7 @@ def show_sample(
     """
     import shutil
 
-    from rnncls.data import find_data
+    from rnncls.datasets import find_data, open_data, recorded
     from rnncls.images import render_text
     from rnncls.plots import sample_grid, show_window
     from rnncls.predict import describe_model, load_classifier, run_config, split_inputs
@@ -51,29 +51,43 @@ def show_sample(
     with errors():
         if run is not None and no_run:
             raise ConfigError("--run and --no-run: give one")
-        run_path = None if no_run else resolve_run(run) if run is not None else latest_run()
-        if run is None and run_path is not None and not (run_path / ONNX_FILE).is_file():
-            log(f"the newest run, {run_path}, has no {ONNX_FILE}: showing no predictions")
-            run_path = None  # its Keras model would cost show-sample a TensorFlow start-up
-        classifier = load_classifier(run_path) if run_path is not None else None
-        cfg = run_config(run_path) if run_path is not None else load_config()
-        source = find_data(data_dir, cfg.data.dir)
-        data = split_inputs(source, split, index, n, cfg.data.validation_size, "--index")
+        target = None
+        if not no_run:
+            newest = latest_run() if run is None else None
+            if newest is not None and not (newest / ONNX_FILE).is_file():
+                log(f"the newest run, {newest}, has no {ONNX_FILE}: showing no predictions")
+            elif run is not None or newest is not None:
+                # its Keras model would cost show-sample a TensorFlow start-up
+                target = resolve_run(run if run is not None else newest)
+        classifier = load_classifier(target) if target is not None else None
+        if classifier is not None:
+            cfg = run_config(target)
+            opened = recorded.open_for_run(
+                target.folder, data_dir, cfg.data, classifier.dataset, log
+            )
+        else:
+            cfg = load_config()
+            opened = open_data(find_data(data_dir, cfg.data.dir), cfg.data, log)
+        dataset = opened.dataset
+        data = split_inputs(opened, split, index, n, "--index")
         predictions = predict_digits(classifier, data) if classifier is not None else None
         if classifier is not None:
-            newest = " (the newest finished run; --no-run for none)" if run is None else ""
-            log(f"predictions of {describe_model(classifier)}{newest}")
-        captions = sample_captions(data, predictions)
+            newest_note = " (the newest finished run; --no-run for none)" if run is None else ""
+            log(f"predictions of {describe_model(classifier)}{newest_note}")
+        captions = sample_captions(data, predictions, dataset)
         wrong = [
             p.label is not None and p.prediction != p.label for p in (predictions or [])
         ] or None
-        title = f"{split} images, predictions of {run_path}" if run_path else f"{split} images"
-        path = sample_grid(data.images, captions, out, title=title, wrong=wrong)
+        shown_run = target.path if target is not None else None
+        title = f"{split} images, predictions of {shown_run}" if shown_run else f"{split} images"
+        path = sample_grid(
+            data.images, captions, out, title=title, wrong=wrong, pixel_max=dataset.pixel_max
+        )
         print(path, flush=True)
         shown = TERMINAL_SAMPLES
         width = shutil.get_terminal_size().columns
         one_line = [caption.replace("\n", " ") for caption in captions[:shown]]
-        log(render_text(data.images[:shown], one_line, width))
+        log(render_text(data.images[:shown], one_line, width, dataset.pixel_max))
         if len(data) > shown:
             log(f"(the first {shown} of {len(data)} images; all of them are in {path})")
         if show and not show_window(path):
@@ -83,12 +97,13 @@ def show_sample(
 TERMINAL_SAMPLES = 8
 
 
-def sample_captions(data: Any, predictions: list[Any] | None) -> list[str]:
+def sample_captions(data: Any, predictions: list[Any] | None, dataset: Any) -> list[str]:
     captions = []
     for index, source in enumerate(data.sources):
-        caption = f"{source}\nlabel {data.label(index)}"
+        label = dataset.class_value(data.label(index))
+        caption = f"{source}\nlabel {label}"
         if predictions is not None:
             guess = predictions[index].prediction
-            caption = f"{source}\npred {guess}, label {data.label(index)}"
+            caption = f"{source}\npred {guess}, label {label}"
         captions.append(caption)
     return captions

@@ -69,7 +69,7 @@ def train(
 ) -> None:
     """Train the recurrent classifier; evaluate every `eval_every` steps and on the test set."""
     from rnncls import rundir
-    from rnncls.data import find_data
+    from rnncls.datasets import find_data, recorded
 
     with errors():
         if steps is not None and epochs is not None:
@@ -90,9 +90,10 @@ def train(
                 raise RunError(f"nothing to resume: {run_dir} is not a run directory")
             saved = load_config(run_dir / rundir.CONFIG_FILE)
             cfg = resumed_config(saved, str(run_dir), config, set_ or (), flags, FLAG_SPELLINGS)
+            source = recorded.source_for(run_dir, data_dir, cfg.data)
         else:
             cfg = resolve_config(config, set_, flags)
-        source = find_data(data_dir, cfg.data.dir)
+            source = find_data(data_dir, cfg.data.dir)
         result = run_training(
             cfg, source, run_dir, resume=resume, force=force, json_output=json_output, quiet=quiet
         )

@@ -70,7 +70,7 @@ def tune(
     Run the same command again, or on other machines with one --storage, to add workers
     to the same study.
     """
-    from rnncls.data import find_data
+    from rnncls.datasets import find_data
     from rnncls.space import load_space
 
     with errors():

@@ -1,0 +1,405 @@
+"""Data sets: one module a format, behind one small interface (numpy, never TensorFlow).
+
+A source module (:mod:`~rnncls.datasets.idx`, :mod:`~rnncls.datasets.npz`,
+:mod:`~rnncls.datasets.folder`) has:
+
+- ``FORMAT``: its name (``"idx"``);
+- ``find(path) -> Path | None``: the data set of this format at ``path`` (a file or a
+  folder), or None; cheap, it reads no pixel;
+- ``open(path, settings, warn) -> Parts``: its parts as the files hold them (``train``,
+  ``test``, maybe ``validation``): every label, the pictures' shape and range, the class
+  names, and the pictures of a part when asked for them.
+
+This module finds a data set (``--data-dir``, ``RNNCLS_DATA_DIR``, ``[data] dir``, the
+caches, a download), turns its parts into the three splits (carving those the files do
+not hold) and describes it (:class:`~rnncls.datasets.description.DataSet`). A new format
+is one module and its test, added to :data:`SOURCES`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from rnncls.config_keys import DataConfig
+from rnncls.datasets.description import PICTURES, DataSet
+from rnncls.errors import DataError
+
+SPLITS = ("train", "validation", "test")
+# Carved splits are drawn with this seed, whatever the run's own seed: runs that differ
+# in train.seed are tested on the same pictures.
+SPLIT_SEED = 0
+# Without [data] validation_size: a tenth of the training pictures, at most this many
+# (MNIST's 5,000: the last 5,000 of its 60,000 training images, as the seed's runs had).
+AUTO_VALIDATION_MOST = 5000
+AUTO_VALIDATION_SHARE = 0.1
+# A data set without a test split: a fifth of its pictures, at most this many.
+AUTO_TEST_MOST = 10000
+AUTO_TEST_SHARE = 0.2
+FIX_HINT = (
+    "point --data-dir or RNNCLS_DATA_DIR at a data set: a folder with the four MNIST files "
+    "(train-images-idx3-ubyte[.gz], ...), an .npz file, or a folder of pictures with one "
+    "subfolder a class"
+)
+Warn = Callable[[str], None]
+
+
+@dataclass
+class Parts:
+    """A data set as its files hold it, before the splits are made."""
+
+    classes: tuple[str, ...]
+    shape: tuple[int, int, int]  # (height, width, channels)
+    labels: dict[str, np.ndarray]  # class indices of each part ("train", "test", ...)
+    read_images: Callable[[str], Any]  # a part's pictures, (n, h, w, c) (an array or memmap)
+    index: list[tuple[str, int, str]]  # (file, size, stamp) of everything read: the fingerprint
+    pixel_max: int = 255
+    ordered: bool = False  # the validation split is the training part's tail (MNIST's files)
+    digits: bool = False  # MNIST's digits: predict prepares pictures as MNIST did
+    notes: list[str] = field(default_factory=list)  # said once on stderr with the description
+
+
+class Source(Protocol):
+    FORMAT: str
+
+    def find(self, path: Path) -> Path | None: ...
+
+    def open(self, path: Path, settings: DataConfig, warn: Warn) -> Parts: ...
+
+
+def sources() -> tuple[Source, ...]:
+    """Every format, in the order a path is tried: the MNIST layout and arrays before a
+    folder of pictures (a folder of IDX files is not a picture folder)."""
+    from rnncls.datasets import folder, idx, npz
+
+    return (idx, npz, folder)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a data set was found, and which source reads it (nothing read yet)."""
+
+    path: Path
+    kind: str  # the source's FORMAT
+
+    def __str__(self) -> str:
+        return str(self.path.resolve())
+
+    def source(self) -> Source:
+        return next(s for s in sources() if s.FORMAT == self.kind)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A split's pictures (n, height, width, channels), uint8 or uint16, and class indices
+    (n,). The pictures may be a memory map or :class:`Rows` of one: index them a batch at a
+    time (``images[indices]``) rather than all at once."""
+
+    name: str
+    images: Any
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class Rows:
+    """Some rows of a large array (a memory map), read only when indexed."""
+
+    def __init__(self, base: Any, rows: np.ndarray) -> None:
+        self.base, self.rows = base, np.asarray(rows, dtype=np.int64)
+        self.shape = (len(self.rows), *base.shape[1:])
+        self.dtype, self.ndim = base.dtype, base.ndim
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rows = self.rows[key]
+        if np.ndim(rows) == 0:
+            return np.asarray(self.base[int(rows)])
+        order = np.argsort(rows, kind="stable")  # a memory map reads fastest in order
+        picked = np.asarray(self.base[rows[order]])
+        out = np.empty_like(picked)
+        out[order] = picked
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype)
+
+
+# ---------------------------------------------------------------------------- finding
+
+
+def source_in(path: Path) -> DataSource | None:
+    """The data set at ``path`` (a file or folder) in any format, or None."""
+    for source in sources():
+        found = source.find(path)
+        if found is not None:
+            return DataSource(found, source.FORMAT)
+    return None
+
+
+def cache_candidates() -> list[Path]:
+    """Keras's download cache (``$KERAS_HOME`` or ``~/.keras``), then ours."""
+    keras_home = os.environ.get("KERAS_HOME") or str(Path.home() / ".keras")
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return [Path(keras_home) / "datasets" / "mnist.npz", Path(cache_home) / "rnncls"]
+
+
+def find_data(
+    data_dir: str | os.PathLike | None = None, config_dir: str = "", download: bool = True
+) -> DataSource:
+    """The data set to use, first found wins.
+
+    ``--data-dir``, then ``[data] dir`` (which ``RNNCLS_DATA_DIR`` sets when the command
+    line does not), then ``RNNCLS_DATA_DIR`` itself: a place named explicitly must hold a
+    data set (no silent fall-through). Then the local caches (MNIST files only), then a
+    download of MNIST through ``keras.datasets.mnist`` (which checks the file's hash).
+    """
+    explicit = [
+        ("--data-dir", data_dir),
+        ("[data] dir", config_dir),
+        ("RNNCLS_DATA_DIR", os.environ.get("RNNCLS_DATA_DIR")),
+    ]
+    for origin, value in explicit:
+        if value:
+            return data_at(Path(value).expanduser(), origin)
+    looked = cache_candidates()
+    from rnncls.datasets import idx, npz
+
+    for path in looked:
+        for source in (idx, npz):
+            found = source.find(path)
+            if found is not None:
+                return DataSource(found, source.FORMAT)
+    if download:
+        try:
+            return _download()
+        except Exception as exc:  # noqa: BLE001 - any download failure means "not found"
+            reason = f"download failed ({type(exc).__name__}: {exc})"
+    else:
+        reason = "no download attempted"
+    places = ", ".join(str(p) for p in looked)
+    raise DataError(
+        f"no data set found: looked in --data-dir, [data] dir, RNNCLS_DATA_DIR, {places}; "
+        f"{reason}; {FIX_HINT}"
+    )
+
+
+def data_at(path: Path, origin: str) -> DataSource:
+    """The data set at a place named explicitly; a clear error if there is none."""
+    if not path.exists():
+        raise DataError(f"data folder not found: {path} (from {origin}); {FIX_HINT}")
+    source = source_in(path)
+    if source is None:
+        from rnncls.datasets.folder import why_not_a_folder
+
+        raise DataError(f"{why_not_a_folder(path)} (from {origin}); {FIX_HINT}")
+    return source
+
+
+def _download() -> DataSource:  # pragma: no mutate block (TensorFlow)
+    """Fetch mnist.npz into ``~/.keras/datasets`` through Keras, which checks its hash.
+
+    The only path here that imports TensorFlow; Keras's progress goes to stderr, since
+    stdout carries results.
+    """
+    import contextlib
+    import sys
+
+    from rnncls.tf_setup import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    with contextlib.redirect_stdout(sys.stderr):
+        keras.datasets.mnist.load_data()
+    return DataSource(cache_candidates()[0], "npz")
+
+
+# ---------------------------------------------------------------------------- splits
+
+
+class OpenedData:
+    """A data set opened for use: its description and its three splits."""
+
+    def __init__(self, source: DataSource, settings: DataConfig, warn: Warn | None = None):
+        self.source = source
+        self.settings = settings
+        self.warn: Warn = warn or (lambda message: None)
+        self.parts = source.source().open(source.path, settings, self.warn)
+        self.rows = assign_splits(self.parts, settings, str(source))
+        self.dataset = describe(source, settings, self.parts, self.rows)
+        self._images: dict[str, Any] = {}
+
+    def split(self, name: str) -> Split:
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; choose from {', '.join(SPLITS)}")
+        part, rows = self.rows[name]
+        if part not in self._images:
+            self._images[part] = self.parts.read_images(part)
+        images = self._images[part]
+        labels = self.parts.labels[part][rows]
+        if isinstance(rows, slice):
+            return Split(name, images[rows], labels)
+        return Split(name, Rows(images, rows), labels)
+
+    def release(self, part: str) -> None:
+        """Forget a part's pictures (the trainer holds its own copy)."""
+        self._images.pop(part, None)
+
+
+def open_data(
+    source: DataSource, settings: DataConfig | None = None, warn: Warn | None = None
+) -> OpenedData:
+    return OpenedData(source, settings or DataConfig(), warn)
+
+
+def load_split(source: DataSource, split: str, settings: DataConfig | None = None) -> Split:
+    """One split of a data set: "train", "validation" or "test"."""
+    return open_data(source, settings).split(split)
+
+
+def assign_splits(
+    parts: Parts, settings: DataConfig, where: str
+) -> dict[str, tuple[str, slice | np.ndarray]]:
+    """Which part, and which of its rows, make each split: the test and validation parts
+    where the files have them, else carved from the training part (the validation
+    split of the MNIST files is their last training pictures, as it always was)."""
+    labels = parts.labels
+    train_count = len(labels["train"])
+    assigned: dict[str, tuple[str, slice | np.ndarray]] = {}
+    kept: slice | np.ndarray = slice(0, train_count)
+    if "test" in labels:
+        assigned["test"] = ("test", slice(0, len(labels["test"])))
+    else:
+        wanted = settings.test_size or auto_size(train_count, AUTO_TEST_SHARE, AUTO_TEST_MOST)
+        check_carve("test_size", wanted, train_count, where)
+        taken, kept = carve(labels["train"], wanted, SPLIT_SEED)
+        assigned["test"] = ("train", taken)
+    remaining = labels["train"][kept]
+    if "validation" in labels:
+        assigned["validation"] = ("validation", slice(0, len(labels["validation"])))
+    else:
+        count = len(remaining)
+        wanted = settings.validation_size or auto_size(
+            count, AUTO_VALIDATION_SHARE, AUTO_VALIDATION_MOST
+        )
+        check_carve("validation_size", wanted, count, where)
+        if parts.ordered and isinstance(kept, slice):
+            assigned["validation"] = ("train", slice(count - wanted, count))
+            kept = slice(0, count - wanted)
+        else:
+            taken, rest = carve(remaining, wanted, SPLIT_SEED + 1)
+            base = np.arange(train_count)[kept]
+            assigned["validation"] = ("train", base[taken])
+            kept = base[rest]
+    assigned["train"] = ("train", kept)
+    return assigned
+
+
+def auto_size(count: int, share: float, most: int) -> int:
+    return max(1, min(most, int(count * share)))
+
+
+def check_carve(key: str, wanted: int, count: int, where: str) -> None:
+    if wanted >= count:
+        raise DataError(
+            f"data.{key} = {wanted} leaves no training pictures ({count} in {where}); "
+            f"set a smaller data.{key}"
+        )
+
+
+def carve(labels: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` rows drawn with ``seed``, each class in its share (largest remainders
+    first), and the rest; both sorted."""
+    classes, sizes = np.unique(labels, return_counts=True)
+    exact = sizes * (count / len(labels))
+    quota = np.floor(exact).astype(np.int64)
+    short = count - int(quota.sum())
+    quota[np.argsort(-(exact - quota), kind="stable")[:short]] += 1
+    generator = np.random.default_rng(seed)
+    taken = []
+    for label, share in zip(classes, quota, strict=True):
+        rows = np.flatnonzero(labels == label)
+        taken.append(generator.permutation(rows)[:share])
+    chosen = np.sort(np.concatenate(taken)) if taken else np.zeros(0, np.int64)
+    rest = np.setdiff1d(np.arange(len(labels)), chosen, assume_unique=True)
+    return chosen, rest
+
+
+def describe(
+    source: DataSource, settings: DataConfig, parts: Parts, rows: dict[str, Any]
+) -> DataSet:
+    """The description a run stores of the data set it opened."""
+    preparation = settings.preparation
+    if preparation == "auto":
+        preparation = "digits" if parts.digits else "plain"
+    sizes = {name: _count(rows[name][1]) for name in SPLITS}
+    carved = tuple(name for name in SPLITS if rows[name][0] != name)
+    carved = tuple(name for name in carved if name != "train")
+    return DataSet(
+        kind=PICTURES,
+        format=source.kind,
+        shape=parts.shape,
+        classes=parts.classes,
+        pixel_max=parts.pixel_max,
+        preparation=preparation,
+        path=str(source),
+        fingerprint=fingerprint(parts.index),
+        sizes=sizes,
+        carved=carved,
+    )
+
+
+def _count(rows: slice | np.ndarray) -> int:
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def fingerprint(index: Sequence[tuple[str, int, str]]) -> str:
+    digest = hashlib.sha256()
+    for name, size, stamp in index:
+        digest.update(f"{name}\0{size}\0{stamp}\n".encode())
+    return digest.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (as stored: a .gz file's compressed bytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def changed(
+    old: Sequence[tuple[str, int, str]], new: Sequence[tuple[str, int, str]], most: int = 3
+) -> str:
+    """What differs between two indexes, in a few words: ``2 files added (a.png, b.png),
+    1 changed (c.png)``; "" when they agree."""
+    before = {name: (size, stamp) for name, size, stamp in old}
+    after = {name: (size, stamp) for name, size, stamp in new}
+    groups = [
+        ("added", sorted(set(after) - set(before))),
+        ("removed", sorted(set(before) - set(after))),
+        ("changed", sorted(n for n in set(before) & set(after) if before[n] != after[n])),
+    ]
+    said = []
+    for verb, names in groups:
+        if names:
+            shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+            noun = "file" if len(names) == 1 else "files"
+            said.append(f"{len(names)} {noun} {verb} ({shown})")
+    return "; ".join(said)
+
+
+def with_path(dataset: DataSet, path: str) -> DataSet:
+    return replace(dataset, path=path)

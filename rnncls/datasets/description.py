@@ -1,0 +1,139 @@
+"""What a run knows of its data set: :class:`DataSet`, stored as ``dataset.json`` in the
+run and inside every model file, so that ``eval``, ``predict``, ``serve`` and the exports
+know the pictures' shape, the pixel range and the class names without the data.
+
+numpy-free, standard library only: ``rnncls --help`` and the server load it cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+PICTURES = "pictures"
+KINDS = (PICTURES,)
+# How a picture file given to predict or serve becomes one of the run's pictures:
+# "digits" as MNIST's digits were made (light on dark, fitted into a box, centred by its
+# centre of mass: a photographed digit becomes readable); "plain": converted to the run's
+# channels and resized, as the pictures of a folder are for training.
+PREPARATIONS = ("digits", "plain")
+# dataset.json's own version: a later rnncls reads older descriptions.
+DESCRIPTION_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """A data set as a run knows it: its kind, format, shape, classes and where it was."""
+
+    kind: str  # PICTURES
+    format: str  # the source module that read it: "idx", "npz", "folder"
+    shape: tuple[int, ...]  # a picture's (height, width, channels)
+    classes: tuple[str, ...]  # class names, in the order of the model's outputs
+    pixel_max: int = 255  # the largest pixel value (255 for 8 bits, 65535 for 16)
+    preparation: str = "plain"  # PREPARATIONS
+    path: str = ""  # where it was read, absolute ("" for a model file's own description)
+    fingerprint: str = ""  # sha256 of its index (files, sizes, times or contents)
+    sizes: dict[str, int] = field(default_factory=dict)  # pictures a split
+    carved: tuple[str, ...] = ()  # the splits cut from another one (not in the files)
+    version: int = DESCRIPTION_VERSION
+
+    @property
+    def height(self) -> int:
+        return self.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.shape[1]
+
+    @property
+    def channels(self) -> int:
+        return self.shape[2]
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of one picture (each with ``channels`` values)."""
+        return self.height * self.width
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def dtype(self) -> str:
+        """The numpy dtype of the pictures as read: uint8, or uint16 for 16-bit data."""
+        return "uint8" if self.pixel_max <= 255 else "uint16"
+
+    def class_value(self, index: int) -> int | str:
+        """A class as JSON and tables show it: an integer where every class name is one
+        (MNIST's 0 to 9), else its name."""
+        name = self.classes[index]
+        return int(name) if self.numeric_classes else name
+
+    @property
+    def numeric_classes(self) -> bool:
+        return all(is_integer_name(name) for name in self.classes)
+
+    def class_index(self, value: int | str) -> int | None:
+        """The index of a class given by its name (or integer), None if unknown."""
+        text = str(value)
+        return self.classes.index(text) if text in self.classes else None
+
+    def describe(self) -> str:
+        """One line for stderr: what was found."""
+        height, width, channels = self.shape
+        colour = {1: "grey", 3: "colour"}.get(channels, f"{channels} channels")
+        depth = "" if self.pixel_max == 255 else f", {self.pixel_max.bit_length()}-bit"
+        sizes = ", ".join(
+            f"{name} {self.sizes[name]:,}" + (" (carved)" if name in self.carved else "")
+            for name in ("train", "validation", "test")
+            if name in self.sizes
+        )
+        return (
+            f"{self.format} data set {self.path or '(no path)'}: {width}x{height} {colour}"
+            f"{depth} pictures, {self.num_classes} classes ({shown_classes(self.classes)})"
+            + (f"; {sizes}" if sizes else "")
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["shape"] = list(self.shape)
+        record["classes"] = list(self.classes)
+        record["carved"] = list(self.carved)
+        return record
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any], where: str = "dataset.json") -> DataSet:
+        """A description read back; a damaged one is a ValueError naming ``where``."""
+        try:
+            data = dict(record)
+            data["shape"] = tuple(int(size) for size in data["shape"])
+            data["classes"] = tuple(str(name) for name in data["classes"])
+            data["carved"] = tuple(data.get("carved", ()))
+            data["sizes"] = {str(k): int(v) for k, v in data.get("sizes", {}).items()}
+            known = set(cls.__dataclass_fields__)
+            described = cls(**{k: v for k, v in data.items() if k in known})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: not a data set description ({exc})") from None
+        if described.kind not in KINDS or len(described.shape) != 3 or not described.classes:
+            raise ValueError(f"{where}: not a data set description")
+        return described
+
+    def without_location(self) -> DataSet:
+        """The description a model file carries: what its inputs and outputs are, not
+        where this machine kept the data."""
+        return replace(self, path="", fingerprint="", sizes={}, carved=())
+
+
+def is_integer_name(name: str) -> bool:
+    return name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0"))
+
+
+def shown_classes(classes: tuple[str, ...], most: int = 6) -> str:
+    """``0, 1, 2, ..., 9`` for a long list of classes."""
+    if len(classes) <= most:
+        return ", ".join(classes)
+    return ", ".join(classes[: most - 2]) + ", ..., " + classes[-1]
