@@ -55,7 +55,7 @@ def check_reading(sequence: SequenceConfig, shape: Shape) -> None:
     height, width, _ = shape
     pixels = height * width
     if sequence.order == "pixels" and pixels % sequence.pixels_per_step:
-        fits = [k for k in range(1, min(pixels, 64) + 1) if pixels % k == 0]
+        fits = [k for k in range(1, pixels + 1) if pixels % k == 0]
         raise ConfigError(
             f"sequence.pixels_per_step = {sequence.pixels_per_step}: must divide the "
             f"{pixels} pixels of a {width}x{height} picture "

@@ -200,9 +200,7 @@ def data_at(path: Path, origin: str) -> DataSource:
         raise DataError(f"data folder not found: {path} (from {origin}); {FIX_HINT}")
     source = source_in(path)
     if source is None:
-        from rnncls.datasets.folder import why_not_a_folder
-
-        raise DataError(f"{why_not_a_folder(path)} (from {origin}); {FIX_HINT}")
+        raise DataError(f"{path}: not a data set (from {origin}); {FIX_HINT}")
     return source
 
 

@@ -14,7 +14,8 @@ import rnncls.lstm_loop
 from rnncls import training_path
 from rnncls.config import load_config
 from rnncls.config_keys import keys
-from rnncls.data import Split
+from rnncls.datasets import Split
+from rnncls.datasets.idx import MNIST
 from rnncls.sequence import read
 from rnncls.trainer import (
     TRAIN_INTER_OP_THREADS,
@@ -57,11 +58,11 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def build(settings: list[str], seed: int) -> tuple[Any, Any]:
     import keras
 
-    from rnncls.model import build_model
+    from rnncls.model import build_network
 
     config = load_config(overrides=settings)
     keras.utils.set_random_seed(seed)
-    return config, build_model(config.model, config.sequence)
+    return config, build_network(config.model, config.sequence, MNIST.shape, 10)
 
 
 @pytest.mark.parametrize(
@@ -78,9 +79,9 @@ def test_logits_and_gradients_equal_keras_autodiff(tf, calls, settings, batch):
     import keras
 
     config, model = build(settings, seed=batch)
-    assert training_path.choose(config).name == training_path.FUSED_LOOP
+    assert training_path.choose(config, MNIST.shape).name == training_path.FUSED_LOOP
     digits, labels = make_digits(batch, seed=batch)
-    images = tf.constant(digits.astype(np.float32) / 255.0)
+    images = tf.constant(digits[..., np.newaxis].astype(np.float32) / 255.0)
     targets = tf.constant(labels.astype(np.int32))
     loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -110,16 +111,19 @@ def test_the_reading_layer_reads_as_numpy_does(tf):
 
     config, model = build([*PERMUTED_49, "model.hidden_units=4"], seed=0)
     digits, _ = make_digits(3, seed=1)
-    ours = model.get_layer(READING)(tf.constant(digits.astype(np.float32))).numpy()
+    pictures = digits[..., np.newaxis]
+    ours = model.get_layer(READING)(tf.constant(pictures.astype(np.float32))).numpy()
     assert ours.shape == (3, 49, 16)
-    np.testing.assert_array_equal(ours, read(digits, config.sequence).astype(np.float32))
+    np.testing.assert_array_equal(ours, read(pictures, config.sequence).astype(np.float32))
 
 
-def test_rows_need_no_reading_layer():
+def test_rows_need_no_gather_only_a_reshape():
+    import keras
+
     from rnncls.model import READING
 
     _, model = build(["model.hidden_units=4"], seed=0)
-    assert READING not in [layer.name for layer in model.layers]
+    assert isinstance(model.get_layer(READING), keras.layers.Reshape)
 
 
 def test_a_saved_model_reads_in_its_own_order(tf, tmp_path):
@@ -127,9 +131,15 @@ def test_a_saved_model_reads_in_its_own_order(tf, tmp_path):
     was trained on."""
     from rnncls.predict import load_keras_model
 
-    _, model = build([*PERMUTED_49, "model.hidden_units=6"], seed=2)
+    import keras
+
+    from rnncls.model import build_model
+
+    keras.utils.set_random_seed(2)
+    config = load_config(overrides=[*PERMUTED_49, "model.hidden_units=6"])
+    model = build_model(config.model, config.sequence, MNIST)
     digits, _ = make_digits(5, seed=2)
-    images = digits.astype(np.float32) / 255.0
+    images = digits[..., np.newaxis].astype(np.float32)  # raw pixels: the model scales them
     model.save(tmp_path / "model.keras")
     loaded = load_keras_model(tmp_path / "model.keras")
     np.testing.assert_allclose(loaded(images).numpy(), model(images).numpy(), rtol=1e-6)
@@ -139,7 +149,7 @@ def test_a_trainer_over_a_permuted_reading_learns(tf, calls):
     """Forty Adam steps of the fused loop on learnable fake digits lower the loss."""
     config = load_config(overrides=[*PERMUTED_49, "model.hidden_units=16", "train.batch_size=32"])
     digits, labels = make_digits(320, seed=7)
-    trainer = Trainer(config, Split("train", digits, labels))
+    trainer = Trainer(config, MNIST, Split("train", digits[..., np.newaxis], labels))
     assert trainer.path.name == training_path.FUSED_LOOP
     order = BatchOrder(config.train.seed, len(labels), config.train.batch_size)
     first = trainer.run_steps(order.batches(0, 5)) / 5  # run_steps sums the losses
@@ -170,16 +180,16 @@ def test_a_trainer_over_a_permuted_reading_learns(tf, calls):
     ids=["seed", "gru", "pixels", "rows-loop", "stack", "gpu", "gpu-gru", "gpu-simple"],
 )
 def test_each_config_trains_along_one_named_path(settings, gpus, name, unroll, reasons):
-    path = training_path.choose(load_config(overrides=settings), gpus=gpus)
+    path = training_path.choose(load_config(overrides=settings), MNIST.shape, gpus=gpus)
     assert (path.name, path.unroll, path.reasons) == (name, unroll, reasons)
 
 
 def test_the_log_line_names_the_path_and_why_keras():
     config = load_config(overrides=[*PIXELS_49, "model.layers=2"])
-    line = training_path.choose(config).describe(config)
+    line = training_path.choose(config, MNIST.shape).describe(config, MNIST.shape)
     assert line == "training through Keras's loop (49 steps) (model.layers = 2)"
     config = load_config(overrides=PIXELS_49)
-    assert training_path.choose(config).describe(config) == (
+    assert training_path.choose(config, MNIST.shape).describe(config, MNIST.shape) == (
         "training through TensorFlow's fused LSTM loop on two cores (49 steps)"
     )
 

@@ -19,7 +19,8 @@ from conftest import make_digits
 import rnncls.lstm_pass
 from rnncls.config import load_config
 from rnncls.config_keys import keys
-from rnncls.data import Split
+from rnncls.datasets import Split
+from rnncls.datasets.idx import MNIST
 from rnncls.lstm_pass import weight_gradient_order
 from rnncls.trainer import (
     TRAIN_INTER_OP_THREADS,
@@ -76,10 +77,11 @@ def grappler_defaults(tf: Any) -> Any:
 def build(tf: Any, units: int, seed: int) -> Any:
     import keras
 
-    from rnncls.model import build_model
+    from rnncls.model import build_network
 
     keras.utils.set_random_seed(seed)
-    return build_model(load_config(overrides=[f"model.hidden_units={units}"]).model)
+    config = load_config(overrides=[f"model.hidden_units={units}"])
+    return build_network(config.model, config.sequence, MNIST.shape, 10)
 
 
 def logits_and_gradients(tf: Any, model: Any, forward: Any, images: Any, labels: Any) -> Any:
@@ -105,7 +107,7 @@ def logits_and_gradients(tf: Any, model: Any, forward: Any, images: Any, labels:
 def test_logits_and_gradients_equal_keras_autodiff(tf, calls, batch, units):
     model = build(tf, units, seed=batch)
     digits, labels = make_digits(batch, seed=batch)
-    images, labels = digits.astype(np.float32) / 255.0, labels.astype(np.int32)
+    images, labels = digits[..., np.newaxis].astype(np.float32) / 255.0, labels.astype(np.int32)
     config = load_config(overrides=[f"model.hidden_units={units}"])
     with grappler_defaults(tf):
         keras_logits, keras_grads = logits_and_gradients(
@@ -129,7 +131,7 @@ def test_keras_names_the_cell_of_step_t_lstm_cell_2t_plus_1(tf):
     gradients by these names. A Keras that names its cells otherwise fails here."""
     model = build(tf, 8, seed=0)
     traced = tf.function(lambda batch: model(batch, training=True))
-    graph = traced.get_concrete_function(tf.TensorSpec([4, 28, 28], tf.float32)).graph
+    graph = traced.get_concrete_function(tf.TensorSpec([4, 28, 28, 1], tf.float32)).graph
     cells = [
         int(match.group(1))
         for op in graph.get_operations()
@@ -146,7 +148,7 @@ def test_a_training_run_ends_with_keras_autodiffs_weights(tf, calls):
     loop through Keras's layer and autodiff, at the default model and batch size."""
     import keras
 
-    from rnncls.model import build_model
+    from rnncls.model import build_network
 
     config = load_config()
     digits, labels = make_digits(600, seed=3)
@@ -154,11 +156,11 @@ def test_a_training_run_ends_with_keras_autodiffs_weights(tf, calls):
     batches = order.batches(0, 30)
 
     keras.utils.set_random_seed(config.train.seed)
-    model = build_model(config.model)
+    model = build_network(config.model, config.sequence, MNIST.shape, 10)
     start = [w.numpy() for w in model.weights]
     optimizer = keras.optimizers.Adam(learning_rate=config.train.learning_rate)
     loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    images = tf.constant(digits)
+    images = tf.constant(digits[..., np.newaxis])
     targets = tf.constant(labels.astype(np.int32))
 
     @tf.function
@@ -175,7 +177,7 @@ def test_a_training_run_ends_with_keras_autodiffs_weights(tf, calls):
     with grappler_defaults(tf):
         keras_steps(tf.constant(batches))
 
-    trainer = Trainer(config, Split("train", digits, labels))
+    trainer = Trainer(config, MNIST, Split("train", digits[..., np.newaxis], labels))
     trainer.run_steps(batches)
     assert calls, "the Trainer did not use the hand-written pass"
     for ours, theirs, first in zip(trainer.model.weights, model.weights, start, strict=True):
@@ -209,7 +211,7 @@ def test_what_the_pass_does_not_cover_trains_through_keras_itself(tf, monkeypatc
     monkeypatch.setattr(rnncls.lstm_pass, "last_output", refuse)
     config = load_config(overrides=[*settings, "model.hidden_units=8"])
     digits, labels = make_digits(64, seed=4)
-    trainer = Trainer(config, Split("train", digits, labels))
+    trainer = Trainer(config, MNIST, Split("train", digits[..., np.newaxis], labels))
     order = BatchOrder(config.train.seed, len(labels), config.train.batch_size)
     assert np.isfinite(trainer.run_steps(order.batches(0, 2)))
 
@@ -218,7 +220,7 @@ def test_last_output_is_the_layers_output(tf):
     model = build(tf, 12, seed=5)
     layer = model.get_layer("lstm")
     digits, _ = make_digits(40, seed=5)  # two halves of 20
-    batch = tf.constant(digits.astype(np.float32) / 255.0)
+    batch = tf.constant(digits.astype(np.float32) / 255.0)  # the LSTM reads (n, 28, 28)
     cell = layer.cell
     variables = (cell.kernel, cell.recurrent_kernel, cell.bias)
     weights = [tf.convert_to_tensor(w.value) for w in variables]
@@ -234,7 +236,7 @@ def test_every_config_key_is_classified_by_the_pass():
 
 
 def test_the_pass_supports_the_seeds_network_and_names_what_rules_it_out():
-    assert rnncls.lstm_pass.supports(load_config())
+    assert rnncls.lstm_pass.supports(load_config(), MNIST.shape)
     assert rnncls.lstm_pass.supports(
         load_config(
             overrides=[
@@ -243,10 +245,11 @@ def test_the_pass_supports_the_seeds_network_and_names_what_rules_it_out():
                 "augment.shift=2",
                 "model.hidden_units=128",
             ]
-        )
+        ),
+        MNIST.shape,
     )
     config = load_config(overrides=["model.cell='gru'", "model.layers=3", "train.batch_size=8"])
-    assert rnncls.lstm_pass.unsupported(config) == [
+    assert rnncls.lstm_pass.unsupported(config, MNIST.shape) == [
         "model.cell = 'gru'",
         "model.layers = 3",
         "train.batch_size = 8 (it needs at least 32)",

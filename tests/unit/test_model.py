@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnncls.config_keys import ModelConfig
+from rnncls.config_keys import ModelConfig, SequenceConfig
+from rnncls.datasets.description import DataSet
+from rnncls.datasets.idx import MNIST
 
 # Every test here builds or trains a Keras model (left out of the mutation runs).
 pytestmark = pytest.mark.tensorflow
@@ -24,44 +26,71 @@ def recurrent_parameters(cell: str, inputs: int, units: int) -> int:
     return products + units
 
 
-def test_the_seeds_network():
+def build(config: ModelConfig, dataset: DataSet = MNIST):
     from rnncls.model import build_model
 
-    model = build_model(ModelConfig(hidden_units=5, num_classes=10))
-    assert model.input_shape == (None, 28, 28)
+    return build_model(config, SequenceConfig(), dataset)
+
+
+def test_the_seeds_network():
+    from rnncls.model import dataset_of, network_of
+
+    model = build(ModelConfig(hidden_units=5))
+    assert model.input_shape == (None, 28, 28, 1)
     assert model.output_shape == (None, 10)
-    logits = model(np.zeros((3, 28, 28), np.float32))
+    logits = model(np.zeros((3, 28, 28, 1), np.float32))
     assert tuple(logits.shape) == (3, 10)
-    lstm = model.get_layer("lstm")
+    network = network_of(model)
+    lstm = network.get_layer("lstm")
     assert lstm.units == 5 and not lstm.return_sequences
-    assert [layer.name for layer in model.layers] == ["images", "lstm", "logits"]
+    assert [layer.name for layer in model.layers] == ["pictures", "scaling", "network"]
+    assert [layer.name for layer in network.layers] == ["scaled", "reading", "lstm", "logits"]
+    assert dataset_of(model) == MNIST
+
+
+def test_the_model_scales_raw_pixels_as_training_does():
+    """The whole model takes raw pixel values and divides them by the data set's largest
+    (255, or 65535 for 16-bit pictures): the network sees what training feeds it."""
+    from rnncls.model import network_of
+
+    sixteen_bit = DataSet("pictures", "folder", (3, 2, 1), ("a", "b"), pixel_max=65535)
+    model = build(ModelConfig(hidden_units=3), sixteen_bit)
+    pictures = np.random.default_rng(0).integers(0, 65536, (4, 3, 2, 1)).astype(np.float32)
+    np.testing.assert_array_equal(
+        model(pictures).numpy(), network_of(model)(pictures / np.float32(65535)).numpy()
+    )
+    assert model.output_shape == (None, 2)
+
+
+def test_a_colour_picture_of_another_size():
+    colour = DataSet("pictures", "folder", (6, 4, 3), ("a", "b", "c"))
+    model = build(ModelConfig(hidden_units=3), colour)
+    assert model.input_shape == (None, 6, 4, 3) and model.output_shape == (None, 3)
+    lstm = model.get_layer("network").get_layer("lstm")
+    assert lstm.input.shape == (None, 6, 12)  # 6 rows of 4 pixels of 3 values
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 @pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, False), (3, True)])
 def test_parameter_count_follows_the_cells_equations(cell, layers, bidirectional):
-    from rnncls.model import build_model
-
     units, directions = 6, 2 if bidirectional else 1
     config = ModelConfig(cell=cell, hidden_units=units, layers=layers, bidirectional=bidirectional)
-    model = build_model(config)
+    model = build(config)
     expected, inputs = 0, FEATURES
     for _ in range(layers):
         expected += directions * recurrent_parameters(cell, inputs, units)
         inputs = directions * units
     expected += inputs * 10 + 10  # the dense head
     assert model.count_params() == expected
-    assert tuple(model(np.zeros((2, 28, 28), np.float32)).shape) == (2, 10)
+    assert tuple(model(np.zeros((2, 28, 28, 1), np.float32)).shape) == (2, 10)
 
 
 def test_dropout_sits_after_each_recurrent_layer_and_acts_only_in_training():
-    from rnncls.model import build_model
-
     config = ModelConfig(hidden_units=16, layers=2, dropout=0.5)
-    model = build_model(config)
-    names = [layer.name for layer in model.layers]
-    assert names == ["images", "lstm_1", "dropout_1", "lstm_2", "dropout_2", "logits"]
-    images = np.random.default_rng(0).random((8, 28, 28), dtype=np.float32)
+    model = build(config)
+    names = [layer.name for layer in model.get_layer("network").layers]
+    assert names == ["scaled", "reading", "lstm_1", "dropout_1", "lstm_2", "dropout_2", "logits"]
+    images = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32) * 255
     inference = [model(images, training=False).numpy() for _ in range(2)]
     np.testing.assert_array_equal(inference[0], inference[1])
     training = [model(images, training=True).numpy() for _ in range(2)]
@@ -70,7 +99,5 @@ def test_dropout_sits_after_each_recurrent_layer_and_acts_only_in_training():
 
 
 def test_no_dropout_layer_when_dropout_is_zero():
-    from rnncls.model import build_model
-
-    model = build_model(ModelConfig(layers=2, hidden_units=4))
-    assert not [layer for layer in model.layers if "dropout" in layer.name]
+    model = build(ModelConfig(layers=2, hidden_units=4))
+    assert not [layer for layer in model.get_layer("network").layers if "dropout" in layer.name]
