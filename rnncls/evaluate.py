@@ -223,8 +223,8 @@ def keras_logits(
         def forward(batch: Any) -> Any:
             values = tf.cast(batch, tf.float32)
             if legacy:
-                values = tf.reshape(values / LEGACY_PIXEL_MAX, [-1, *shape[1:]])
-            return model(values, training=False)
+                values = values / LEGACY_PIXEL_MAX
+            return model(tf.reshape(values, [-1, *shape[1:]]), training=False)
 
         model._rnncls_forward = forward
     parts = [

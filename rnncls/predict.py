@@ -91,8 +91,11 @@ class Classifier(Protocol):
         ...
 
 
-def load_classifier(target: RunTarget) -> Classifier:
-    """The classifier of a run: its ``model.onnx``, else its ``model.keras``."""
+def load_classifier(target: RunTarget | Path) -> Classifier:
+    """The classifier of a run (a :class:`RunTarget`, or the path ``--run`` would take):
+    its ``model.onnx``, else its ``model.keras``, or the model file named."""
+    if not isinstance(target, RunTarget):
+        target = rundir.resolve_run(target)
     path = target.model
     if path.suffix == ".onnx":
         return OnnxClassifier(path)
@@ -174,9 +177,9 @@ class KerasClassifier:  # pragma: no mutate block (TensorFlow)
     backend = "keras"
 
     def __init__(self, path: Path) -> None:
+        self.model = load_keras_model(path)  # first: it says when TensorFlow is missing
         from rnncls.model import dataset_of
 
-        self.model = load_keras_model(path)
         self.dataset = dataset_of(self.model) or MNIST
         self.path = path
 
@@ -231,10 +234,11 @@ def describe_model(classifier: Classifier) -> str:
     )
 
 
-def run_config(target: RunTarget) -> Config:
+def run_config(target: RunTarget | Path) -> Config:
     """The config a run was trained with (the defaults for a model file outside a run)."""
-    folder = target.folder
-    return load_config(folder / rundir.CONFIG_FILE if folder is not None else None)
+    folder = target.folder if isinstance(target, RunTarget) else rundir.run_folder(target)
+    path = folder / rundir.CONFIG_FILE if folder is not None else None
+    return load_config(path if path is not None and path.is_file() else None)
 
 
 # ---------------------------------------------------------------------- inputs
@@ -267,9 +271,9 @@ Found = list[tuple[np.ndarray, list[str], list[int | None]]]
 
 def read_inputs(
     names: Sequence[str],
-    dataset: DataSet = MNIST,
     stdin: BinaryIO | None = None,
     failures: list[str] | None = None,
+    dataset: DataSet = MNIST,
 ) -> Pictures:
     """Picture files, ``.npy`` arrays, folders of them (and their subfolders), or ``-``
     for standard input, as ``dataset``'s pictures. A picture in a folder named after one
@@ -404,7 +408,9 @@ def array_images(
     """An array's pictures (:func:`rnncls.images.array_to_images`) and their source
     names: ``name`` for one picture, ``name[i]`` for the pictures of a stack."""
     images = array_to_images(array, name, dataset.shape, dataset.pixel_max)
-    single = len(images) == 1 and array.ndim in (1, 2 if dataset.channels == 1 else 3)
+    height, width, channels = dataset.shape
+    one = (height, width) if channels == 1 else (height, width, channels)
+    single = array.shape in (one, (height * width * channels,))
     sources = [name] if single else [f"{name}[{index}]" for index in range(len(images))]
     return images, sources
 

@@ -67,6 +67,8 @@ TINY_SETTINGS = [
     "train.steps=6",
     "train.eval_every=3",
     "data.validation_size=20",
+    # fake digits: picture files given to the run are prepared as MNIST's digits were
+    "data.preparation='digits'",
 ]
 
 

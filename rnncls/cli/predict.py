@@ -65,7 +65,7 @@ def predict(
         target = resolve_run(run)
         classifier = load_classifier(target)
         if inputs:
-            data = read_inputs(inputs, classifier.dataset, failures=failures)
+            data = read_inputs(inputs, failures=failures, dataset=classifier.dataset)
         else:
             cfg = run_config(target)
             opened = recorded.open_for_run(

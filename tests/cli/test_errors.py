@@ -360,7 +360,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two tiny runs to copy and damage: "partial" stopped at step 3 of 6 (a checkpoint,
     no summary), and "finished" at step 6."""
     from rnncls.config import load_config, to_toml, with_values
-    from rnncls.data import find_data
+    from rnncls.datasets import find_data
     from rnncls.train import train
 
     folder = tmp_path_factory.mktemp("trained")

@@ -92,7 +92,7 @@ def test_real_mnist_eval_and_predict_match_training(
 
     from PIL import Image
 
-    from rnncls.data import find_data, load_split
+    from rnncls.datasets import find_data, load_split
 
     if not REAL_MNIST.is_dir():
         pytest.skip(f"no MNIST at {REAL_MNIST}")

@@ -26,11 +26,12 @@ from typer.testing import CliRunner
 
 from rnncls import predict as predict_module
 from rnncls.cli import app
-from rnncls.config_keys import Config
-from rnncls.data import DataSource
+from rnncls.config_keys import Config, DataConfig
+from rnncls.datasets import DataSource, open_data
+from rnncls.datasets.idx import MNIST
 from rnncls.errors import ConfigError, InputError
 from rnncls.predict import (
-    Inputs,
+    Pictures,
     KerasClassifier,
     OnnxClassifier,
     Prediction,
@@ -41,7 +42,7 @@ from rnncls.predict import (
     softmax,
     split_inputs,
 )
-from rnncls.rundir import RunError
+from rnncls.rundir import RunError, resolve_run
 
 runner = CliRunner()
 TEST_IMAGES, TEST_LABELS = make_digits(40, seed=1)  # what write_mnist puts in t10k
@@ -167,7 +168,8 @@ def test_onnx_and_keras_agree(tiny_run: TinyRun) -> None:
     np.testing.assert_allclose(
         onnx.logits(TEST_IMAGES), keras.logits(TEST_IMAGES), rtol=1e-4, atol=1e-5
     )
-    inputs = split_inputs(DataSource(tiny_run.data, "idx"), "test", 0, 40, 20)
+    data = open_data(DataSource(tiny_run.data, "idx"), DataConfig(validation_size=20))
+    inputs = split_inputs(data, "test", 0, 40)
     from_onnx, from_keras = predict(onnx, inputs), predict(keras, inputs)
     assert [p.prediction for p in from_onnx] == [p.prediction for p in from_keras]
 
@@ -188,7 +190,7 @@ def test_read_inputs_takes_several_arrays_back_to_back_on_stdin() -> None:
     np.save(buffer, TEST_IMAGES[0])
     np.save(buffer, TEST_IMAGES[1:3].astype(np.float32) / 255)
     inputs = read_inputs(["-"], io.BytesIO(buffer.getvalue()))
-    assert np.array_equal(inputs.images, TEST_IMAGES[:3])
+    assert np.array_equal(inputs.images[..., 0], TEST_IMAGES[:3])
     assert inputs.sources == ["<stdin>", "<stdin, array 2>[0]", "<stdin, array 2>[1]"]
 
 
@@ -471,6 +473,8 @@ class FixedLogits:
     def __init__(self, logits: list[list[float]]) -> None:
         self.answer = np.array(logits, np.float32)
 
+    dataset = MNIST
+
     def logits(self, images: np.ndarray) -> np.ndarray:
         return self.answer[: len(images)]
 
@@ -478,8 +482,8 @@ class FixedLogits:
 LOGITS = [[0.0, 2.0, 1.0], [3.0, 1.0, 1.0]]
 
 
-def two_inputs(labels: list[int | None] | None = None) -> Inputs:
-    return Inputs(np.zeros((2, 28, 28), np.uint8), ["a", "b"], labels or [])
+def two_inputs(labels: list[int | None] | None = None) -> Pictures:
+    return Pictures(np.zeros((2, 28, 28, 1), np.uint8), ["a", "b"], labels or [])
 
 
 def test_predict_gives_the_best_class_its_probability_and_the_label() -> None:
@@ -505,7 +509,9 @@ def test_predict_top_k_in_order_of_probability() -> None:
 
 def test_predict_top_1_and_probabilities_to_six_places() -> None:
     (result,) = predict(
-        FixedLogits([[0.0, 1.0, -50.0]]), Inputs(np.zeros((1, 28, 28), np.uint8), ["a"]), top_k=1
+        FixedLogits([[0.0, 1.0, -50.0]]),
+        Pictures(np.zeros((1, 28, 28, 1), np.uint8), ["a"]),
+        top_k=1,
     )
     # softmax of (0, 1, -50): 0.26894142..., 0.73105857...
     assert result.probability == 0.731059 and result.top_k == ((1, 0.731059),)
@@ -540,22 +546,23 @@ def test_inputs_label_where_known() -> None:
 
 
 @pytest.fixture(scope="module")
-def band_data(tmp_path_factory: pytest.TempPathFactory) -> DataSource:
+def band_data(tmp_path_factory: pytest.TempPathFactory) -> object:
     from conftest import write_mnist
 
-    return DataSource(write_mnist(tmp_path_factory.mktemp("band-data")), "idx")
+    source = DataSource(write_mnist(tmp_path_factory.mktemp("band-data")), "idx")
+    return open_data(source, DataConfig(validation_size=20))
 
 
-def test_split_inputs_are_the_split_images_with_their_labels(band_data: DataSource) -> None:
-    inputs = split_inputs(band_data, "test", 5, 3, 20)
-    assert np.array_equal(inputs.images, TEST_IMAGES[5:8])
+def test_split_inputs_are_the_split_images_with_their_labels(band_data) -> None:
+    inputs = split_inputs(band_data, "test", 5, 3)
+    assert np.array_equal(inputs.images[..., 0], TEST_IMAGES[5:8])
     assert inputs.labels == TEST_LABELS[5:8].tolist()
     assert all(type(label) is int for label in inputs.labels)
     assert inputs.sources == ["test[5]", "test[6]", "test[7]"]
-    tail = split_inputs(band_data, "validation", 18, 10, 20)
+    tail = split_inputs(band_data, "validation", 18, 10)
     _, train_labels = make_digits(120, seed=0)
     assert tail.labels == train_labels[118:].tolist() and tail.sources[0] == "validation[18]"
-    assert len(split_inputs(band_data, "test", 39, 1, 20)) == 1
+    assert len(split_inputs(band_data, "test", 39, 1)) == 1
 
 
 @pytest.mark.parametrize(
@@ -571,7 +578,7 @@ def test_split_inputs_are_the_split_images_with_their_labels(band_data: DataSour
 def test_split_inputs_out_of_range(band_data, offset, count, option, message) -> None:
     named = {} if option is None else {"offset_option": option}
     with pytest.raises(ConfigError) as caught:
-        split_inputs(band_data, "test", offset, count, 20, **named)
+        split_inputs(band_data, "test", offset, count, **named)
     assert str(caught.value) == message
 
 
@@ -584,14 +591,14 @@ def test_read_inputs_from_files_folders_and_path_lists(tmp_path: Path) -> None:
     np.save(tmp_path / "c.npy", TEST_IMAGES[2:4].reshape(2, 784))
     (tmp_path / "notes.txt").write_text("skipped")
     from_folder = read_inputs([str(tmp_path)])
-    assert np.array_equal(from_folder.images, TEST_IMAGES[:4])
+    assert np.array_equal(from_folder.images[..., 0], TEST_IMAGES[:4])
     names = ["a.PNG", "b.npy", "c.npy[0]", "c.npy[1]"]
     assert from_folder.sources == [str(tmp_path / name) for name in names]
     assert from_folder.labels == []
     listed = f"\n  {tmp_path / 'b.npy'}  \n\n{tmp_path / 'a.PNG'}\n".encode()
     from_stdin = read_inputs(["-"], io.BytesIO(listed))
     assert from_stdin.sources == [str(tmp_path / "b.npy"), str(tmp_path / "a.PNG")]
-    assert np.array_equal(from_stdin.images, TEST_IMAGES[[1, 0]])
+    assert np.array_equal(from_stdin.images[..., 0], TEST_IMAGES[[1, 0]])
     both = read_inputs([str(tmp_path / "b.npy"), "-"], io.BytesIO(listed))
     assert len(both) == 3
 
@@ -624,7 +631,9 @@ def test_bad_paths_are_input_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     cases = {
         str(tmp_path / "nope.png"): f"input not found: {tmp_path / 'nope.png'}",
-        str(tmp_path / "empty"): f"{tmp_path / 'empty'}: no .png, .jpg, .jpeg, .npy files in",
+        str(
+            tmp_path / "empty"
+        ): f"{tmp_path / 'empty'}: no .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .npy files in",
     }
     for name, message in cases.items():
         with pytest.raises(InputError) as caught:
@@ -658,10 +667,10 @@ def test_with_a_failures_list_each_bad_input_is_named_and_the_good_are_read(
     names = [str(tmp_path / "missing.png"), str(tmp_path / "empty"), str(folder), "-"]
     found = read_inputs(names, io.BytesIO(listed), failures)
     assert found.sources == [str(folder / "a.npy"), str(tmp_path / "good.png")]
-    assert np.array_equal(found.images, TEST_IMAGES[[1, 0]])
+    assert np.array_equal(found.images[..., 0], TEST_IMAGES[[1, 0]])
     assert failures == [
         f"input not found: {tmp_path / 'missing.png'}",
-        f"{tmp_path / 'empty'}: no .png, .jpg, .jpeg, .npy files in this folder",
+        f"{tmp_path / 'empty'}: no .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .npy files in this folder",
         f"{folder / 'b.png'}: not an image (PNG or JPEG) and not a .npy array",
         f"input not found: {tmp_path / 'gone.png'}",
     ]
@@ -671,7 +680,7 @@ def test_with_a_failures_list_all_bad_inputs_give_no_images(tmp_path: Path) -> N
     failures: list[str] = []
     found = read_inputs([str(tmp_path / "a.png"), str(tmp_path / "b.png")], failures=failures)
     assert len(found) == 0 and found.sources == [] and found.labels == []
-    assert found.images.shape == (0, 28, 28) and found.images.dtype == np.uint8
+    assert found.images.shape == (0, 28, 28, 1) and found.images.dtype == np.uint8
     assert failures == [
         f"input not found: {tmp_path / 'a.png'}",
         f"input not found: {tmp_path / 'b.png'}",
@@ -751,18 +760,25 @@ def test_the_onnx_classifier_gives_the_models_logits(tmp_path: Path) -> None:
     assert logits.shape == (1040, 10)
     np.testing.assert_allclose(logits, band_logits(images), rtol=1e-5, atol=1e-5)
     assert predict_module.BATCH_SIZE < 1040
-    results = predict(classifier, Inputs(TEST_IMAGES, [str(i) for i in range(40)]))
+    results = predict(classifier, Pictures(TEST_IMAGES, [str(i) for i in range(40)]))
     assert [r.prediction for r in results] == TEST_LABELS.tolist()
 
 
-def test_model_file_prefers_onnx(tmp_path: Path) -> None:
-    with pytest.raises(RunError, match=f"^{tmp_path} has no model.onnx or model.keras$"):
-        predict_module.model_file(tmp_path)
+def test_a_run_answers_from_its_onnx_model_first(tmp_path: Path) -> None:
+    with pytest.raises(RunError) as caught:
+        resolve_run(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path} is not a finished run: it has no model.keras or model.onnx"
+    )
     (tmp_path / "model.keras").write_text("")
-    assert predict_module.model_file(tmp_path) == tmp_path / "model.keras"
+    assert resolve_run(tmp_path).model == tmp_path / "model.keras"
     (tmp_path / "model.onnx").write_text("")
-    assert predict_module.model_file(tmp_path) == tmp_path / "model.onnx"
-    assert predict_module.model_file(tmp_path / "x.onnx") == tmp_path / "x.onnx"
+    assert resolve_run(tmp_path).model == tmp_path / "model.onnx"
+    (tmp_path / "x.onnx").write_text("")
+    assert resolve_run(tmp_path / "x.onnx").model == tmp_path / "x.onnx"
+    assert resolve_run(tmp_path / "x.onnx").folder is None  # no config.toml beside it
+    (tmp_path / "config.toml").write_text("")
+    assert resolve_run(tmp_path / "x.onnx").folder == tmp_path
 
 
 def one_input_model(path: Path, element: int, shape: list) -> Path:
@@ -806,6 +822,7 @@ def test_without_onnxruntime_the_model_cannot_run(tmp_path, monkeypatch) -> None
 def test_a_keras_file_goes_to_the_keras_classifier(tmp_path, monkeypatch) -> None:
     made: list[Path] = []
     monkeypatch.setattr(predict_module, "KerasClassifier", lambda path: made.append(path) or path)
+    (tmp_path / "m.keras").write_text("")
     assert load_classifier(tmp_path / "m.keras") == tmp_path / "m.keras"
     assert made == [tmp_path / "m.keras"]
 
@@ -834,17 +851,28 @@ def test_a_file_that_is_no_model(tmp_path: Path) -> None:
     ],
 )
 def test_a_model_for_other_shapes_is_refused(shape: list, shown: str) -> None:
+    """A model from before descriptions reads (n, 28, 28): MNIST's pictures, no channels."""
     with pytest.raises(RunError) as caught:
-        predict_module._check_input_shape(shape, Path("m.onnx"))
+        predict_module._check_input_shape(shape, MNIST, True, Path("m.onnx"))
     assert str(caught.value) == (
         f"m.onnx: the model reads inputs of shape {shown}; "
-        "rnncls gives it images of shape (n, 28, 28)"
+        "rnncls gives it pictures of shape (n, 28, 28)"
     )
 
 
 @pytest.mark.parametrize("shape", [[None, 28, 28], ["batch", 28, 28], [5, 28, 28], [1, "h", None]])
 def test_a_model_for_28x28_images_is_taken(shape: list) -> None:
-    predict_module._check_input_shape(shape, Path("m.onnx"))
+    predict_module._check_input_shape(shape, MNIST, True, Path("m.onnx"))
+
+
+def test_a_described_model_reads_its_data_sets_pictures() -> None:
+    predict_module._check_input_shape([None, 28, 28, 1], MNIST, False, Path("m.onnx"))
+    with pytest.raises(RunError) as caught:
+        predict_module._check_input_shape([None, 28, 28], MNIST, False, Path("m.onnx"))
+    assert str(caught.value) == (
+        "m.onnx: the model reads inputs of shape (?, 28, 28); "
+        "rnncls gives it pictures of shape (n, 28, 28, 1)"
+    )
 
 
 def test_first_line_of_an_error() -> None:

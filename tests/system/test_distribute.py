@@ -21,7 +21,7 @@ from conftest import TINY_SETTINGS, assert_one_line_error, sets
 
 from rnncls import checkpoints, rundir
 from rnncls.config import load_config
-from rnncls.data import find_data
+from rnncls.datasets import find_data
 
 # The tiny run with batches of 32, so the single-device reference trains through the
 # hand-written pass (what the default does) and each of two replicas gets 16 images.

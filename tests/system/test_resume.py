@@ -226,7 +226,7 @@ def test_leftover_temporary_files_are_ignored_and_removed(in_tmp, tiny_mnist):
     """A kill in the middle of a write leaves a hidden temporary file beside its target;
     the next training in that run directory never reads it and removes it."""
     from rnncls.config import load_config, with_values
-    from rnncls.data import find_data
+    from rnncls.datasets import find_data
     from rnncls.train import train
 
     config = load_config(overrides=TINY_SETTINGS)
@@ -254,7 +254,7 @@ def test_ctrl_c_while_saving_the_model_says_how_to_resume(in_tmp, tiny_mnist, mo
     still names the resume command, and the resume just saves the model."""
     from rnncls import train as train_module
     from rnncls.config import load_config
-    from rnncls.data import find_data
+    from rnncls.datasets import find_data
     from rnncls.errors import TrainingInterrupted
 
     def interrupted(*args, **kwargs):

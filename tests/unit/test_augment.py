@@ -39,12 +39,12 @@ def moved(tf: Any, image: np.ndarray, dx: float = 0, dy: float = 0, degrees=0.0,
 
     result = affine_images(
         tf,
-        tf.constant(image[np.newaxis]),
+        tf.constant(image[np.newaxis, ..., np.newaxis]),
         tf.constant([[dx, dy]], tf.float32),
         tf.constant([math.radians(degrees)], tf.float32),
         tf.constant([scale], tf.float32),
     )
-    return result.numpy()[0]
+    return result.numpy()[0, ..., 0]
 
 
 def test_the_identity_leaves_the_image_as_it_is(tf):
@@ -78,7 +78,7 @@ def test_draws_are_a_function_of_seed_and_step(tf):
     from rnncls.augment import augmenter
 
     config = AugmentConfig(shift=2.0, rotation=10.0, zoom=0.1)
-    images = tf.constant(np.stack([square(), square(8, 8)]))
+    images = tf.constant(np.stack([square(), square(8, 8)])[..., np.newaxis])
     augment = augmenter(tf, config, seed=7)
     first = augment(images, tf.constant(5, tf.int64)).numpy()
     np.testing.assert_array_equal(augment(images, tf.constant(5, tf.int64)).numpy(), first)
@@ -94,13 +94,30 @@ def test_shift_only_moves_no_further_than_asked(tf):
     from rnncls.augment import augmenter
 
     image = square(row=12, col=12, size=4)
-    batch = tf.constant(np.repeat(image[np.newaxis], 64, axis=0))
+    batch = tf.constant(np.repeat(image[np.newaxis, ..., np.newaxis], 64, axis=0))
     shifted = augmenter(tf, AugmentConfig(shift=2.0), seed=1)(batch, tf.constant(0, tf.int64))
-    centres = np.array([centre_of_mass(picture) for picture in shifted.numpy()])
+    centres = np.array([centre_of_mass(picture[..., 0]) for picture in shifted.numpy()])
     offsets = centres - 13.5
     assert np.abs(offsets).max() <= 2.0 + 1e-4
     assert np.abs(offsets).max() > 1.0  # it did move them
-    np.testing.assert_allclose(shifted.numpy().sum(axis=(1, 2)), image.sum(), rtol=1e-4)
+    np.testing.assert_allclose(shifted.numpy().sum(axis=(1, 2, 3)), image.sum(), rtol=1e-4)
+
+
+def test_a_colour_picture_of_another_shape_turns_about_its_own_centre(tf):
+    """A 6 x 10 picture of 3 channels: a half turn about its centre (2.5, 4.5) is a flip
+    of both axes, each channel alike."""
+    from rnncls.augment import affine_images
+
+    rng = np.random.default_rng(3)
+    picture = rng.random((6, 10, 3)).astype(np.float32)
+    turned = affine_images(
+        tf,
+        tf.constant(picture[np.newaxis]),
+        tf.constant([[0.0, 0.0]], tf.float32),
+        tf.constant([math.pi], tf.float32),
+        tf.constant([1.0], tf.float32),
+    ).numpy()[0]
+    np.testing.assert_allclose(turned, picture[::-1, ::-1, :], atol=1e-5)
 
 
 def test_no_augmentation_by_default(tf):

@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from rnncls.data import DataError, Split
+from rnncls.datasets import Split
+from rnncls.errors import DataError
 from rnncls.errors import ConfigError
 from rnncls.evaluate import (
     Metrics,

@@ -14,7 +14,8 @@ from conftest import TINY_SETTINGS, make_digits, reporter_of
 
 from rnncls import checkpoints, rundir
 from rnncls.config import load_config, with_values
-from rnncls.data import find_data
+from rnncls.datasets import find_data
+from rnncls.datasets.idx import MNIST
 from rnncls.train import train
 from rnncls.trainer import BatchOrder
 
@@ -348,7 +349,7 @@ def test_a_run_of_the_first_release_resumes_to_the_same_weights(in_tmp, tiny_mni
     train(TINY, source, in_tmp / "straight")
     train(with_values(TINY, train={"steps": 3}), source, in_tmp / "old")
     state, arrays = checkpoints.load_checkpoint(in_tmp / "old")
-    model = build_model(TINY.model)
+    model = build_model(TINY.model, TINY.sequence, MNIST)
     optimizer = build_optimizer(TINY.train, 6)
     optimizer.build(model.trainable_variables)
     by_position = {
