@@ -234,6 +234,7 @@ class OpenedData:
         self.settings = settings
         self.warn: Warn = warn or (lambda message: None)
         self.parts = source.source().open(source.path, settings, self.warn)
+        check_classes(self.parts, str(source))
         self.rows = assign_splits(self.parts, settings, str(source))
         self.dataset = describe(source, settings, self.parts, self.rows)
         self._images: dict[str, Any] = {}
@@ -264,6 +265,25 @@ def open_data(
 def load_split(source: DataSource, split: str, settings: DataConfig | None = None) -> Split:
     """One split of a data set: "train", "validation" or "test"."""
     return open_data(source, settings).split(split)
+
+
+def check_classes(parts: Parts, where: str) -> None:
+    """A classifier needs two classes in its training pictures, and every class of the
+    other parts among them."""
+    present = np.unique(parts.labels["train"])
+    if len(present) < 2:
+        name = parts.classes[int(present[0])] if len(present) else "none"
+        raise DataError(
+            f"{where}: one class only ({name!r}) in the training pictures; a classifier "
+            "needs at least two"
+        )
+    for part, labels in parts.labels.items():
+        unknown = sorted(set(np.unique(labels).tolist()) - set(present.tolist()))
+        if unknown:
+            raise DataError(
+                f"{where}: the {part} pictures have class {parts.classes[unknown[0]]!r}, "
+                "which no training picture has"
+            )
 
 
 def assign_splits(

@@ -283,54 +283,39 @@ class Cache:
         return np.memmap(self.folder / "pixels", dtype=info["dtype"], mode="r", shape=shape)
 
     def build(self, root: Path, entries: list[Entry], settings: DataConfig, warn: Warn) -> None:
+        """Read every picture's header, choose the data set's shape and depth, decode the
+        pictures into a staging folder and move it into place. A picture whose header
+        reads but whose pixels do not is left out, and the shape chosen again without it
+        (a damaged colour JPEG must not make a grey folder colour)."""
         warn(
-            f"reading {len(entries):,} pictures of {root} (once: their pixels are kept in "
-            f"{self.folder.parent})"
+            f"reading {counted(len(entries), 'picture')} of {root} (once: their pixels are "
+            f"kept in {self.folder.parent})"
         )
         files = [str(root / entry.path) for entry in entries]
         kinds = run_chunks(headers, files)
         bad = {index: reason for index, (kind, reason) in enumerate(kinds) if kind is None}
         check_bad(bad, len(entries), root)
-        good = [index for index in range(len(entries)) if index not in bad]
-        sizes = Counter((kinds[i][0][0], kinds[i][0][1]) for i in good)
-        notes = []
-        if settings.image_size:
-            height, width = parse_image_size(settings.image_size)
-        else:
-            (height, width), count = max(sizes.items(), key=lambda item: (item[1], item[0]))
-            if len(sizes) > 1:
-                notes.append(
-                    f"{len(good) - count:,} pictures of other sizes resized to "
-                    f"{width}x{height}, the most common size (data.image_size "
-                    "chooses another)"
-                )
-        if settings.image_size and any(size != (height, width) for size in sizes):
-            notes.append(f"pictures resized to {width}x{height} (data.image_size)")
-        channels = settings.channels or max(kinds[i][0][2] for i in good)
-        pixel_max = max(kinds[i][0][3] for i in good)
-        dtype = "uint8" if pixel_max <= 255 else "uint16"
-        shape = (height, width, channels)
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", dir=self.folder.parent))
         try:
-            target = staging / "pixels"
-            row_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-            with builtins.open(target, "wb") as handle:
-                handle.truncate(row_bytes * max(len(good), 1))
-            jobs = [
-                (files[i], row, shape, pixel_max, str(target), dtype) for row, i in enumerate(good)
-            ]
-            failures = [f for f in run_chunks(decode_into, jobs) if f]
-            failed = {good[row]: reason for row, reason in failures}
-            bad.update(failed)
-            check_bad(bad, len(entries), root)
-            if failed:
-                compact(
-                    target, [row for row, i in enumerate(good) if i not in failed], shape, dtype
-                )
+            while True:
+                good = [index for index in range(len(entries)) if index not in bad]
+                shape, pixel_max, notes = choose_shape([kinds[i][0] for i in good], settings)
+                failed = decode(files, good, shape, pixel_max, staging / "pixels")
+                bad.update(failed)
+                check_bad(bad, len(entries), root)
+                if not failed:
+                    break
+                kept = [index for index in good if index not in failed]
+                if choose_shape([kinds[i][0] for i in kept], settings)[:2] != (shape, pixel_max):
+                    continue  # decode the pictures left again, in the shape they have
+                dtype = "uint8" if pixel_max <= 255 else "uint16"
+                row = {index: position for position, index in enumerate(good)}
+                compact(staging / "pixels", [row[index] for index in kept], shape, dtype)
+                break
             info = {
                 "shape": list(shape),
-                "dtype": dtype,
+                "dtype": "uint8" if pixel_max <= 255 else "uint16",
                 "pixel_max": pixel_max,
                 "bad": [entries[i].path for i in sorted(bad)],
                 "reasons": [bad[i] for i in sorted(bad)],
@@ -345,6 +330,43 @@ class Cache:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def choose_shape(
+    kinds: list[tuple[int, int, int, int]], settings: DataConfig
+) -> tuple[tuple[int, int, int], int, list[str]]:
+    """The (height, width, channels) and pixel_max of a folder's pictures, from their
+    headers' (height, width, channels, pixel_max), and what to say about it."""
+    sizes = Counter((height, width) for height, width, _, _ in kinds)
+    notes = []
+    if settings.image_size:
+        height, width = parse_image_size(settings.image_size)
+        if any(size != (height, width) for size in sizes):
+            notes.append(f"pictures resized to {width}x{height} (data.image_size)")
+    else:
+        (height, width), count = max(sizes.items(), key=lambda item: (item[1], item[0]))
+        if len(sizes) > 1:
+            notes.append(
+                f"{counted(len(kinds) - count, 'picture')} of other sizes resized to "
+                f"{width}x{height}, the most common size (data.image_size chooses another)"
+            )
+    channels = settings.channels or max(kind[2] for kind in kinds)
+    pixel_max = max(kind[3] for kind in kinds)
+    return (height, width, channels), pixel_max, notes
+
+
+def decode(
+    files: list[str], good: list[int], shape: tuple[int, int, int], pixel_max: int, target: Path
+) -> dict[int, str]:
+    """Decode ``files[good[row]]`` into row ``row`` of a new pixels file; the files that
+    failed, by index, with why."""
+    dtype = "uint8" if pixel_max <= 255 else "uint16"
+    row_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    with builtins.open(target, "wb") as handle:
+        handle.truncate(row_bytes * max(len(good), 1))
+    jobs = [(files[i], row, shape, pixel_max, str(target), dtype) for row, i in enumerate(good)]
+    failures = [failure for failure in run_chunks(decode_into, jobs) if failure]
+    return {good[row]: reason for row, reason in failures}
+
+
 def cache_root() -> Path:
     cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache_home) / "rnncls" / "pictures"
@@ -352,7 +374,7 @@ def cache_root() -> Path:
 
 def check_bad(bad: dict[int, str], total: int, root: Path) -> None:
     if len(bad) > MOST_BAD * total:
-        first = next(iter(bad.values()))
+        first = bad[min(bad)]  # the first in the folder's order
         raise DataError(
             f"{root}: {len(bad)} of {total} files are not readable pictures (more than "
             f"{MOST_BAD:.0%}), the first: {first}"

@@ -128,8 +128,14 @@ def class_indices(
         low = min(int(array.min()) for array in labels.values() if array.size)
         if low < 0:
             raise DataError(f"{where}: label {low} is negative; labels are 0 to K-1 or strings")
-        top = max(int(array.max()) for array in labels.values() if array.size)
+        top = int(labels["train"].max()) if labels["train"].size else 0
         classes = tuple(str(label) for label in range(top + 1))
+        for part, array in labels.items():
+            if array.size and int(array.max()) > top:
+                raise DataError(
+                    f"{where}: the {part} labels have class {int(array.max())}, which no "
+                    "training label has"
+                )
         return classes, {part: array.astype(np.int32) for part, array in labels.items()}
     if kinds <= set("US"):
         names = {

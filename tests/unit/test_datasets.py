@@ -46,7 +46,7 @@ def test_reads_idx_folder(tmp_path, gz):
 
 def test_reads_npz(tmp_path):
     x_train, y_train = make_digits(30, 0)
-    x_test, y_test = make_digits(10, 1)
+    x_test, y_test = x_train[:10] // 2, y_train[:10]  # classes the training pictures have
     np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     source = find_data(tmp_path)
     assert source.kind == "npz"
@@ -106,11 +106,19 @@ def test_the_largest_label_sets_the_class_count(tmp_path):
     """KMNIST, EMNIST letters (labels 1 to 26) and the like: the classes are 0 to the
     largest label of any part."""
     folder = write_mnist(tmp_path / "d", gz=False)
-    labels = make_digits(40, 1)[1]
+    labels = make_digits(120, 0)[1]
     labels[3] = 12
-    (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_labels(labels))
+    (folder / "train-labels-idx1-ubyte").write_bytes(idx_labels(labels))
     dataset = open_data(find_data(folder), SMALL).dataset
     assert dataset.classes == tuple(str(k) for k in range(13))
+    test_labels = make_digits(40, 1)[1]
+    test_labels[0] = 11  # a class that no training picture has
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_labels(test_labels))
+    with pytest.raises(DataError) as caught:
+        open_data(find_data(folder), SMALL)
+    assert str(caught.value) == (
+        f"{folder}: the test pictures have class '11', which no training picture has"
+    )
 
 
 def test_pictures_of_another_size(tmp_path):
@@ -147,7 +155,7 @@ def test_download_through_keras_lands_in_its_cache(in_tmp, monkeypatch):
     import keras.src.datasets.mnist as keras_mnist
 
     x_train, y_train = make_digits(30, 0)
-    x_test, y_test = make_digits(10, 1)
+    x_test, y_test = x_train[:10], y_train[:10]
     local = in_tmp / "served.npz"
     np.savez(local, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     fetched = []

@@ -19,7 +19,7 @@ from rnncls.evaluate import (
     log_softmax,
     metrics_from_logits,
     misclassified,
-    scale_images,
+    model_inputs,
 )
 
 # Four classes; class 3 is neither true nor predicted anywhere.
@@ -150,10 +150,15 @@ def test_cross_entropy_of_float32_logits_is_float64_exact() -> None:
     assert cross_entropy(logits, np.array([1, 1])) == pytest.approx(expected, rel=1e-7)
 
 
-def test_scale_images_maps_0_255_to_0_1_float32() -> None:
-    scaled = scale_images(np.array([[0, 51, 255]], np.uint8))
-    assert scaled.dtype == np.float32
-    assert scaled.tolist() == [[0.0, np.float32(0.2), 1.0]]
+def test_model_inputs_scale_only_for_a_model_from_before_descriptions() -> None:
+    """A described model takes raw pixels (n, h, w, c) and scales them itself; one from
+    before takes (n, 28, 28) in 0..1."""
+    pixels = np.array([0, 51, 255, 3], np.uint8).reshape(1, 2, 2, 1)
+    raw = model_inputs(pixels, (None, 2, 2, 1), legacy=False)
+    assert raw.dtype == np.float32 and raw.tolist() == [[[[0.0], [51.0]], [[255.0], [3.0]]]]
+    legacy = model_inputs(pixels, ("n", 2, 2), legacy=True)
+    assert legacy.shape == (1, 2, 2)
+    assert legacy.tolist() == [[[0.0, np.float32(0.2)], [1.0, np.float32(3 / 255)]]]
 
 
 class FixedLogits:
