@@ -69,9 +69,9 @@ def digit_png(data_dir: str | None) -> bytes:
     """A test digit as the drawing page sends one: 280x280, light on dark."""
     from PIL import Image
 
-    from rnncls.data import find_data, load_split
+    from rnncls.datasets import find_data, load_split
 
-    image = load_split(find_data(data_dir, None), "test", 0).images[0]
+    image = load_split(find_data(data_dir, ""), "test").images[0][..., 0]
     buffer = io.BytesIO()
     Image.fromarray(image).resize((280, 280), Image.Resampling.BILINEAR).save(buffer, "PNG")
     return buffer.getvalue()
@@ -168,17 +168,19 @@ def load(host: str, port: int, body: bytes, clients: int, count: int, seconds: f
 
 def in_process_rate(run: Path, body: bytes, count: int) -> float:
     """The server's work a request without HTTP: decode, preprocess, predict; calls/s."""
-    from rnncls.predict import Inputs, predict
+    from rnncls.predict import Pictures, predict
+    from rnncls.rundir import resolve_run
     from rnncls.server import images_from_bytes, load_served_model
 
-    model = load_served_model(run)
+    model = load_served_model(resolve_run(run))
+    dataset = model.classifier.dataset
     for _ in range(20):  # warm-up
-        images, sources = images_from_bytes(body, "body")
-        predict(model.classifier, Inputs(images, sources))
+        images, sources = images_from_bytes(body, "body", dataset)
+        predict(model.classifier, Pictures(images, sources))
     started = time.perf_counter()
     for _ in range(count):
-        images, sources = images_from_bytes(body, "body")
-        predict(model.classifier, Inputs(images, sources))
+        images, sources = images_from_bytes(body, "body", dataset)
+        predict(model.classifier, Pictures(images, sources))
     return count / (time.perf_counter() - started)
 
 

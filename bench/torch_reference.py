@@ -3,8 +3,8 @@
 Same model (LSTM of 64 units over 28 rows of 28 pixels, a dense layer on the last
 output; with a config, its reading of the image: columns, or pixels a few at a time in
 an optional fixed permutation), same optimizer (Adam at 0.01), same batch size, same
-data and data order as ``rnncls train`` (the images come from :mod:`rnncls.data`, the batches from
-:class:`rnncls.trainer.BatchOrder`), uint8 images scaled to 0..1 on the fly.
+data and data order as ``rnncls train`` (the images come from :mod:`rnncls.datasets`, the
+batches from :class:`rnncls.trainer.BatchOrder`), uint8 images scaled to 0..1 on the fly.
 
 With ``--config FILE`` it trains the network an rnncls config describes instead: the cell
 (``nn.LSTM``, ``nn.GRU``, ``nn.RNN``), stacked and bidirectional layers, dropout between
@@ -36,8 +36,9 @@ import torch
 from torch import nn
 
 from rnncls.config import load_config, with_values
-from rnncls.config_keys import Config
-from rnncls.data import find_data, load_split, load_training_data
+from rnncls.config_keys import Config, DataConfig
+from rnncls.datasets import find_data, open_data
+from rnncls.datasets.idx import MNIST
 from rnncls.sequence import is_identity, reading_indices, sequence_shape
 from rnncls.trainer import BatchOrder
 
@@ -53,10 +54,11 @@ class RecurrentClassifier(nn.Module):
         model = config.model
         self.units = model.hidden_units
         self.bidirectional = model.bidirectional
-        self.shape = sequence_shape(config.sequence)
+        self.shape = sequence_shape(config.sequence, MNIST.shape)
         self.order = None
         if not is_identity(config.sequence):
-            self.order = torch.from_numpy(reading_indices(config.sequence).reshape(-1))
+            indices = reading_indices(config.sequence, MNIST.shape)
+            self.order = torch.from_numpy(indices.reshape(-1))
             self.order = self.order.to(torch.int64)
         self.rnn = CELLS[model.cell](
             self.shape[1],
@@ -68,7 +70,7 @@ class RecurrentClassifier(nn.Module):
         )
         self.dropout = nn.Dropout(model.dropout)
         directions = 2 if model.bidirectional else 1
-        self.logits = nn.Linear(directions * model.hidden_units, model.num_classes)
+        self.logits = nn.Linear(directions * model.hidden_units, MNIST.num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.order is not None:
@@ -179,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     source = find_data(args.data_dir, download=False)
-    train_split, _ = load_training_data(source, args.validation_size)
-    test_split = load_split(source, "test")
+    data = open_data(source, DataConfig(validation_size=args.validation_size))
+    train_split, test_split = data.split("train"), data.split("test")
     order = BatchOrder(args.seed, len(train_split), args.batch_size)
-    images = torch.tensor(train_split.images)  # a copy: the file's buffer is read-only
+    # (n, 28, 28) grey: the LSTM reads rows as they are; a copy (the file's buffer is
+    # read-only)
+    images = torch.tensor(train_split.images[..., 0])
     labels = torch.tensor(train_split.labels, dtype=torch.int64)
     del train_split
 
@@ -226,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         loss_sum += step(row)
     train_seconds = time.perf_counter() - started
 
-    test_accuracy, test_loss = evaluate(model, test_split.images, test_split.labels)
+    test_accuracy, test_loss = evaluate(model, test_split.images[..., 0], test_split.labels)
     record = {
         "event": "done",
         "steps": args.steps,

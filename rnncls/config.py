@@ -3,8 +3,10 @@
 Standard library only, so every command (even the ones that never touch TensorFlow)
 can load and validate a config cheaply.
 
-Precedence, lowest first: the dataclass defaults, the config file, ``--set`` overrides,
-then the named command-line flags.
+Precedence, lowest first: the dataclass defaults, the config files, the environment
+(``RNNCLS_DATA_DIR`` for ``data.dir``, on a command line's config), ``--set`` overrides,
+then the named command-line flags. Each key is declared once, in
+:mod:`rnncls.config_keys`.
 """
 
 from __future__ import annotations
@@ -138,18 +140,35 @@ def _merge(values: dict[str, dict[str, Any]], document: dict[str, Any], source: 
     for section, table in document.items():
         if section not in SECTIONS:
             known = ", ".join(SECTIONS)
-            raise ConfigError(f"unknown section [{_shown(section)}] in {source} (known: {known})")
+            raise ConfigError(
+                f"unknown section [{_shown(section)}] in {source}"
+                f"{_did_you_mean(section, list(SECTIONS))} (known: {known})"
+            )
         if not isinstance(table, dict):
             raise ConfigError(f"{section} in {source} must be a table like [{section}]")
         fields = {f.name for f in dataclasses.fields(SECTIONS[section])}
         for key, value in table.items():
             if key not in fields:
                 known = ", ".join(sorted(fields))
+                everywhere = [
+                    f"{name}.{f.name}"
+                    for name, cls in SECTIONS.items()
+                    for f in dataclasses.fields(cls)
+                ]
+                guess = _did_you_mean(f"{section}.{key}", everywhere)
                 raise ConfigError(
-                    f"unknown key {section}.{_shown(key)} in {source} "
+                    f"unknown key {section}.{_shown(key)} in {source}{guess} "
                     f"(known in [{section}]: {known})"
                 )
             values[section][key] = _coerce(section, key, value, source)
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    """``: did you mean model.hidden_units?`` for a near miss, else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -381,7 +400,7 @@ DEFAULT_HEADER = """\
 # layer on its last output gives the 10 logits. Every key can be overridden with
 # `--set section.key=value`, and the common ones with named flags (`--steps`, `--lr`).
 #
-# Written from the declarations in rnncls/config.py by `python -m rnncls.config`;
+# Written from the declarations in rnncls/config_keys.py by `python -m rnncls.config`;
 # edit those, not this file.
 """
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from rnncls.datasets import Split
+from rnncls.datasets.idx import MNIST
 from rnncls.errors import ConfigError, DataError
 
 
@@ -190,9 +191,9 @@ def misclassified(metrics: Metrics, labels: np.ndarray, most: int) -> np.ndarray
     return wrong[:most]
 
 
-# Models from before the data set was part of the model read 28x28 pictures in 0..1:
-# the pixels are divided by this before they reach such a model.
-LEGACY_PIXEL_MAX = 255.0
+# Models from before the data set was part of the model read MNIST's pictures in 0..1:
+# the pixels are divided by MNIST's largest before they reach such a model.
+LEGACY_PIXEL_MAX = float(MNIST.pixel_max)
 
 
 def model_inputs(pictures: np.ndarray, shape: tuple[Any, ...], legacy: bool) -> np.ndarray:

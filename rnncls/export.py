@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from rnncls import rundir
+from rnncls.errors import RunError
 from rnncls.predict import ONNX_DATASET_KEY, load_keras_model
 from rnncls.rundir import RunTarget
 
@@ -41,13 +42,13 @@ def export_model(target: RunTarget, file_format: str, out: Path | None = None) -
 def _check_target(out: Path, file_format: str) -> None:
     """Never replace anything but an earlier export of the same kind."""
     if file_format == "onnx" and out.is_dir():
-        raise rundir.RunError(f"{out} is a folder; name the .onnx file to write")
+        raise RunError(f"{out} is a folder; name the .onnx file to write")
     if file_format == "saved_model" and out.exists():
         is_saved_model = out.is_dir() and (out / "saved_model.pb").is_file()
         if not is_saved_model and not (out.is_dir() and not any(out.iterdir())):
-            raise rundir.RunError(f"{out} exists and is not a SavedModel; choose another --out")
+            raise RunError(f"{out} exists and is not a SavedModel; choose another --out")
     if not out.parent.is_dir():
-        raise rundir.RunError(f"cannot write {out}: folder {out.parent} does not exist")
+        raise RunError(f"cannot write {out}: folder {out.parent} does not exist")
 
 
 def example_input(model: Any) -> np.ndarray:
@@ -96,7 +97,7 @@ def export_onnx(model: Any, path: Path) -> None:
     with quiet_output() as captured:
         try:
             rundir.write_with(path, write)
-        except rundir.RunError:
+        except RunError:
             raise  # a failed write already names the file and why
         except Exception as exc:
             raise RuntimeError(f"{exc}; converter output: {captured()[-500:]}") from exc

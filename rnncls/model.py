@@ -66,7 +66,7 @@ class PixelScaling(keras.layers.Layer):
     reads; its config holds the data set's description (shape, classes, preparation),
     so a model file says what it reads and what its outputs are."""
 
-    def __init__(self, pixel_max: int = 255, dataset: str = "", **kwargs: Any) -> None:
+    def __init__(self, pixel_max: int, dataset: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pixel_max = int(pixel_max)
         self.dataset = dataset

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from rnncls import rundir
-from rnncls.errors import ConfigError
+from rnncls.datasets.idx import MNIST
+from rnncls.errors import ConfigError, RunError
 
 DPI = 100
 HEADLESS_BACKENDS = ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template")
@@ -37,12 +38,16 @@ def save_figure(figure: Any, path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise rundir.RunError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
     try:
         rundir.write_with(path, lambda temporary: figure.savefig(temporary, format=file_type))
     except OSError as exc:
-        raise rundir.RunError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+# Classes whose confusion matrix fits the figure's size; more enlarge it.
+FITTING_CLASSES = 12
 
 
 def _figure(width: float, height: float) -> Any:
@@ -69,7 +74,7 @@ def sample_grid(
     path: Path,
     title: str = "",
     wrong: Sequence[bool] | None = None,
-    pixel_max: int = 255,
+    pixel_max: int = MNIST.pixel_max,
 ) -> Path:
     """Pictures in a grid (up to 10 a row), each with its caption above it; the captions
     of ``wrong`` predictions in red, and ``title`` above all."""
@@ -95,7 +100,7 @@ def confusion_matrix(
     """The confusion matrix (rows: true class, columns: predicted), counts in each cell,
     the classes by their ``names``."""
     classes = len(confusion)
-    size = max(1.0, classes / 10)
+    size = max(1.0, classes / FITTING_CLASSES)
     figure = _figure(6.4 * size, 5.6 * size)
     axes = figure.add_subplot()
     from matplotlib.colors import LogNorm
@@ -229,7 +234,7 @@ def error_grid(
     sources: Sequence[str],
     path: Path,
     title: str,
-    pixel_max: int = 255,
+    pixel_max: int = MNIST.pixel_max,
 ) -> Path:
     """Misclassified digits in a grid, each captioned with the guess, its confidence and
     the real label (in red, as a wrong answer)."""

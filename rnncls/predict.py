@@ -25,10 +25,10 @@ from rnncls.datasets import OpenedData
 from rnncls.datasets.description import DataSet
 from rnncls.datasets.folder import EXTENSIONS
 from rnncls.datasets.idx import MNIST
-from rnncls.errors import ConfigError, InputError
+from rnncls.errors import ConfigError, InputError, RunError
 from rnncls.evaluate import log_softmax, model_inputs
 from rnncls.images import array_to_images, read_picture
-from rnncls.rundir import RunError, RunTarget
+from rnncls.rundir import RunTarget
 
 NPY_MAGIC = b"\x93NUMPY"
 FOLDER_SUFFIXES = (*EXTENSIONS, ".npy")

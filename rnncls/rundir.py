@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncls.errors import RunError  # noqa: F401 - raised here, and imported from here
+from rnncls.errors import RunError
 
 try:
     import fcntl
@@ -43,7 +43,7 @@ CURVES_FILE = "curves.png"
 DATASET_FILE = "dataset.json"
 DATA_INDEX_FILE = "data-index.json.gz"
 TENSORBOARD_DIR = "tensorboard"
-# A search trial's outcome, written by `rnncls tune` when the trial ends (rnncls/tune.py)
+# A search trial's outcome, written by `rnncls tune` when the trial ends (rnncls/trials.py)
 TRIAL_FILE = "trial.json"
 RUN_FILES = (
     CONFIG_FILE,

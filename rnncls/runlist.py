@@ -20,7 +20,7 @@ from typing import Any
 from rnncls import rundir
 from rnncls.config import load_config, read_toml, to_dict
 from rnncls.config_keys import keys
-from rnncls.errors import ConfigError
+from rnncls.errors import ConfigError, RunError
 
 # What a listing says of each run, in the order of the table's first columns.
 COLUMNS = ("name", "state", "steps", "validation_accuracy", "test_accuracy", "train_seconds")
@@ -105,9 +105,9 @@ def name_order(name: str) -> list[Any]:
 def list_runs(folder: Path) -> list[RunInfo]:
     """Every run under ``folder``, by name; a RunError where ``folder`` is no folder."""
     if not folder.exists():
-        raise rundir.RunError(f"runs folder not found: {folder}")
+        raise RunError(f"runs folder not found: {folder}")
     if not folder.is_dir():
-        raise rundir.RunError(f"{folder} is not a folder")
+        raise RunError(f"{folder} is not a folder")
     found = [read_run(path, path.relative_to(folder).as_posix()) for path in find_run_dirs(folder)]
     return sorted(found, key=lambda run: name_order(run.name))
 
@@ -266,9 +266,9 @@ class RunDiff:
 
 def read_named_run(path: Path) -> RunInfo:
     if not path.exists():
-        raise rundir.RunError(f"run not found: {path}")
+        raise RunError(f"run not found: {path}")
     if not rundir.is_run_dir(path):
-        raise rundir.RunError(f"{path} is not a run directory (it has no {rundir.CONFIG_FILE})")
+        raise RunError(f"{path} is not a run directory (it has no {rundir.CONFIG_FILE})")
     return read_run(path, str(path))
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnncls.config_keys import ModelConfig, SequenceConfig
+from rnncls.datasets.idx import MNIST
 from rnncls.errors import ConfigError
 
 Shape = tuple[int, int, int]  # a picture's (height, width, channels)
@@ -33,10 +34,11 @@ Shape = tuple[int, int, int]  # a picture's (height, width, channels)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
-# The longest sequence that ``model.unroll`` unrolls into a static graph. The seed's 28
-# rows unrolled train faster on the CPU than a loop; a graph of hundreds of copies of the
-# cell takes minutes to build, so longer sequences always run as a loop.
-UNROLL_STEPS = 28
+# The longest sequence that ``model.unroll`` unrolls into a static graph: the seed's
+# rows of MNIST (28), which unrolled train faster on the CPU than a loop; a graph of
+# hundreds of copies of the cell takes minutes to build, so longer sequences always run
+# as a loop.
+UNROLL_STEPS = MNIST.height
 
 
 def sequence_shape(sequence: SequenceConfig, shape: Shape) -> tuple[int, int]:

@@ -87,8 +87,10 @@ class ServedModel:
     info: dict[str, Any]
 
 
-def load_served_model(target: RunTarget) -> ServedModel:
+def load_served_model(target: RunTarget | Path) -> ServedModel:
     """The ONNX model of a run directory (or an ``.onnx`` file), with its run's facts."""
+    if not isinstance(target, RunTarget):
+        target = rundir.resolve_run(target)
     path = target.model
     if path.suffix != ".onnx":
         raise RunError(
@@ -123,7 +125,7 @@ def model_info(target: RunTarget, classifier: OnnxClassifier) -> dict[str, Any]:
         },
     }
     folder = target.folder
-    if folder is None:
+    if folder is None or not (folder / rundir.CONFIG_FILE).is_file():
         return {**info, "steps": None, "test_accuracy": None, "config": None, "sequence": None}
     try:
         summary = rundir.read_summary(folder) or {}
@@ -268,7 +270,8 @@ def answer(model: ServedModel, inputs: Pictures, top_k: int | None, image: bool)
     logits = model.classifier.logits(inputs.images)
     probabilities = softmax(logits)
     records = []
-    for index, prediction in enumerate(predict(_Computed(logits), inputs, top_k)):
+    computed = _Computed(logits, model.classifier.dataset)
+    for index, prediction in enumerate(predict(computed, inputs, top_k)):
         record = prediction.to_json()
         record["probabilities"] = [round(float(p), 6) for p in probabilities[index]]
         if image:
@@ -282,8 +285,8 @@ class _Computed:
     """Logits already computed, as a classifier for :func:`predict`: the model runs once
     for the prediction and the ten probabilities."""
 
-    def __init__(self, logits: np.ndarray) -> None:
-        self._logits = logits
+    def __init__(self, logits: np.ndarray, dataset: DataSet) -> None:
+        self._logits, self.dataset = logits, dataset
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         return self._logits

@@ -41,7 +41,7 @@ from rnncls.config import to_toml, total_steps, unused_sequence_settings, unused
 from rnncls.config_keys import Config
 from rnncls.datasets import DataSource, OpenedData, Split, open_data, recorded
 from rnncls.datasets.description import DataSet
-from rnncls.errors import ClusterError, ConfigError, TrainingInterrupted
+from rnncls.errors import ClusterError, ConfigError, RunError, TrainingInterrupted
 from rnncls.evaluate import cross_entropy, keras_logits
 from rnncls.reporters import Reporter
 from rnncls.sequence import check_reading
@@ -300,14 +300,14 @@ def _starting_state(steps: int, run_dir: Path | None, resuming: bool) -> Start:
     summary = rundir.read_summary(run_dir)
     if checkpoint is None:
         if summary is not None:
-            raise rundir.RunError(
+            raise RunError(
                 f"{run_dir} holds a finished run but no {rundir.CHECKPOINT_FILE} to continue "
                 "from; use --force to start it over"
             )
         return Start(TrainingState())
     state = TrainingState.from_checkpoint(checkpoint[0])
     if state.version not in READABLE_CHECKPOINT_VERSIONS:
-        raise rundir.RunError(
+        raise RunError(
             f"the checkpoint in {run_dir} has version {state.version!r}; this rnncls "
             f"reads versions {', '.join(map(str, READABLE_CHECKPOINT_VERSIONS))}"
         )
@@ -422,7 +422,7 @@ def _finish(
     try:
         if chief:
             rundir.update_latest(run_dir)
-    except rundir.RunError as exc:  # the run is complete; only the pointer to it is not
+    except RunError as exc:  # the run is complete; only the pointer to it is not
         reporter.status(f"warning: {exc}")
     rundir.release_run_dir(run_dir)
     return result

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from rnncls import distribute, rundir
+from rnncls import distribute
 from rnncls.config import total_steps
 from rnncls.config_keys import Config
 from rnncls.datasets import Split
 from rnncls.datasets.description import DataSet
-from rnncls.errors import ConfigError
+from rnncls.errors import ConfigError, RunError
 from rnncls.training_state import CHECKPOINT_VERSION
 
 # TensorFlow's threads while training (bench/NOTES.md has the numbers). The ops of a
@@ -198,14 +198,14 @@ class Trainer:
             values = arrays.get(group, {})
             for name in sorted(set(variables) ^ set(values)):
                 where_it_is = "the checkpoint" if name in values else "this model"
-                raise rundir.RunError(
+                raise RunError(
                     f"checkpoint in {where} does not fit this model: {group} variable "
                     f"{name} is only in {where_it_is}"
                 )
             for name, variable in variables.items():
                 value = values[name]
                 if value.shape != tuple(variable.shape) or value.dtype != np.dtype(variable.dtype):
-                    raise rundir.RunError(
+                    raise RunError(
                         f"checkpoint in {where} does not fit this model: {group} variable "
                         f"{name} is {value.dtype}{list(value.shape)}, the model's "
                         f"{np.dtype(variable.dtype)}{list(variable.shape)}"

@@ -14,7 +14,7 @@ from typing import Any
 
 from rnncls import rundir
 from rnncls.datasets import DataSource
-from rnncls.errors import ConfigError
+from rnncls.errors import ConfigError, RunError
 from rnncls.reporters import Reporter, SearchReporter
 from rnncls.space import Space
 
@@ -267,7 +267,7 @@ def record_dead_trials(all_trials: list[Any], study_name: str) -> None:
         )
         try:
             write_trial(run_dir, study_name, record)
-        except rundir.RunError:
+        except RunError:
             continue  # another user's folder, say: the listing is only less precise
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from rnncls import rundir
 from rnncls.config import to_toml
 from rnncls.datasets import DataSource
-from rnncls.errors import ConfigError, TuneStopped
+from rnncls.errors import ConfigError, RunError, TuneStopped
 from rnncls.reporters import SearchReporter
 from rnncls.space import Space
 from rnncls.trials import (
@@ -139,7 +139,7 @@ def open_storage(url: str, heartbeat: int) -> Any:
         ) from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many errors: one line
         reason = " ".join(str(exc).split("\n")[0].split())
-        raise rundir.RunError(f"cannot open storage {shown_storage(url)}: {reason}") from None
+        raise RunError(f"cannot open storage {shown_storage(url)}: {reason}") from None
 
 
 def _check_url(url: str) -> None:
@@ -206,13 +206,13 @@ def open_study(space: Space, name: str, storage: Any, pruner: str, study_dir: Pa
         )
     except Exception as exc:  # noqa: BLE001 - a database that refuses: one line
         reason = " ".join(str(exc).split("\n")[0].split())
-        raise rundir.RunError(f"cannot open study {name}: {reason}") from None
+        raise RunError(f"cannot open study {name}: {reason}") from None
     recorded = study.user_attrs.get(SPACE_ATTR)
     if recorded is None:
         if study.trials and any(study_dir.glob(f"{TRIAL_PREFIX}*")):
-            raise rundir.RunError(f"study {name} has trials but no record of its space")
+            raise RunError(f"study {name} has trials but no record of its space")
         if not study.trials and any(study_dir.glob(f"{TRIAL_PREFIX}*")):
-            raise rundir.RunError(
+            raise RunError(
                 f"{study_dir} holds trials of another study of that name; "
                 "choose another --study or move them away"
             )
@@ -267,7 +267,7 @@ def tune(
     try:
         study_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise rundir.RunError(f"cannot create {study_dir}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot create {study_dir}: {exc.strerror or exc}") from None
     storage_url = storage_url or default_storage(study_dir)
     if storage is None:
         storage = open_storage(storage_url, heartbeat)
@@ -380,7 +380,7 @@ def finish(
         if point_latest and rundir.is_run_dir(run_dir):
             try:
                 rundir.update_latest(run_dir)
-            except rundir.RunError as exc:
+            except RunError as exc:
                 status(f"warning: {exc}")
     draw_plots(study, study_dir, status)
     return summary

@@ -66,6 +66,29 @@ def config_keys() -> None:
     from rnncls.config_keys import describe_keys
 
     with errors():
-        # Plain columns on a terminal too, as config keys has always printed them: a rich
-        # table would wrap the help texts to the terminal's width.
-        print_columns([[k.name, k.type, toml_value(k.default), k.comment] for k in describe_keys()])
+        rows = [[k.name, k.type, toml_value(k.default), k.comment] for k in describe_keys()]
+        print_key_rows(rows, terminal_width())
+
+
+def terminal_width() -> int | None:
+    """The terminal's columns, None when stdout is piped (a line a key then, for grep)."""
+    import shutil
+
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def print_key_rows(rows: list[list[str]], width: int | None) -> None:
+    """Name, type, default and help text a line each; where that is wider than the
+    terminal, the help text goes under its key, indented and wrapped to the width."""
+    widest = max(len("  ".join(row)) for row in rows)
+    if width is None or widest <= width:
+        print_columns(rows)
+        return
+    import textwrap
+
+    sizes = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(size) for cell, size in zip(row, sizes, strict=False)).rstrip())
+        for line in textwrap.wrap(row[3], max(20, width - 4)):
+            print(f"    {line}")
+    sys.stdout.flush()

@@ -25,7 +25,7 @@ from rnncls.datasets import (
     open_data,
 )
 from rnncls.datasets.description import DataSet
-from rnncls.errors import DataError
+from rnncls.errors import DataError, RunError
 
 
 def write(run_dir: Path, data: OpenedData) -> None:
@@ -48,7 +48,7 @@ def read(run_dir: Path | None) -> DataSet | None:
     try:
         return DataSet.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
     except (OSError, ValueError) as exc:
-        raise rundir.RunError(f"{path} is damaged: {exc}") from None
+        raise RunError(f"{path} is damaged: {exc}") from None
 
 
 def read_index(run_dir: Path) -> list[tuple[str, int, str]]:

@@ -1,18 +1,28 @@
-// The drawing page of `rnncls serve`: draw on #pad, and each change is sent to
-// POST predict as a PNG; the answer fills the 28x28 view, the reading-order view and
-// the ten probability bars. One request at a time: while one is out, strokes only
-// mark the picture as changed, and the newest picture goes next. The body's data-state
-// says where the page is: empty, sending, answered or error (the browser test waits on it).
+// The page of `rnncls serve`. For a run of grey pictures: draw on #pad, and each change
+// is sent to POST predict as a PNG; the answer fills the view of the picture the model
+// read (the run's own size), the reading-order view and a probability bar a class. One
+// request at a time: while one is out, strokes only mark the picture as changed, and the
+// newest picture goes next. For a run of colour pictures the pad gives way to an upload
+// box. The body's data-state says where the page is: empty, sending, answered or error
+// (the browser tests wait on it).
 "use strict";
 
 const pad = document.getElementById("pad");
 const pen = pad.getContext("2d");
-const view = document.getElementById("view").getContext("2d");
-const reading = document.getElementById("reading").getContext("2d");
+const viewCanvas = document.getElementById("view");
+const readingCanvas = document.getElementById("reading");
+const view = viewCanvas.getContext("2d");
+const reading = readingCanvas.getContext("2d");
 const bars = document.getElementById("bars");
+const upload = document.getElementById("upload");
 const shown = document.getElementById("prediction");
 const status = document.getElementById("status");
 let order = null; // the pixel each position of the reading takes (from GET model)
+// what the model reads (GET model's dataset): MNIST's until the server has said
+let dataset = {
+  height: 28, width: 28, channels: 1, pixel_max: 255, preparation: "digits",
+  classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+};
 let pen_id = null; // the one pointer that draws: a second finger or a resting palm does not
 let last = null;
 let generation = 0; // one more at each Clear: an answer to an older picture is dropped
@@ -31,56 +41,73 @@ function setState(state) {
 }
 
 function makeBars() {
-  for (let digit = 0; digit < 10; digit++) {
+  bars.replaceChildren();
+  for (const name of dataset.classes) {
     const row = document.createElement("li");
     row.innerHTML = '<span class="digit"></span><span class="track"><span class="fill">' +
       '</span></span><span class="value"></span>';
-    row.querySelector(".digit").textContent = String(digit);
+    row.querySelector(".digit").textContent = String(name);
+    row.querySelector(".digit").title = String(name);
     bars.appendChild(row);
   }
 }
 
 function showBars(probabilities, best) {
-  [...bars.children].forEach((row, digit) => {
-    const p = probabilities ? probabilities[digit] : 0;
+  [...bars.children].forEach((row, index) => {
+    const p = probabilities ? probabilities[index] : 0;
     row.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
     row.querySelector(".value").textContent = probabilities ? `${(100 * p).toFixed(1)}%` : "";
-    row.classList.toggle("best", digit === best);
+    row.classList.toggle("best", index === best);
   });
 }
 
-function paint(context, pixels) {
-  const picture = context.createImageData(28, 28);
-  pixels.forEach((level, index) => {
-    picture.data.set([level, level, level, 255], 4 * index);
-  });
+// Pixels flat, row after row (grey: a value each; colour: three), on the 0..255 scale.
+function paint(context, pixels, channels) {
+  const { width, height } = context.canvas;
+  const picture = context.createImageData(width, height);
+  const scale = 255 / dataset.pixel_max;
+  for (let index = 0; index < width * height; index++) {
+    const at = channels * index;
+    const [r, g, b] = channels === 3
+      ? [pixels[at], pixels[at + 1], pixels[at + 2]]
+      : [pixels[at], pixels[at], pixels[at]];
+    picture.data.set([r * scale, g * scale, b * scale, 255], 4 * index);
+  }
   context.putImageData(picture, 0, 0);
 }
 
 function show(answer) {
   shown.textContent = String(answer.prediction);
-  showBars(answer.probabilities, answer.prediction);
-  const pixels = answer.image.flat();
-  paint(view, pixels);
-  if (order) paint(reading, order.map((index) => pixels[index]));
+  const best = dataset.classes.findIndex((name) => name === answer.prediction);
+  showBars(answer.probabilities, best);
+  const pixels = answer.image.flat(2);
+  paint(view, pixels, dataset.channels);
+  if (order) paint(reading, order.map((index) => pixels[index]), 1);
   say(`${answer.prediction}, with probability ${(100 * answer.probability).toFixed(1)}%`);
 }
 
 function clearAll() {
   pen.fillStyle = "#000";
   pen.fillRect(0, 0, pad.width, pad.height);
-  for (const context of [view, reading]) context.clearRect(0, 0, 28, 28);
+  for (const context of [view, reading]) {
+    context.clearRect(0, 0, context.canvas.width, context.canvas.height);
+  }
+  upload.value = "";
   shown.innerHTML = "&ndash;";
   showBars(null, -1);
   inked = false;
   changed = false;
   generation += 1;
-  say("draw with a mouse, a pen or a finger");
+  say(drawing() ? "draw with a mouse, a pen or a finger" : "choose a picture to classify");
   setState("empty");
 }
 
-async function send() {
-  if (sending || !changed || !inked) return;
+function drawing() {
+  return dataset.channels === 1;
+}
+
+async function send(file = null) {
+  if (file === null && (sending || !changed || !inked)) return;
   sending = true;
   changed = false;
   setState("sending");
@@ -89,19 +116,20 @@ async function send() {
   const timer = setTimeout(() => stop.abort(), ANSWER_TIMEOUT_MS);
   let outcome = "error";
   try {
-    const png = await new Promise((done) => pad.toBlob(done, "image/png"));
+    const body = file || await new Promise((done) => pad.toBlob(done, "image/png"));
+    const kind = file ? (file.type || "application/octet-stream") : "image/png";
     const response = await fetch("predict?image=true", {
-      method: "POST", headers: { "Content-Type": "image/png" }, body: png, signal: stop.signal,
+      method: "POST", headers: { "Content-Type": kind }, body, signal: stop.signal,
     });
-    const body = await response.json();
+    const answer = await response.json();
     if (asked !== generation) { // cleared while the answer was on its way
       outcome = inked ? "sending" : "empty";
       return;
     }
     if (response.ok) {
-      show(body.predictions[0]);
+      show(answer.predictions[0]);
       outcome = "answered";
-    } else say(body.error, true);
+    } else say(answer.error, true);
   } catch (error) {
     const why = error.name === "AbortError" ? "no answer in 10 s" : error.message;
     say(`no answer from the server (${why})`, true);
@@ -164,11 +192,36 @@ for (const name of ["pointerup", "pointercancel"]) {
 }
 pad.addEventListener("contextmenu", (event) => event.preventDefault());
 document.getElementById("clear").addEventListener("click", clearAll);
+upload.addEventListener("change", () => {
+  if (upload.files.length) send(upload.files[0]);
+});
+
+// The page for the run's pictures: views of its size, a bar a class, and a pad to draw
+// on where its pictures are grey (an upload box where they are in colour).
+function setUp(described) {
+  dataset = described;
+  for (const canvas of [viewCanvas, readingCanvas]) {
+    canvas.width = dataset.width;
+    canvas.height = dataset.height;
+  }
+  const size = `${dataset.width}\u00d7${dataset.height}`;
+  document.getElementById("view-caption").textContent = dataset.preparation === "digits"
+    ? `what the model reads: ${size}, MNIST style`
+    : `what the model reads: ${size}${drawing() ? "" : ", in colour"}`;
+  const what = dataset.preparation === "digits" ? "a digit" : "a picture";
+  document.getElementById("heading").textContent = drawing() ? `Draw ${what}` : `Classify ${what}`;
+  pad.hidden = !drawing();
+  document.getElementById("clear").hidden = !drawing();
+  document.getElementById("upload-box").hidden = drawing();
+  makeBars();
+  clearAll();
+}
 
 async function describeModel() {
   const text = document.getElementById("model");
   try {
     const model = await (await fetch("model")).json();
+    if (model.dataset) setUp(model.dataset);
     const parts = [model.run ? `run ${model.run}` : `model ${model.model}`];
     if (model.steps != null) parts.push(`${model.steps} steps`);
     if (model.test_accuracy != null) {
@@ -176,7 +229,7 @@ async function describeModel() {
     }
     if (model.sequence) {
       parts.push(`reads ${model.sequence.description}`);
-      if (model.sequence.order !== "rows") {
+      if (model.sequence.order !== "rows" && drawing()) {
         order = model.sequence.indices;
         document.getElementById("reading-caption").textContent =
           `the same pixels in the order the model reads them (${model.sequence.description}), ` +

@@ -29,11 +29,11 @@ from rnncls.cli import app
 from rnncls.config_keys import Config, DataConfig
 from rnncls.datasets import DataSource, open_data
 from rnncls.datasets.idx import MNIST
-from rnncls.errors import ConfigError, InputError
+from rnncls.errors import ConfigError, InputError, RunError
 from rnncls.predict import (
-    Pictures,
     KerasClassifier,
     OnnxClassifier,
+    Pictures,
     Prediction,
     describe_model,
     load_classifier,
@@ -42,9 +42,10 @@ from rnncls.predict import (
     softmax,
     split_inputs,
 )
-from rnncls.rundir import RunError, resolve_run
+from rnncls.rundir import resolve_run
 
 runner = CliRunner()
+SUFFIXES = ".png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .npy"  # what a folder holds
 TEST_IMAGES, TEST_LABELS = make_digits(40, seed=1)  # what write_mnist puts in t10k
 
 
@@ -631,9 +632,7 @@ def test_bad_paths_are_input_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     cases = {
         str(tmp_path / "nope.png"): f"input not found: {tmp_path / 'nope.png'}",
-        str(
-            tmp_path / "empty"
-        ): f"{tmp_path / 'empty'}: no .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .npy files in",
+        str(tmp_path / "empty"): f"{tmp_path / 'empty'}: no {SUFFIXES} files in",
     }
     for name, message in cases.items():
         with pytest.raises(InputError) as caught:
@@ -670,7 +669,7 @@ def test_with_a_failures_list_each_bad_input_is_named_and_the_good_are_read(
     assert np.array_equal(found.images[..., 0], TEST_IMAGES[[1, 0]])
     assert failures == [
         f"input not found: {tmp_path / 'missing.png'}",
-        f"{tmp_path / 'empty'}: no .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .npy files in this folder",
+        f"{tmp_path / 'empty'}: no {SUFFIXES} files in this folder",
         f"{folder / 'b.png'}: not an image (PNG or JPEG) and not a .npy array",
         f"input not found: {tmp_path / 'gone.png'}",
     ]

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from rnncls.datasets import Split
-from rnncls.errors import DataError
-from rnncls.errors import ConfigError
+from rnncls.errors import ConfigError, DataError
 from rnncls.evaluate import (
     Metrics,
     cross_entropy,

@@ -37,30 +37,31 @@ def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
 def test_array_shapes_become_n_28_28(shape: tuple[int, ...], count: int) -> None:
     array = np.arange(np.prod(shape)).reshape(shape) % 256
     images = array_to_images(array.astype(np.uint8), "a.npy")
-    assert images.shape == (count, 28, 28)
+    assert images.shape == (count, 28, 28, 1)
     assert images.dtype == np.uint8
     assert np.array_equal(images.reshape(-1), array.reshape(-1))
 
 
 def test_float_arrays_in_0_1_are_scaled_back_exactly() -> None:
     images, _ = make_digits(5)
-    assert np.array_equal(array_to_images(images.astype(np.float32) / 255, "f"), images)
-    assert np.array_equal(array_to_images(images.astype(np.float64), "f"), images)
-    assert np.array_equal(array_to_images(images.astype(np.int64), "i"), images)
+    pictures = images[..., np.newaxis]
+    assert np.array_equal(array_to_images(images.astype(np.float32) / 255, "f"), pictures)
+    assert np.array_equal(array_to_images(images.astype(np.float64), "f"), pictures)
+    assert np.array_equal(array_to_images(images.astype(np.int64), "i"), pictures)
 
 
 def test_bool_arrays_are_black_and_white() -> None:
     mask = np.zeros((28, 28), bool)
     mask[3, 4] = True
     images = array_to_images(mask, "mask")
-    assert images[0, 3, 4] == 255 and images.sum() == 255
+    assert images[0, 3, 4, 0] == 255 and images.sum() == 255
 
 
 @pytest.mark.parametrize(
     ("array", "message"),
     [
         (np.zeros((28, 27)), "expected (28, 28), (N, 28, 28) or (N, 784)"),
-        (np.zeros((2, 28, 28, 1)), "shape (2, 28, 28, 1)"),
+        (np.zeros((2, 28, 28, 3)), "shape (2, 28, 28, 3)"),
         (np.zeros((0, 784)), "no images"),
         (np.full((28, 28), np.nan), "NaN"),
         (np.full((28, 28), 300.0), "expected 0..255"),
@@ -353,7 +354,36 @@ def test_array_values_become_uint8_pixels(array: np.ndarray, expected: list) -> 
     full = np.zeros((28, 28), array.dtype)
     full[0, :2] = array[0]
     images = array_to_images(full, "a")
-    assert images.dtype == np.uint8 and images[0, 0, :2].tolist() == expected
+    assert images.dtype == np.uint8 and images[0, 0, :2, 0].tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("shape", "count"),
+    [((4, 3, 3), 1), ((36,), 1), ((2, 4, 3, 3), 2), ((2, 36), 2)],
+)
+def test_a_colour_runs_arrays(shape: tuple[int, ...], count: int) -> None:
+    """A run of 4 x 3 colour pictures takes (4, 3, 3), (N, 4, 3, 3) or (N, 36): the
+    values in row-major order, each pixel's channels together."""
+    array = (np.arange(np.prod(shape)) % 200).reshape(shape).astype(np.uint8)
+    images = array_to_images(array, "c.npy", (4, 3, 3), 255)
+    assert images.shape == (count, 4, 3, 3)
+    assert images.reshape(-1).tolist() == array.reshape(-1).tolist()
+    with pytest.raises(InputError) as caught:
+        array_to_images(np.zeros((4, 3)), "c.npy", (4, 3, 3), 255)
+    assert str(caught.value) == (
+        "c.npy: array of shape (4, 3); expected (4, 3, 3), (N, 4, 3, 3) or (N, 36)"
+    )
+
+
+def test_a_sixteen_bit_runs_arrays() -> None:
+    """16-bit runs: integers up to 65535 as they are, floats in 0..1 scaled to 65535."""
+    images = array_to_images(np.array([[0, 65535], [1, 256]]), "s", (2, 2, 1), 65535)
+    assert images.dtype == np.uint16 and images.reshape(-1).tolist() == [0, 65535, 1, 256]
+    scaled = array_to_images(np.array([[0.0, 1.0], [0.5, 0.25]]), "s", (2, 2, 1), 65535)
+    assert scaled.reshape(-1).tolist() == [0, 65535, 32768, 16384]  # 32767.5 rounds to even
+    with pytest.raises(InputError) as caught:
+        array_to_images(np.array([[0, 70000], [1, 2]]), "s", (2, 2, 1), 65535)
+    assert str(caught.value) == "s: pixel values from 0 to 70000; expected 0..65535"
 
 
 def test_arrays_of_wrong_shape_or_range_are_named() -> None:
@@ -414,3 +444,40 @@ def test_a_npy_header_that_declares_more_than_memory_holds_is_an_input_error() -
     with pytest.raises(InputError) as caught:
         npy_images(buffer.getvalue() + bytes(100), "big.npy")
     assert str(caught.value) == "big.npy: not a readable .npy array (its shape is too large)"
+
+
+# ---------------------------------------------------------------------- a run's pictures
+
+
+def test_a_digits_run_of_another_size_boxes_the_digit_in_its_share_of_the_field(
+    tmp_path: Path,
+) -> None:
+    """An 8x8 digits run (sklearn's digits): the digit is fitted into round(8 * 20 / 28)
+    = 6 pixels and centred by its mass, as MNIST fits 20 of 28."""
+    from rnncls.datasets.description import DataSet
+    from rnncls.images import read_picture
+
+    picture = np.zeros((100, 60), np.uint8)
+    picture[10:90, 20:40] = 255  # a tall white bar on black
+    Image.fromarray(picture).save(tmp_path / "bar.png")
+    digits = DataSet("pictures", "folder", (8, 8, 1), tuple("0123456789"), preparation="digits")
+    read = read_picture(tmp_path / "bar.png", "bar.png", digits)
+    assert read.shape == (8, 8, 1) and read.dtype == np.uint8
+    rows = np.flatnonzero(read[..., 0].max(axis=1) > 0)
+    assert len(rows) == 6  # the bar's height, fitted into the box
+    assert centre_of_mass(read[..., 0])[0] == pytest.approx(3.5, abs=0.5)
+
+
+def test_a_plain_run_resizes_and_converts_without_the_digit_preparation(tmp_path: Path) -> None:
+    """A colour run of 2x3 pictures reads a grey 4x6 picture as three equal channels,
+    resized (a flat picture stays flat); a grey run reads colour by luma."""
+    from rnncls.datasets.description import DataSet
+    from rnncls.images import read_picture
+
+    Image.fromarray(np.full((4, 6), 90, np.uint8)).save(tmp_path / "grey.png")
+    colour = DataSet("pictures", "folder", (2, 3, 3), ("a", "b"))
+    assert read_picture(tmp_path / "grey.png", "g", colour).tolist() == [[[90] * 3] * 3] * 2
+    Image.fromarray(np.full((2, 3, 3), (200, 100, 50), np.uint8)).save(tmp_path / "c.png")
+    grey = DataSet("pictures", "folder", (2, 3, 1), ("a", "b"))
+    luma = round(200 * 0.299 + 100 * 0.587 + 50 * 0.114)  # 124.2 -> 124
+    assert read_picture(tmp_path / "c.png", "c", grey)[..., 0].tolist() == [[luma] * 3] * 2

@@ -129,11 +129,10 @@ def test_rows_need_no_gather_only_a_reshape():
 def test_a_saved_model_reads_in_its_own_order(tf, tmp_path):
     """model.keras keeps the reading's indices: loaded anywhere, it reads the order it
     was trained on."""
-    from rnncls.predict import load_keras_model
-
     import keras
 
     from rnncls.model import build_model
+    from rnncls.predict import load_keras_model
 
     keras.utils.set_random_seed(2)
     config = load_config(overrides=[*PERMUTED_49, "model.hidden_units=6"])

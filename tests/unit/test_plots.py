@@ -11,8 +11,7 @@ import pytest
 from PIL import Image
 
 from rnncls import plots
-from rnncls.errors import ConfigError
-from rnncls.rundir import RunError
+from rnncls.errors import ConfigError, RunError
 
 # Grey levels no figure draws on its own (white paper, black text, anti-aliased edges
 # are rarely exactly these), each filling a whole digit.

@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rnncls.config import load_config, parse_override
-from rnncls.config_keys import SECTIONS, Config, key_type
-from rnncls.config_keys import DataConfig
+from rnncls.config_keys import SECTIONS, Config, DataConfig, key_type
 from rnncls.datasets import DataSource, open_data
 from rnncls.datasets.idx import parse_idx
 from rnncls.errors import ConfigError, DataError

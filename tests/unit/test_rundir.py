@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rnncls import rundir
-from rnncls.rundir import RunError
+from rnncls.errors import RunError
 
 # ---------------------------------------------------------------------- atomic writes
 
@@ -446,12 +446,28 @@ def test_resolve_run(tmp_path: Path) -> None:
         "`rnncls train` or pass --run PATH"
     )
     rundir.update_latest(run, root)
-    assert rundir.resolve_run(None, root) == run.resolve()
-    assert rundir.resolve_run(str(run), root) == run
-    assert rundir.resolve_run(run / rundir.ONNX_FILE, root) == run / rundir.ONNX_FILE
+    onnx = run / rundir.ONNX_FILE
+    latest = rundir.resolve_run(None, root)
+    assert latest == rundir.RunTarget(run.resolve(), run.resolve(), run.resolve() / "model.onnx")
+    assert rundir.resolve_run(str(run), root) == rundir.RunTarget(run, run, onnx)
+    assert rundir.resolve_run(onnx, root) == rundir.RunTarget(onnx, run, onnx)  # in its run
     keras_only = make_run(tmp_path / "k")
-    (keras_only / rundir.MODEL_FILE).write_text("")
-    assert rundir.resolve_run(keras_only) == keras_only
+    keras = keras_only / rundir.MODEL_FILE
+    keras.write_text("")
+    assert rundir.resolve_run(keras_only) == rundir.RunTarget(keras_only, keras_only, keras)
+    assert rundir.resolve_run(keras_only).keras_model() == keras
+    loose = tmp_path / "loose.onnx"
+    loose.write_text("")
+    assert rundir.resolve_run(loose) == rundir.RunTarget(loose, None, loose)  # in no run
+    with pytest.raises(RunError) as caught:
+        rundir.resolve_run(loose).keras_model()
+    assert str(caught.value) == f"{loose}: export reads a Keras model (.keras); pass its run"
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(RunError) as caught:
+        rundir.resolve_run(tmp_path / "notes.txt")
+    assert str(caught.value) == (
+        f"{tmp_path / 'notes.txt'}: not a model file; expected a run directory, .onnx or .keras"
+    )
     with pytest.raises(RunError, match=f"^run not found: {tmp_path / 'x'}$"):
         rundir.resolve_run(tmp_path / "x")
     unfinished = make_run(tmp_path / "u")
@@ -462,7 +478,7 @@ def test_resolve_run(tmp_path: Path) -> None:
 def test_resolve_run_expands_the_home_folder(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     (make_run(tmp_path / "r") / rundir.MODEL_FILE).write_text("")
-    assert rundir.resolve_run("~/r") == tmp_path / "r"
+    assert rundir.resolve_run("~/r").path == tmp_path / "r"
 
 
 # ---------------------------------------------------------------------- checkpoints

@@ -16,8 +16,7 @@ from conftest import write_run
 from rnncls import rundir, runlist
 from rnncls.config import to_dict
 from rnncls.config_keys import Config
-from rnncls.errors import ConfigError
-from rnncls.rundir import RunError
+from rnncls.errors import ConfigError, RunError
 
 FINISHED_A = {
     "steps": 1200,

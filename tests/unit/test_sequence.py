@@ -19,7 +19,6 @@ from rnncls.sequence import (
     unrolled,
 )
 
-
 MNIST = (28, 28, 1)
 
 

@@ -344,16 +344,20 @@ def test_healthz_and_the_page_files(client) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<canvas id="pad"' in page.text and 'src="draw.js"' in page.text
     assert "http" not in page.text.replace("http-equiv", "")  # nothing from other hosts
-    for path, kind in [("/draw.js", "text/javascript"), ("/draw.css", "text/css")]:
+    pieces = [("/draw.js", "text/javascript"), ("/draw.css", "text/css")]
+    pieces += [("/favicon.ico", "image/svg+xml"), ("/favicon.svg", "image/svg+xml")]
+    for path, kind in pieces:
         answer = client.get(path)
         assert answer.status_code == 200 and answer.headers["content-type"].startswith(kind)
-        assert "http://" not in answer.text and "https://" not in answer.text
+        text = answer.text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # a name only
+        assert "http://" not in text and "https://" not in text
 
 
 def test_the_openapi_description_lists_the_routes_the_app_has(client) -> None:
     spec = client.get("/openapi.json").json()
     app_paths = {route.path for route in client.app.routes}
-    assert set(spec["paths"]) == app_paths - {"/draw.js", "/draw.css", "/openapi.json"}
+    page = {"/draw.js", "/draw.css", "/favicon.ico", "/favicon.svg", "/openapi.json"}
+    assert set(spec["paths"]) == app_paths - page
     assert set(spec["paths"]["/predict"]["post"]["requestBody"]["content"]) == {
         *server.MEDIA_TYPES,
         "application/x-npy",
@@ -366,6 +370,15 @@ def test_model_of_a_model_file_outside_a_run(client, band_run) -> None:
         "model": str(band_run.run / "model.onnx"),
         "backend": "onnx",
         "run": None,
+        "dataset": {  # a model from before descriptions: MNIST's digits
+            "kind": "pictures",
+            "height": 28,
+            "width": 28,
+            "channels": 1,
+            "pixel_max": 255,
+            "preparation": "digits",
+            "classes": list(range(10)),
+        },
         "steps": None,
         "test_accuracy": None,
         "config": None,

@@ -16,6 +16,7 @@ from rnncls import checkpoints, rundir
 from rnncls.config import load_config, with_values
 from rnncls.datasets import find_data
 from rnncls.datasets.idx import MNIST
+from rnncls.errors import RunError
 from rnncls.train import train
 from rnncls.trainer import BatchOrder
 
@@ -141,7 +142,7 @@ def test_existing_run_is_not_overwritten_without_force(in_tmp, tiny_mnist):
     source = find_data(tiny_mnist)
     train(TINY, source, in_tmp / "r")
     before = (in_tmp / "r" / "summary.json").read_bytes()
-    with pytest.raises(rundir.RunError, match="already holds a run"):
+    with pytest.raises(RunError, match="already holds a run"):
         train(TINY, source, in_tmp / "r")
     assert (in_tmp / "r" / "summary.json").read_bytes() == before
     other = with_values(TINY, train={"seed": 9})
@@ -375,7 +376,7 @@ def test_a_checkpoint_of_another_network_is_one_line_naming_a_variable(in_tmp, t
     config_path = in_tmp / "r" / "config.toml"
     config_path.write_text(config_path.read_text().replace('cell = "lstm"', 'cell = "gru"'))
     gru = with_values(load_config(config_path), train={"steps": 6})
-    with pytest.raises(rundir.RunError, match="does not fit this model: model variable gru/"):
+    with pytest.raises(RunError, match="does not fit this model: model variable gru/"):
         train(gru, source, in_tmp / "r", resume=True)
 
 
