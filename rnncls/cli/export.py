@@ -32,5 +32,6 @@ def export(
 
     with errors():
         target = resolve_run(run)
-        log(f"exporting {target.keras_model()} as {file_format}")
-        print(export_model(target, file_format, out), flush=True)
+        written = export_model(target, file_format, out)
+        log(f"exported {target.keras_model()} as {file_format}")
+        print(written, flush=True)

@@ -164,10 +164,12 @@ def find_data(
     data set (no silent fall-through). Then the local caches (MNIST files only), then a
     download of MNIST through ``keras.datasets.mnist`` (which checks the file's hash).
     """
+    environment = os.environ.get("RNNCLS_DATA_DIR")
     explicit = [
         ("--data-dir", data_dir),
-        ("[data] dir", config_dir),
-        ("RNNCLS_DATA_DIR", os.environ.get("RNNCLS_DATA_DIR")),
+        # the command line's config takes RNNCLS_DATA_DIR as [data] dir: name it so
+        ("RNNCLS_DATA_DIR" if config_dir == environment else "[data] dir", config_dir),
+        ("RNNCLS_DATA_DIR", environment),
     ]
     for origin, value in explicit:
         if value:

@@ -127,6 +127,11 @@ def index_folder(root: Path) -> tuple[list[Entry], tuple[str, ...], list[str]]:
     train_classes = [f.name for f in class_folders.get("train", [])]
     if "train" not in layout:
         raise DataError(f"{root}: a test or validation folder but no train/ folder beside it")
+    if not any(True for _ in root.iterdir()):
+        raise DataError(
+            f"{root}: an empty folder; put each class's pictures in a subfolder named after "
+            "the class"
+        )
     if not train_classes:
         loose = [p for p in visible_files(layout["train"]) if p.suffix.lower() in EXTENSIONS]
         what = (

@@ -73,16 +73,18 @@ def open(path: Path, settings: DataConfig, warn: Warn) -> Parts:  # noqa: A001 -
             index.append((file.name, file.stat().st_size, file_digest(file)))
         check_pair(*arrays, f"{path} ({part})")
         images[part], labels[part] = arrays
-    return parts_of(images, labels, index)
+    return parts_of(images, labels, index, path)
 
 
-def parts_of(images: dict[str, np.ndarray], labels: dict[str, np.ndarray], index: list) -> Parts:
+def parts_of(
+    images: dict[str, np.ndarray], labels: dict[str, np.ndarray], index: list, where: Path
+) -> Parts:
     """The parts of a data set whose labels are the integers 0 to K-1: its classes are
     those integers' names; MNIST's own test labels mark MNIST."""
     shapes = {part: array.shape[1:] for part, array in images.items()}
     if len(set(shapes.values())) > 1:
-        shown = ", ".join(f"{part} {h}x{w}" for part, (h, w, *_) in shapes.items())
-        raise DataError(f"the parts hold pictures of different sizes ({shown})")
+        shown = " and the ".join(f"{part} pictures {w}x{h}" for part, (h, w, *_) in shapes.items())
+        raise DataError(f"{where}: the {shown}; the pictures of a data set are of one size")
     classes = int(max(int(array.max()) for array in labels.values())) + 1
     first = next(iter(images.values()))
     height, width = first.shape[1:3]

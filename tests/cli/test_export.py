@@ -40,7 +40,7 @@ def test_export_saved_model_into_the_run_by_default(tiny_run: TinyRun, tmp_path:
         assert result.stdout.strip() == str(run / "saved_model")
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
     loaded = tf.saved_model.load(str(run / "saved_model"))  # kept: serve() needs its variables
-    served = loaded.serve(tf.constant(IMAGES.astype(np.float32) / 255))
+    served = loaded.serve(tf.constant(IMAGES[..., np.newaxis].astype(np.float32)))  # raw pixels
     keras = load_classifier(run / "model.keras")
     np.testing.assert_allclose(served.numpy(), keras.logits(IMAGES), rtol=1e-4, atol=1e-5)
 
@@ -50,7 +50,11 @@ def test_export_errors(tiny_run: TinyRun, tmp_path: Path) -> None:
     (onnx_only / "model.keras").unlink()
     result = runner.invoke(app, ["export", "--run", str(onnx_only), "--format", "onnx"])
     assert_one_line_error(result, 1, "has no model.keras")
-    result = runner.invoke(app, ["export", "--run", str(tiny_run.run / "model.onnx"), "-f", "onnx"])
+    result = runner.invoke(app, ["export", "--run", str(onnx_only / "model.onnx"), "-f", "onnx"])
+    assert_one_line_error(result, 1, "has no model.keras")  # the run's, beside its ONNX model
+    loose = tmp_path / "loose.onnx"
+    loose.write_bytes((tiny_run.run / "model.onnx").read_bytes())
+    result = runner.invoke(app, ["export", "--run", str(loose), "-f", "onnx"])
     assert_one_line_error(result, 1, "export reads a Keras model")
     keep = tmp_path / "precious"
     keep.mkdir()

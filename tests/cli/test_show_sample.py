@@ -112,9 +112,9 @@ def test_the_newest_finished_run_answers_by_default_and_wrong_guesses_are_marked
     drawn: list[dict] = []
     real = rnncls.plots.sample_grid
 
-    def spy(images, captions, path, title="", wrong=None):
+    def spy(images, captions, path, title="", wrong=None, pixel_max=255):
         drawn.append({"captions": list(captions), "title": title, "wrong": wrong})
-        return real(images, captions, path, title=title, wrong=wrong)
+        return real(images, captions, path, title=title, wrong=wrong, pixel_max=pixel_max)
 
     monkeypatch.setattr(rnncls.plots, "sample_grid", spy)
     monkeypatch.chdir(tiny_run.root)  # holds runs/latest -> the tiny run

@@ -463,7 +463,7 @@ def many(count: int, folder: str = "a", first: int = 1) -> dict[str, int | bytes
 
 
 BAD_FOLDERS = [
-    ("empty", {}, "{root}: no class subfolders; " + NO_CLASSES),
+    ("empty", {}, "{root}: an empty folder; " + NO_CLASSES),
     (
         "hidden things only",
         {".DS_Store": b"\0", ".git/a/0.png": 1, ".cache/b/0.png": 2},
