@@ -167,6 +167,46 @@ def write_band_model(path: Path) -> Path:
     return path
 
 
+COLOUR_CLASSES = ("red", "green", "blue")
+
+
+def write_colour_model(path: Path, height: int = 6, width: int = 4) -> Path:
+    """An ONNX model of a colour data set, built without TensorFlow: it takes raw pixels
+    (n, height, width, 3) and class k's logit is the mean of channel k (0..1), so a red
+    picture is "red". Its metadata describes the data set as rnncls's exports do."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from rnncls.datasets.description import DataSet
+    from rnncls.predict import ONNX_DATASET_KEY
+
+    values = height * width * 3
+    weights = np.zeros((height, width, 3, 3), np.float32)
+    for channel in range(3):
+        weights[:, :, channel, channel] = 1.0 / (height * width * 255.0)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["pictures", "shape"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "weights"], ["logits"]),
+        ],
+        "colours",
+        [helper.make_tensor_value_info("pictures", TensorProto.FLOAT, ["n", height, width, 3])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 3])],
+        [
+            numpy_helper.from_array(np.array([-1, values], np.int64), "shape"),
+            numpy_helper.from_array(weights.reshape(values, 3), "weights"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    dataset = DataSet("pictures", "folder", (height, width, 3), COLOUR_CLASSES)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = ONNX_DATASET_KEY, dataset.dumps()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def band_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     """A run directory with only the band model (no config, no Keras model), and data."""

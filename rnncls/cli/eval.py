@@ -5,12 +5,20 @@ tables or one JSON object."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from rnncls.cli.errors import errors
-from rnncls.cli.options import DataDirOption, RunOption, Split, at_least
+from rnncls.cli.options import (
+    DataDirOption,
+    JsonOption,
+    RunOption,
+    Split,
+    at_least,
+    chosen_format,
+    format_option,
+)
 from rnncls.cli.output import emit_json, log, rich_table, stdout_console
 
 
@@ -21,9 +29,10 @@ def eval_command(
         int | None, typer.Option(help="Only the first N images of the split.", show_default=False)
     ] = None,
     data_dir: DataDirOption = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON object on stdout instead of tables.")
-    ] = False,
+    json_output: JsonOption = False,
+    output_format: Annotated[
+        Literal["table", "json"] | None, format_option("table, json (one object)", "table")
+    ] = None,
     confusion: Annotated[
         Path | None,
         typer.Option("--confusion", metavar="PNG", help="Also draw the confusion matrix here."),
@@ -57,6 +66,7 @@ def eval_command(
 
     with errors():
         at_least("--limit", limit, 1)
+        shown_format = chosen_format(json_output, output_format, "table", "json")
         target = resolve_run(run)
         run_path = target.path
         cfg = run_config(target)
@@ -82,7 +92,7 @@ def eval_command(
             drawn = reliability_diagram(metrics.calibration, reliability, title)
             log(f"reliability diagram: {drawn}")
         log(describe_model(classifier))
-        if json_output:
+        if shown_format == "json":
             classes = [dataset.class_value(i) for i in range(dataset.num_classes)]
             emit_json({**metrics.to_json(), "classes": classes, "model": str(classifier.path)})
         else:

@@ -92,6 +92,26 @@ def resolve_config(
     )
 
 
+# Every command that prints results spells their form one way: --format, with --json as
+# its shorthand (JSON: one object, or one a line where there are many).
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="JSON on stdout (the same as --format json or jsonl).")
+]
+
+
+def format_option(choices: str, default: str) -> Any:
+    """``--format``/``-f`` taking ``choices`` ("table, json"), its default shown."""
+    return typer.Option("--format", "-f", help=f"Output format: {choices}.  [default: {default}]")
+
+
+def chosen_format(json_flag: bool, output_format: str | None, default: str, json_name: str) -> str:
+    """The output format of ``--format`` and ``--json`` (which means ``json_name``);
+    both given and different is a usage error."""
+    if json_flag and output_format not in (None, json_name):
+        raise ConfigError(f"--json and --format {output_format}: give one")
+    return json_name if json_flag else output_format or default
+
+
 def at_least(option: str, value: int | None, minimum: int) -> None:
     if value is not None and value < minimum:
         raise ConfigError(f"{option} {value}: must be at least {minimum}")

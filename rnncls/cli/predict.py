@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 import typer
 
 from rnncls.cli.errors import errors
-from rnncls.cli.options import DataDirOption, RunOption, Split, at_least
+from rnncls.cli.options import (
+    DataDirOption,
+    JsonOption,
+    RunOption,
+    Split,
+    at_least,
+    chosen_format,
+    format_option,
+)
 from rnncls.cli.output import emit_json, log, print_table, write_csv
 from rnncls.errors import ConfigError
 
@@ -35,8 +43,10 @@ def predict(
     ] = None,
     data_dir: DataDirOption = None,
     output_format: Annotated[
-        Literal["table", "jsonl", "csv"], typer.Option("--format", "-f", help="Output format.")
-    ] = "table",
+        Literal["table", "jsonl", "csv"] | None,
+        format_option("table, jsonl (one object a line), csv", "table"),
+    ] = None,
+    json_output: JsonOption = False,
     top_k: Annotated[
         int | None,
         typer.Option("--top-k", "-k", help="Also give the K most likely classes."),
@@ -60,6 +70,7 @@ def predict(
     failures: list[str] = []
     with errors():
         at_least("--top-k", top_k, 1)
+        output_format = chosen_format(json_output, output_format, "table", "jsonl")
         if inputs and (n is not None or split is not None or offset is not None):
             raise ConfigError("--n, --split and --offset choose data-set images; not with INPUT")
         target = resolve_run(run)

@@ -11,6 +11,7 @@ import typer
 
 from rnncls.cli import output
 from rnncls.cli.errors import errors
+from rnncls.cli.options import chosen_format
 from rnncls.cli.output import (
     emit_json,
     log,
@@ -20,7 +21,6 @@ from rnncls.cli.output import (
     stdout_console,
     write_csv,
 )
-from rnncls.errors import ConfigError
 
 
 class RunsGroup(typer.core.TyperGroup):
@@ -102,9 +102,7 @@ def runs_list(
     from rnncls import rundir, runlist
 
     with errors():
-        if json_output and output_format not in (None, "jsonl"):
-            raise ConfigError(f"--json and --format {output_format}: give one")
-        shown_format = "jsonl" if json_output else output_format or "table"
+        shown_format = chosen_format(json_output, output_format, "table", "jsonl")
         root = folder if folder is not None else rundir.RUNS_ROOT
         missing = folder is None and not root.exists()  # nothing trained here yet: no failure
         listed = [] if missing else runlist.list_runs(root)

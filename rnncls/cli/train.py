@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -16,6 +16,8 @@ from rnncls.cli.options import (
     ConfigOption,
     DataDirOption,
     SetOption,
+    chosen_format,
+    format_option,
     resolve_config,
 )
 from rnncls.cli.output import emit_json, log, stderr_console
@@ -63,6 +65,9 @@ def train(
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON lines on stdout: eval events, then done.")
     ] = False,
+    output_format: Annotated[
+        Literal["text", "jsonl"] | None, format_option("text, jsonl (as --json)", "text")
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Only the final summary, and any warning.")
     ] = False,
@@ -72,6 +77,7 @@ def train(
     from rnncls.datasets import find_data, recorded
 
     with errors():
+        json_output = chosen_format(json_output, output_format, "text", "jsonl") == "jsonl"
         if steps is not None and epochs is not None:
             raise ConfigError("--steps and --epochs both set the length of training; give one")
         flags = {

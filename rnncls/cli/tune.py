@@ -6,12 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from rnncls.cli.errors import errors
-from rnncls.cli.options import DataDirOption, SetOption, SpaceConfigOption, at_least
+from rnncls.cli.options import (
+    DataDirOption,
+    SetOption,
+    SpaceConfigOption,
+    at_least,
+    chosen_format,
+    format_option,
+)
 from rnncls.cli.output import emit_json, log, rich_table, shown, stdout_console
 from rnncls.errors import ConfigError
 from rnncls.reporters import SearchReporter
@@ -64,6 +71,9 @@ def tune(
         bool,
         typer.Option("--json", help="JSON lines on stdout: each finished trial, then a summary."),
     ] = False,
+    output_format: Annotated[
+        Literal["text", "jsonl"] | None, format_option("text, jsonl (as --json)", "text")
+    ] = None,
 ) -> None:
     """Search hyperparameters with Optuna: each trial is a run in runs/<study>/trial-N.
 
@@ -74,6 +84,7 @@ def tune(
     from rnncls.space import load_space
 
     with errors():
+        json_output = chosen_format(json_output, output_format, "text", "jsonl") == "jsonl"
         check_options(trials, heartbeat, pruner)
         space = load_space(space_file, set_ or (), config or ())
         from rnncls import tune as tuning

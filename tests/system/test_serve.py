@@ -194,6 +194,48 @@ def test_the_drawing_page_in_a_real_browser(tmp_path) -> None:
     assert (tmp_path / "serve.png").stat().st_size > 10_000
 
 
+def test_a_colour_runs_page_takes_an_uploaded_picture(tmp_path) -> None:
+    """A run of colour pictures has no drawing pad: the page offers an upload box, shows
+    the picture the model read in colour at the run's size (6 x 4), and a bar a class,
+    named as the run names them."""
+    from conftest import COLOUR_CLASSES, write_colour_model
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    browser_path = chromium()
+    run = tmp_path / "colours"
+    write_colour_model(run / "model.onnx")
+    Image.fromarray(np.full((40, 30, 3), (30, 40, 220), np.uint8)).save(tmp_path / "sky.png")
+    served = start_server(run)
+    try:
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=browser_path, args=BROWSER_ARGS)
+            page = browser.new_page(viewport={"width": 900, "height": 620})
+            page.goto(served.url)
+            page.wait_for_function("document.querySelector('#model').textContent.includes('model')")
+            assert not page.locator("#pad").is_visible()
+            assert page.locator("#upload-box").is_visible()
+            assert page.locator("#heading").text_content() == "Classify a picture"
+            names = page.locator("#bars li .digit").all_text_contents()
+            assert names == list(COLOUR_CLASSES)
+            page.set_input_files("#upload", str(tmp_path / "sky.png"))
+            page.wait_for_selector("body[data-state=answered]")
+            assert page.locator("#prediction").text_content() == "blue"
+            assert page.locator("#bars li.best .digit").text_content() == "blue"
+            size = page.evaluate(
+                "() => [document.getElementById('view').width, "
+                "document.getElementById('view').height]"
+            )
+            assert size == [4, 6]
+            colour = page.evaluate(
+                "() => Array.from(document.getElementById('view').getContext('2d')"
+                ".getImageData(1, 1, 1, 1).data)"
+            )
+            assert colour == [30, 40, 220, 255]
+            browser.close()
+    finally:
+        stop(served, signal.SIGTERM)
+
+
 def reading_order(run: Path) -> list[int]:
     """The pixel each position of the run's reading takes: for columns, written out here
     (position i is step i // 28, feature i % 28: pixel (i % 28, i // 28)); for another

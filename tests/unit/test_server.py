@@ -489,3 +489,51 @@ def test_the_server_runs_each_onnx_call_on_one_thread(band_run) -> None:
     """Many small requests at once: one ONNX Runtime thread a call, not one a core."""
     served = server.load_served_model(band_run.run)
     assert served.classifier.session.get_session_options().intra_op_num_threads == 1
+
+
+# ---------------------------------------------------------------------- a colour run
+
+
+@pytest.fixture
+def colour_client(tmp_path):
+    from conftest import write_colour_model
+    from starlette.testclient import TestClient
+
+    model = server.load_served_model(write_colour_model(tmp_path / "colours.onnx"))
+    with TestClient(server.create_app(model)) as client:
+        yield client
+
+
+def test_a_colour_run_answers_with_its_class_names(colour_client) -> None:
+    """A 6 x 4 colour run named red, green, blue: a picture of any size is resized to 6 x 4
+    (a flat one stays flat), its three channels kept; JSON arrays take its shape."""
+    from conftest import COLOUR_CLASSES
+
+    info = colour_client.get("/model").json()
+    assert info["dataset"] == {
+        "kind": "pictures",
+        "height": 6,
+        "width": 4,
+        "channels": 3,
+        "pixel_max": 255,
+        "preparation": "plain",
+        "classes": list(COLOUR_CLASSES),
+    }
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((30, 50, 3), (10, 200, 30), np.uint8)).save(buffer, "PNG")
+    answer = colour_client.post(
+        "/predict?image=true&top_k=2", content=buffer.getvalue(), headers=IMAGE_PNG
+    ).json()
+    (record,) = answer["predictions"]
+    assert record["prediction"] == "green" and record["top_k"][1]["class"] == "blue"  # 30 > 10
+    assert np.array(record["image"]).shape == (6, 4, 3)
+    assert np.array(record["image"])[0, 0].tolist() == [10, 200, 30]
+    blue = np.zeros((2, 6, 4, 3), np.uint8)
+    blue[..., 2] = 255
+    answer = colour_client.post("/predict", json=blue.tolist()).json()
+    assert [r["prediction"] for r in answer["predictions"]] == ["blue", "blue"]
+    grey = colour_client.post("/predict", json=np.zeros((6, 4)).tolist())
+    assert grey.status_code == 400
+    assert grey.json() == {
+        "error": "body: array of shape (6, 4); expected (6, 4, 3), (N, 6, 4, 3) or (N, 72)"
+    }
