@@ -166,10 +166,9 @@ def _check_inputs(
         )
     resuming = rundir.check_run_dir(run_dir, resume=resume, force=force)
     reporter.phase("loading the data set")
-    data = open_data(source, config.data, reporter.status)
+    check = recorded.unchanged(run_dir, str(source)) if resuming else None
+    data = open_data(source, config.data, reporter.status, check)
     check_model_fits(config, data.dataset)
-    if resuming:
-        recorded.check_unchanged(run_dir, data)
     train_split = data.split("train")
     # A copy in memory: evaluated again and again, and no view keeping a file's buffer
     validation_split = data.split("validation")

@@ -6,9 +6,11 @@ A source module (:mod:`~rnncls.datasets.idx`, :mod:`~rnncls.datasets.npz`,
 - ``FORMAT``: its name (``"idx"``);
 - ``find(path) -> Path | None``: the data set of this format at ``path`` (a file or a
   folder), or None; cheap, it reads no pixel;
-- ``open(path, settings, warn) -> Parts``: its parts as the files hold them (``train``,
-  ``test``, maybe ``validation``): every label, the pictures' shape and range, the class
-  names, and the pictures of a part when asked for them.
+- ``open(path, settings, warn, check) -> Parts``: its parts as the files hold them
+  (``train``, ``test``, maybe ``validation``): every label, the pictures' shape and
+  range, the class names, and the pictures of a part when asked for them. ``check``
+  (when given) is called with the index of the files before any costly reading, and
+  raises if they are not the ones expected (a resumed run's).
 
 This module finds a data set (``--data-dir``, ``RNNCLS_DATA_DIR``, ``[data] dir``, the
 caches, a download), turns its parts into the three splits (carving those the files do
@@ -48,6 +50,8 @@ FIX_HINT = (
     "subfolder a class"
 )
 Warn = Callable[[str], None]
+Index = list[tuple[str, int, str]]  # (file, size, stamp) of everything a data set reads
+Check = Callable[[Index], None]
 
 
 @dataclass
@@ -70,7 +74,9 @@ class Source(Protocol):
 
     def find(self, path: Path) -> Path | None: ...
 
-    def open(self, path: Path, settings: DataConfig, warn: Warn) -> Parts: ...
+    def open(
+        self, path: Path, settings: DataConfig, warn: Warn, check: Check | None = None
+    ) -> Parts: ...
 
 
 def sources() -> tuple[Source, ...]:
@@ -231,11 +237,19 @@ def _download() -> DataSource:  # pragma: no mutate block (TensorFlow)
 class OpenedData:
     """A data set opened for use: its description and its three splits."""
 
-    def __init__(self, source: DataSource, settings: DataConfig, warn: Warn | None = None):
+    def __init__(
+        self,
+        source: DataSource,
+        settings: DataConfig,
+        warn: Warn | None = None,
+        check: Check | None = None,
+    ):
         self.source = source
         self.settings = settings
         self.warn: Warn = warn or (lambda message: None)
-        self.parts = source.source().open(source.path, settings, self.warn)
+        self.parts = source.source().open(source.path, settings, self.warn, check)
+        if check is not None:
+            check(self.parts.index)  # a source that had nothing costly to spare
         check_classes(self.parts, str(source))
         self.rows = assign_splits(self.parts, settings, str(source))
         self.dataset = describe(source, settings, self.parts, self.rows)
@@ -259,9 +273,12 @@ class OpenedData:
 
 
 def open_data(
-    source: DataSource, settings: DataConfig | None = None, warn: Warn | None = None
+    source: DataSource,
+    settings: DataConfig | None = None,
+    warn: Warn | None = None,
+    check: Check | None = None,
 ) -> OpenedData:
-    return OpenedData(source, settings or DataConfig(), warn)
+    return OpenedData(source, settings or DataConfig(), warn, check)
 
 
 def load_split(source: DataSource, split: str, settings: DataConfig | None = None) -> Split:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from rnncls.config_keys import DataConfig, parse_image_size
-from rnncls.datasets import Parts, Warn, fingerprint
+from rnncls.datasets import Check, Parts, Warn, fingerprint
 from rnncls.datasets.description import is_integer_name
 from rnncls.errors import DataError, InputError
 
@@ -71,7 +71,9 @@ class Entry:
     mtime: int
 
 
-def open(path: Path, settings: DataConfig, warn: Warn) -> Parts:  # noqa: A001 - the interface
+def open(  # noqa: A001 - the interface's name
+    path: Path, settings: DataConfig, warn: Warn, check: Check | None = None
+) -> Parts:
     entries, classes, others = index_folder(path)
     if others:
         warn(
@@ -79,6 +81,8 @@ def open(path: Path, settings: DataConfig, warn: Warn) -> Parts:  # noqa: A001 -
             f"({shown(others)}): {', '.join(EXTENSIONS)} are read"
         )
     index = [(e.path, e.size, str(e.mtime)) for e in entries]
+    if check is not None:
+        check(index)  # before any picture is decoded
     cache = Cache(path, index, settings)
     if not cache.complete():
         cache.build(path, entries, settings, warn)

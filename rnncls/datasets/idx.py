@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncls.config_keys import DataConfig
-from rnncls.datasets import Parts, Warn, file_digest
+from rnncls.datasets import Check, Parts, Warn, file_digest
 from rnncls.datasets.description import PICTURES, DataSet
 from rnncls.errors import DataError
 
@@ -59,7 +59,9 @@ def _file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def open(path: Path, settings: DataConfig, warn: Warn) -> Parts:  # noqa: A001 - the interface
+def open(  # noqa: A001 - the interface's name
+    path: Path, settings: DataConfig, warn: Warn, check: Check | None = None
+) -> Parts:
     images: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
     index = []

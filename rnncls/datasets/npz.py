@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncls.config_keys import DataConfig
-from rnncls.datasets import Parts, Warn, file_digest
+from rnncls.datasets import Check, Parts, Warn, file_digest
 from rnncls.datasets.idx import check_pair, is_mnist, with_channels
 from rnncls.errors import DataError
 
@@ -31,7 +31,9 @@ def find(path: Path) -> Path | None:
     return None
 
 
-def open(path: Path, settings: DataConfig, warn: Warn) -> Parts:  # noqa: A001 - the interface
+def open(  # noqa: A001 - the interface's name
+    path: Path, settings: DataConfig, warn: Warn, check: Check | None = None
+) -> Parts:
     arrays = read_arrays(path)
     images, labels = {}, {}
     for part in PARTS:

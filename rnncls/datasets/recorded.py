@@ -16,12 +16,15 @@ from pathlib import Path
 from rnncls import rundir
 from rnncls.config_keys import DataConfig
 from rnncls.datasets import (
+    Check,
     DataSource,
+    Index,
     OpenedData,
     Warn,
     changed,
     data_at,
     find_data,
+    fingerprint,
     open_data,
 )
 from rnncls.datasets.description import DataSet
@@ -102,16 +105,23 @@ def open_for_run(
     return data
 
 
-def check_unchanged(run_dir: Path, data: OpenedData) -> None:
-    """``--resume``: the run's data set must be the one it trained on."""
+def unchanged(run_dir: Path, where: str) -> Check | None:
+    """``--resume``'s check of the files of the run's data set (at ``where``), called by
+    the source before it reads them: they must be the ones the run trained on."""
     recorded = read(run_dir)
-    if recorded is None or recorded.fingerprint == data.dataset.fingerprint:
-        return
-    what = changed(read_index(run_dir), data.parts.index) or "its files differ"
-    raise DataError(
-        f"the data set of {run_dir} changed since it trained ({data.dataset.path}: {what}); "
-        "a resumed run must read the same pictures: put them back, or train a new run"
-    )
+    if recorded is None:  # a run from before runs recorded their data
+        return None
+
+    def check(index: Index) -> None:
+        if fingerprint(index) == recorded.fingerprint:
+            return
+        what = changed(read_index(run_dir), index) or "its files differ"
+        raise DataError(
+            f"the data set of {run_dir} changed since it trained ({where}: {what}); "
+            "a resumed run must read the same pictures: put them back, or train a new run"
+        )
+
+    return check
 
 
 def shape_words(dataset: DataSet) -> str:
