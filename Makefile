@@ -43,9 +43,10 @@ mutate: ## mutation testing of the modules without TensorFlow (minutes; not in C
 run: ## the seed's experiment: 1200 steps on MNIST
 	$(BIN)/rnncls train
 
-bench: ## rnncls against a PyTorch reference, side by side (needs the bench extra)
+bench: ## rnncls against a PyTorch reference, and a picture folder against the IDX files
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/folders.py
 
 bench-serve: ## a load test of rnncls serve on loopback (1, 8 and 32 clients; 2 minutes)
 	$(BIN)/python bench/serve_load.py

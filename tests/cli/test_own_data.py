@@ -206,3 +206,69 @@ def test_config_show_says_the_environment_chose_the_data(isolated, monkeypatch) 
     assert 'dir = "/data/mine"  # from RNNCLS_DATA_DIR' in shown
     overridden = invoke("config", "show", "--origin", "--set", "data.dir=/x").stdout
     assert 'dir = "/x"  # from --set data.dir=/x' in overridden
+
+
+def write_sklearn_digits(root: Path) -> Path:
+    """scikit-learn's 1,797 digits (8x8, 17 grey levels) as 8-bit PNG files, one folder
+    a digit: light strokes on black, as MNIST's."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for index, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
+        folder = root / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = np.rint(image * (255 / 16)).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{index:04d}.png")
+    return root
+
+
+def test_sklearn_digits_as_8x8_pngs_train_predict_and_serve(isolated) -> None:
+    """A digits set of another size: 8 rows of 8 pixels, numeric class names (integers
+    in the answers), the digits preparation for pictures of any size."""
+    from starlette.testclient import TestClient
+
+    from rnncls import server
+
+    data = write_sklearn_digits(isolated / "digits")
+    run = isolated / "run"
+    settings = [
+        "model.hidden_units=32",
+        "train.batch_size=32",
+        "train.steps=200",
+        "train.eval_every=100",
+        "train.learning_rate=0.01",
+        "data.preparation='digits'",
+    ]
+    trained = invoke("train", *sets(settings), "--data-dir", data, "--run-dir", run, "--json")
+    assert trained.exit_code == 0, trained.output
+    assert "folder data set" in trained.stderr and "8x8 grey pictures, 10 classes" in trained.stderr
+    done = json.loads(trained.stdout.splitlines()[-1])
+    assert done["test_accuracy"] > 0.8  # 360 test digits: chance is 0.1
+    dataset = json.loads((run / "dataset.json").read_text())
+    assert dataset["shape"] == [8, 8, 1] and dataset["sizes"]["test"] == 359
+    # a photographed digit: dark ink on white paper, 64 x 64, made MNIST-like at 8 x 8
+    seven = np.rint(load_first("7") * (255 / 16)).astype(np.uint8)
+    photo = 255 - np.kron(seven, np.ones((8, 8), np.uint8))
+    Image.fromarray(photo).save(isolated / "photo.png")
+    predicted = invoke("predict", "--run", run, isolated / "photo.png", "--json")
+    assert predicted.exit_code == 0, predicted.output
+    record = json.loads(predicted.stdout)
+    assert isinstance(record["prediction"], int) and 0 <= record["prediction"] <= 9
+    model = server.load_served_model(run)
+    with TestClient(server.create_app(model)) as client:
+        answer = client.post("/predict?image=true", json=seven.tolist()).json()
+    (served,) = answer["predictions"]
+    assert np.array(served["image"]).shape == (8, 8)
+    np.save(isolated / "seven.npy", seven)  # the same array, through predict
+    same = json.loads(invoke("predict", "--run", run, isolated / "seven.npy", "--json").stdout)
+    assert (same["prediction"], same["probability"]) == (
+        served["prediction"],
+        served["probability"],
+    )
+
+
+def load_first(label: str) -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images[list(digits.target).index(int(label))]

@@ -130,3 +130,34 @@ def test_serve_load_says_which_goals_a_run_met():
         "goal: p99 ms, 8 clients (under) 50.0: 60.0 NOT MET",
         "goal: memory growth MB over the last requests (at most) 10.0: 3.0 met",
     ]
+
+
+def test_folders_smoke_run_trains_on_png_files_and_idx_files(tmp_path):
+    """bench/folders.py --smoke: writes the tiny data set as PNG files, trains on both
+    and reports the ratio and the extra memory (not asserted: a smoke run's timings mean
+    nothing)."""
+    data = write_mnist(tmp_path / "mnist", train=300, test=100)
+    out = tmp_path / "folders.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "folders.py"),
+            "--smoke",
+            "--data-dir",
+            str(data),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["pictures"] == 400  # 300 training and 100 test pictures as PNG files
+    for name in ("idx", "folder"):
+        (run,) = report["runs"][name]
+        assert run["ms_per_step"] > 0 and run["peak_mb"] > 0
+    assert set(report["checks"]) == {"step_ratio", "extra_peak_mb"}
+    assert "Picture folder against IDX files" in result.stdout
