@@ -48,6 +48,7 @@ def colour_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = write_colour_folder(root / "colours")
     run = root / "runs" / "colours"
     with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)  # runs/latest lands in root, not in the checkout
         patch.setenv("XDG_CACHE_HOME", str(root / "cache"))
         patch.delenv("RNNCLS_DATA_DIR", raising=False)
         result = invoke("train", *sets(SETTINGS), "--data-dir", data, "--run-dir", run, "--json")

@@ -274,14 +274,12 @@ def test_ctrl_c_while_saving_the_model_says_how_to_resume(in_tmp, tiny_mnist, mo
 def test_ctrl_c_before_training_is_one_line(in_tmp, tiny_mnist, monkeypatch):
     from typer.testing import CliRunner
 
-    from rnncls import data
     from rnncls.cli import app
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "load_training_data", interrupted)
-    monkeypatch.setattr("rnncls.train.load_training_data", interrupted)
+    monkeypatch.setattr("rnncls.train.open_data", interrupted)  # while the data set loads
     result = CliRunner().invoke(app, ["train", "--data-dir", str(tiny_mnist), *sets(TINY_SETTINGS)])
     assert result.exit_code == 1
     assert result.stderr == "stopped (Ctrl-C)\n"
