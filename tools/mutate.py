@@ -1,7 +1,7 @@
 """Mutation testing of the modules that import no TensorFlow; `make mutate` runs it.
 
 mutmut (configured in pyproject.toml, ``[tool.mutmut]``) changes one thing at a time in
-config, config_keys, data, images, evaluate, predict, runs, runlist, plots and space, and
+config, config_keys, the data sets, images, evaluate, predict, runs, runlist, plots and space, and
 runs the fast tests of those modules against each change. A change that no test notices
 survives. This script runs mutmut with TensorFlow switched off (a test that needs it
 fails at once), then lists each survivor that ``tests/MUTANTS.md`` does not explain (and
