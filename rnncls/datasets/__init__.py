@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rnncls.config_keys import DataConfig
-from rnncls.datasets.description import PICTURES, DataSet
+from rnncls.datasets.description import PICTURES, SERIES, DataSet
 from rnncls.errors import DataError
 
 SPLITS = ("train", "validation", "test")
@@ -59,14 +59,18 @@ class Parts:
     """A data set as its files hold it, before the splits are made."""
 
     classes: tuple[str, ...]
-    shape: tuple[int, int, int]  # (height, width, channels)
+    shape: tuple[int, ...]  # pictures: (height, width, channels); series: (steps, channels)
     labels: dict[str, np.ndarray]  # class indices of each part ("train", "test", ...)
-    read_images: Callable[[str], Any]  # a part's pictures, (n, h, w, c) (an array or memmap)
+    # A part's examples: pictures (n, h, w, c) of uint8 or uint16 (an array or memmap);
+    # series (n, steps, channels) of float32, NaN where a series has no value (after its
+    # end, and its missing values)
+    read_images: Callable[[str], Any]
     index: list[tuple[str, int, str]]  # (file, size, stamp) of everything read: the fingerprint
     pixel_max: int = 255
     ordered: bool = False  # the validation split is the training part's tail (MNIST's files)
     digits: bool = False  # MNIST's digits: predict prepares pictures as MNIST did
     notes: list[str] = field(default_factory=list)  # said once on stderr with the description
+    kind: str = PICTURES  # or SERIES
 
 
 class Source(Protocol):
@@ -383,8 +387,17 @@ def describe(
     sizes = {name: _count(rows[name][1]) for name in SPLITS}
     carved = tuple(name for name in SPLITS if rows[name][0] != name)
     carved = tuple(name for name in carved if name != "train")
+    statistics: dict[str, Any] = {}
+    if parts.kind == SERIES:
+        part, train_rows = rows["train"]
+        statistics = series_statistics(parts.read_images(part)[train_rows])
+        every = [series_lengths(parts.read_images(name)) for name in parts.labels]
+        statistics["lengths"] = (
+            min(int(found.min()) for found in every),
+            max(int(found.max()) for found in every),
+        )
     return DataSet(
-        kind=PICTURES,
+        kind=parts.kind,
         format=source.kind,
         shape=parts.shape,
         classes=parts.classes,
@@ -394,7 +407,26 @@ def describe(
         fingerprint=fingerprint(parts.index),
         sizes=sizes,
         carved=carved,
+        **statistics,
     )
+
+
+def series_lengths(series: np.ndarray) -> np.ndarray:
+    """Each series' length: one past its last step with any value (steps of NaN alone
+    are padding or missing)."""
+    valid = ~np.isnan(series).all(axis=2)
+    last = valid.shape[1] - np.argmax(valid[:, ::-1], axis=1)
+    return np.where(valid.any(axis=1), last, 0)
+
+
+def series_statistics(series: np.ndarray) -> dict[str, tuple[float, ...]]:
+    """Each channel's mean and standard deviation over the training series (their values
+    alone, not the padding); a channel that never changes keeps a deviation of 1."""
+    flat = series.reshape(-1, series.shape[-1]).astype(np.float64)
+    mean = np.nanmean(flat, axis=0)
+    std = np.nanstd(flat, axis=0)
+    std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+    return {"mean": tuple(float(x) for x in mean), "std": tuple(float(x) for x in std)}
 
 
 def _count(rows: slice | np.ndarray) -> int:

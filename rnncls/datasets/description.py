@@ -12,7 +12,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 PICTURES = "pictures"
-KINDS = (PICTURES,)
+SERIES = "series"
+KINDS = (PICTURES, SERIES)
+# Dimensions of ``DataSet.shape`` for each kind: a picture's (height, width, channels), a
+# series' (steps, channels) with steps the longest series' length.
+SHAPE_DIMENSIONS = {PICTURES: 3, SERIES: 2}
 # How a picture file given to predict or serve becomes one of the run's pictures:
 # "digits" as MNIST's digits were made (light on dark, fitted into a box, centred by its
 # centre of mass: a photographed digit becomes readable); "plain": converted to the run's
@@ -26,17 +30,31 @@ DESCRIPTION_VERSION = 1
 class DataSet:
     """A data set as a run knows it: its kind, format, shape, classes and where it was."""
 
-    kind: str  # PICTURES
-    format: str  # the source module that read it: "idx", "npz", "folder"
-    shape: tuple[int, ...]  # a picture's (height, width, channels)
+    kind: str  # PICTURES or SERIES
+    format: str  # the source module that read it: "idx", "npz", "folder", "ts", ...
+    shape: tuple[int, ...]  # a picture's (height, width, channels), a series' (steps, channels)
     classes: tuple[str, ...]  # class names, in the order of the model's outputs
-    pixel_max: int = 255  # the largest pixel value (255 for 8 bits, 65535 for 16)
+    pixel_max: int = 255  # pictures: the largest pixel value (255 for 8 bits, 65535 for 16)
     preparation: str = "plain"  # PREPARATIONS
     path: str = ""  # where it was read, absolute ("" for a model file's own description)
     fingerprint: str = ""  # sha256 of its index (files, sizes, times or contents)
     sizes: dict[str, int] = field(default_factory=dict)  # pictures a split
     carved: tuple[str, ...] = ()  # the splits cut from another one (not in the files)
+    # series: each channel's mean and standard deviation over the training split (the
+    # model's first layer standardizes with them), and the shortest and longest length
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    lengths: tuple[int, int] = (0, 0)
     version: int = DESCRIPTION_VERSION
+
+    @property
+    def is_series(self) -> bool:
+        return self.kind == SERIES
+
+    @property
+    def steps(self) -> int:
+        """A series' steps: its longest length (shorter ones are padded and masked)."""
+        return self.shape[0]
 
     @property
     def height(self) -> int:
@@ -48,7 +66,7 @@ class DataSet:
 
     @property
     def channels(self) -> int:
-        return self.shape[2]
+        return self.shape[-1]
 
     @property
     def pixels(self) -> int:
@@ -81,25 +99,37 @@ class DataSet:
 
     def describe(self) -> str:
         """One line for stderr: what was found."""
-        height, width, channels = self.shape
-        colour = {1: "grey", 3: "colour"}.get(channels, f"{channels} channels")
-        depth = "" if self.pixel_max == 255 else f", {self.pixel_max.bit_length()}-bit"
         sizes = ", ".join(
             f"{name} {self.sizes[name]:,}" + (" (carved)" if name in self.carved else "")
             for name in ("train", "validation", "test")
             if name in self.sizes
         )
         return (
-            f"{self.format} data set {self.path or '(no path)'}: {width}x{height} {colour}"
-            f"{depth} pictures, {self.num_classes} classes ({shown_classes(self.classes)})"
+            f"{self.format} data set {self.path or '(no path)'}: {self.items()}, "
+            f"{self.num_classes} classes ({shown_classes(self.classes)})"
             + (f"; {sizes}" if sizes else "")
         )
+
+    def items(self) -> str:
+        """What one example is: ``28x28 grey pictures``, ``series of 150 steps of 1
+        channel``, ``series of 7 to 29 steps of 12 channels``."""
+        if self.is_series:
+            shortest, longest = self.lengths if any(self.lengths) else (self.steps, self.steps)
+            steps = f"{longest}" if shortest == longest else f"{shortest} to {longest}"
+            plural = "" if self.channels == 1 else "s"
+            return f"series of {steps} steps of {self.channels} channel{plural}"
+        height, width, channels = self.shape
+        colour = {1: "grey", 3: "colour"}.get(channels, f"{channels} channels")
+        depth = "" if self.pixel_max == 255 else f", {self.pixel_max.bit_length()}-bit"
+        return f"{width}x{height} {colour}{depth} pictures"
 
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
         record["shape"] = list(self.shape)
         record["classes"] = list(self.classes)
         record["carved"] = list(self.carved)
+        record["mean"], record["std"] = list(self.mean), list(self.std)
+        record["lengths"] = list(self.lengths)
         return record
 
     def dumps(self) -> str:
@@ -114,11 +144,15 @@ class DataSet:
             data["classes"] = tuple(str(name) for name in data["classes"])
             data["carved"] = tuple(data.get("carved", ()))
             data["sizes"] = {str(k): int(v) for k, v in data.get("sizes", {}).items()}
+            data["mean"] = tuple(float(x) for x in data.get("mean", ()))
+            data["std"] = tuple(float(x) for x in data.get("std", ()))
+            data["lengths"] = tuple(int(x) for x in data.get("lengths", (0, 0)))
             known = set(cls.__dataclass_fields__)
             described = cls(**{k: v for k, v in data.items() if k in known})
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: not a data set description ({exc})") from None
-        if described.kind not in KINDS or len(described.shape) != 3 or not described.classes:
+        kind_fits = SHAPE_DIMENSIONS.get(described.kind) == len(described.shape)
+        if not kind_fits or not described.classes:
             raise ValueError(f"{where}: not a data set description")
         return described
 
