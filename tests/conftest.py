@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-REAL_MNIST = Path(os.environ.get("RNNCLS_DATA_DIR", "../shared/data/mnist"))
+REAL_MNIST = Path(os.environ.get("RNNCLS_DATA_DIR", "../shared/data/mnist")).resolve()
 # Fixtures that train a model: a test using one needs TensorFlow.
 TRAINING_FIXTURES = {"tiny_run", "trained"}
 

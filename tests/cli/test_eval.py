@@ -111,7 +111,7 @@ def test_real_mnist_eval_and_predict_match_training(
     records = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [r["label"] for r in records] == test.labels[:10].tolist()
     for index in range(10):
-        Image.fromarray(test.images[index]).save(tmp_path / f"{index}.png")
+        Image.fromarray(test.images[index][..., 0]).save(tmp_path / f"{index}.png")
     pngs = [str(tmp_path / f"{index}.png") for index in range(10)]
     from_pngs = runner.invoke(app, ["predict", *pngs, "--format", "jsonl"]).stdout.splitlines()
     buffer = io.BytesIO()
