@@ -60,12 +60,28 @@ def unused_settings(train: TrainConfig, steps: int) -> list[str]:
     return found
 
 
-def unused_sequence_settings(sequence: SequenceConfig) -> list[str]:
+def unused_sequence_settings(sequence: SequenceConfig, series: bool = False) -> list[str]:
     """What in ``[sequence]`` the reading would not use: the pixel settings of an order
-    that reads rows or columns."""
-    if sequence.order == "pixels":
-        return []
+    that reads rows or columns (or of a series), the sample setting of pictures."""
+    if series:
+        changed = [
+            f"sequence.{key} = {value!r}"
+            for key, value in (
+                ("order", sequence.order),
+                ("pixels_per_step", sequence.pixels_per_step),
+                ("permute", sequence.permute),
+            )
+            if value != getattr(SequenceConfig, key)
+        ]
+        return [f"{text} is not used: a series is read in time order" for text in changed]
     found = []
+    if sequence.samples_per_step != SequenceConfig.samples_per_step:
+        found.append(
+            f"sequence.samples_per_step = {sequence.samples_per_step} is not used: only "
+            "series take it"
+        )
+    if sequence.order == "pixels":
+        return found
     if sequence.pixels_per_step != SequenceConfig.pixels_per_step:
         found.append(
             f"sequence.pixels_per_step = {sequence.pixels_per_step} is not used: only the "

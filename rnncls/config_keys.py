@@ -183,6 +183,12 @@ class SequenceConfig:
         _at_least(0, LARGEST_SEED),
         help="Seeds that order alone: runs with the same permutation_seed read the pixels alike.",
     )
+    samples_per_step: int = _spec(
+        1,
+        _at_least(1),
+        help="Series: samples read in one step, each with its channels (1: a step a sample; "
+        "4 reads a series of 100 in 25 steps).",
+    )
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,18 @@ class ModelConfig:
         _not_one,
         help="Output classes (logits of the dense layer): 0 takes the data set's; another "
         "value must equal it.",
+    )
+    conv_layers: int = _spec(
+        0,
+        _at_least(0, 8),
+        help="Convolutional layers over the sequence before the recurrent ones (0: none; "
+        "a front end that finds local shapes, for series).",
+    )
+    conv_filters: int = _spec(
+        64, _at_least(1), help="Filters of each convolutional layer (typical: 32 to 128)."
+    )
+    conv_kernel: int = _spec(
+        5, _at_least(1, 1024), help="Steps each convolution spans (typical: 3 to 9)."
     )
     unroll: bool = _spec(
         True,

@@ -26,8 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 from rnncls.config_keys import Config
+from rnncls.datasets.description import DataSet
 from rnncls.lstm_pass import Check, _needs
-from rnncls.sequence import Shape
 
 # Halves of fewer rows than this are not worth a second thread: the batch runs whole.
 MIN_ROWS_PER_HALF = 8
@@ -49,12 +49,16 @@ REQUIREMENTS: dict[str, Check | None] = {
     "sequence.pixels_per_step": None,
     "sequence.permute": None,
     "sequence.permutation_seed": None,
+    "sequence.samples_per_step": None,
     "model.cell": _needs("model.cell", "lstm"),
     "model.hidden_units": None,
     "model.layers": _needs("model.layers", 1),
     "model.bidirectional": _needs("model.bidirectional", False),
     "model.dropout": _needs("model.dropout", 0.0),
     "model.num_classes": None,
+    "model.conv_layers": _needs("model.conv_layers", 0),
+    "model.conv_filters": None,
+    "model.conv_kernel": None,
     "model.unroll": None,
     "train.steps": None,
     "train.epochs": None,
@@ -79,9 +83,13 @@ REQUIREMENTS: dict[str, Check | None] = {
 }
 
 
-def unsupported(config: Config, shape: Shape) -> list[str]:
-    """The settings of ``config`` that keep it off the fused loop (empty: it applies)."""
-    reasons = [check(config, shape) for check in REQUIREMENTS.values() if check is not None]
+def unsupported(config: Config, dataset: DataSet) -> list[str]:
+    """The settings of ``config`` that keep it off the fused loop (empty: it applies) on
+    ``dataset``; the kernel runs every row to the same last step, so series of several
+    lengths (or with missing values) need Keras's masked loop."""
+    reasons = [check(config, dataset) for check in REQUIREMENTS.values() if check is not None]
+    if dataset.masked:
+        reasons.append("series of several lengths or with missing values (a mask)")
     return [reason for reason in reasons if reason]
 
 

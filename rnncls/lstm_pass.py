@@ -34,10 +34,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rnncls.config_keys import Config
-from rnncls.sequence import Shape
+from rnncls.datasets.description import DataSet
 
-# What a check of REQUIREMENTS reads: the config, and the pictures' (height, width, channels).
-Check = Callable[[Config, Shape], "str | None"]
+# What a check of REQUIREMENTS reads: the config, and the data set it trains on.
+Check = Callable[[Config, DataSet], "str | None"]
 
 # Each half of the batch must have at least this many rows. Then each row of a product
 # is the float it is in the whole batch's product, and a product with an explicit U^T is
@@ -55,25 +55,28 @@ def applies(batch_size: int) -> bool:
 def _needs(key: str, wanted: Any) -> Check:
     section, name = key.split(".")
 
-    def check(config: Config, shape: Shape) -> str | None:
+    def check(config: Config, dataset: DataSet) -> str | None:
         value = getattr(getattr(config, section), name)
         return None if value == wanted else f"{key} = {value!r}"
 
     return check
 
 
-def _unrolled(config: Config, shape: Shape) -> str | None:
+def _unrolled(config: Config, dataset: DataSet) -> str | None:
     from rnncls.sequence import UNROLL_STEPS, sequence_shape, unrolled
 
+    shape = dataset.shape
     if unrolled(config.model, config.sequence, shape):
         return None
+    if dataset.is_series:
+        return "a series (its model reads any length as a loop)"
     if not config.model.unroll:
         return "model.unroll = false"
     steps = sequence_shape(config.sequence, shape)[0]
     return f"a sequence of {steps} steps (only {UNROLL_STEPS} or fewer unroll)"
 
 
-def _batch_size(config: Config, shape: Shape) -> str | None:
+def _batch_size(config: Config, dataset: DataSet) -> str | None:
     size = config.train.batch_size
     return None if applies(size) else f"train.batch_size = {size} (it needs at least 32)"
 
@@ -95,12 +98,17 @@ REQUIREMENTS: dict[str, Check | None] = {
     "sequence.pixels_per_step": None,
     "sequence.permute": None,
     "sequence.permutation_seed": None,
+    "sequence.samples_per_step": None,
     "model.cell": _needs("model.cell", "lstm"),
     "model.hidden_units": None,
     "model.layers": _needs("model.layers", 1),
     "model.bidirectional": _needs("model.bidirectional", False),
     "model.dropout": _needs("model.dropout", 0.0),
     "model.num_classes": None,
+    # a convolutional front end: layers between the reading and the LSTM, not in the pass
+    "model.conv_layers": _needs("model.conv_layers", 0),
+    "model.conv_filters": None,
+    "model.conv_kernel": None,
     "model.unroll": _unrolled,  # and a sequence short enough to unroll
     "train.steps": None,
     "train.epochs": None,
@@ -126,16 +134,16 @@ REQUIREMENTS: dict[str, Check | None] = {
 }
 
 
-def unsupported(config: Config, shape: Shape) -> list[str]:
-    """The settings of ``config`` that keep it off the pass (empty: the pass applies) for
-    pictures of ``shape``."""
-    reasons = [check(config, shape) for check in REQUIREMENTS.values() if check is not None]
+def unsupported(config: Config, dataset: DataSet) -> list[str]:
+    """The settings of ``config`` that keep it off the pass (empty: the pass applies) on
+    ``dataset``."""
+    reasons = [check(config, dataset) for check in REQUIREMENTS.values() if check is not None]
     return [reason for reason in reasons if reason]
 
 
-def supports(config: Config, shape: Shape) -> bool:
+def supports(config: Config, dataset: DataSet) -> bool:
     """Whether ``config`` trains through :func:`last_output` (Keras's maths, two cores)."""
-    return not unsupported(config, shape)
+    return not unsupported(config, dataset)
 
 
 def weight_gradient_order(time_steps: int) -> list[int]:

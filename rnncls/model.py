@@ -6,6 +6,12 @@
 layers, the dense head). Training feeds the network scaled pictures (augmentation moves
 them first); everything else feeds the whole model raw pixels, so ONNX, ``predict`` and
 ``serve`` apply the scaling with nothing else to carry.
+
+A series model takes ``series`` (n, steps, channels) of any length, NaN where a series
+has no value (after its end, at a missing value): :class:`SeriesScaling` standardizes
+each channel with the training split's mean and deviation, :class:`SeriesReading` groups
+the samples into steps and says which steps have values, and every recurrent layer reads
+with that mask: a series padded beside longer ones ends where it ends.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ import keras
 
 from rnncls.config_keys import ModelConfig, SequenceConfig
 from rnncls.datasets.description import DataSet
-from rnncls.sequence import describe, is_identity, reading_indices, sequence_shape, unrolled
+from rnncls.sequence import (
+    describe,
+    is_identity,
+    is_series,
+    reading_indices,
+    sequence_shape,
+    unrolled,
+)
 
 CELL_LAYERS = {
     "lstm": keras.layers.LSTM,
@@ -27,6 +40,7 @@ CELL_LAYERS = {
 }
 HEAD = "logits"
 READING = "reading"
+CONVOLUTION = "conv"
 SCALING = "scaling"
 NETWORK = "network"
 
@@ -81,6 +95,65 @@ class PixelScaling(keras.layers.Layer):
         return {**super().get_config(), "pixel_max": self.pixel_max, "dataset": self.dataset}
 
 
+@keras.saving.register_keras_serializable(package="rnncls")
+class SeriesScaling(keras.layers.Layer):
+    """Raw series (n, steps, channels) standardized channel by channel with the training
+    split's mean and standard deviation; a missing value (NaN) stays missing. Its config
+    holds the data set's description, as :class:`PixelScaling`'s does."""
+
+    def __init__(
+        self, mean: list[float], std: list[float], dataset: str = "", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.mean, self.std, self.dataset = list(mean), list(std), dataset
+
+    def call(self, series: Any) -> Any:
+        mean = keras.ops.convert_to_tensor(self.mean, dtype="float32")
+        std = keras.ops.convert_to_tensor(self.std, dtype="float32")
+        return (series - mean) / std
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mean": self.mean, "std": self.std, "dataset": self.dataset}
+
+
+@keras.saving.register_keras_serializable(package="rnncls")
+class SeriesReading(keras.layers.Layer):
+    """Standardized series (n, T, channels), NaN where there is no value, as the steps
+    the recurrent layers read: ``samples_per_step`` samples a step (the end padded), and
+    which steps have any value. Returns (values, mask): values (n, ceil(T/k), k*channels)
+    with a missing value as 0 (the training mean), mask (n, ceil(T/k)) boolean."""
+
+    def __init__(self, samples_per_step: int, channels: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.samples_per_step, self.channels = int(samples_per_step), int(channels)
+
+    def call(self, series: Any) -> Any:
+        ops, per_step = keras.ops, self.samples_per_step
+        if per_step > 1:
+            short = (-ops.shape(series)[1]) % per_step
+            series = ops.pad(series, [[0, 0], [0, short], [0, 0]], constant_values=float("nan"))
+        grouped = ops.reshape(series, (ops.shape(series)[0], -1, per_step * self.channels))
+        present = ops.logical_not(ops.isnan(grouped))
+        return ops.where(present, grouped, ops.zeros_like(grouped)), ops.any(present, axis=-1)
+
+    def compute_output_spec(self, series: Any) -> Any:
+        steps = series.shape[1]
+        if steps is not None:
+            steps = -(-steps // self.samples_per_step)
+        features = self.samples_per_step * self.channels
+        return (
+            keras.KerasTensor((series.shape[0], steps, features), dtype="float32"),
+            keras.KerasTensor((series.shape[0], steps), dtype="bool"),
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        return {**config, "samples_per_step": self.samples_per_step, "channels": self.channels}
+
+
 def recurrent_layer_name(config: ModelConfig, index: int) -> str:
     """``lstm`` for the seed's single layer (as in every run before stacking existed),
     ``gru_2`` for the second of several GRU layers."""
@@ -94,13 +167,18 @@ def build_model(
     *,
     gpu: bool = False,
 ) -> keras.Model:
-    """The whole model for ``dataset``'s pictures: :class:`PixelScaling`, then the
-    network (:func:`build_network`)."""
-    pictures = keras.Input(shape=dataset.shape, dtype="float32", name="pictures")
+    """The whole model for ``dataset``'s pictures or series: the scaling
+    (:class:`PixelScaling`, :class:`SeriesScaling`), then the network
+    (:func:`build_network`)."""
     description = json.dumps(dataset.without_location().to_json(), ensure_ascii=False)
-    scaled = PixelScaling(dataset.pixel_max, description, name=SCALING)(pictures)
+    if dataset.is_series:
+        inputs = keras.Input(shape=(None, dataset.channels), dtype="float32", name="series")
+        scaling = SeriesScaling(dataset.mean, dataset.std, description, name=SCALING)
+    else:
+        inputs = keras.Input(shape=dataset.shape, dtype="float32", name="pictures")
+        scaling = PixelScaling(dataset.pixel_max, description, name=SCALING)
     network = build_network(config, sequence, dataset.shape, dataset.num_classes, gpu=gpu)
-    return keras.Model(pictures, network(scaled), name="rnncls")
+    return keras.Model(inputs, network(scaling(inputs)), name="rnncls")
 
 
 def build_network(
@@ -122,13 +200,27 @@ def build_network(
     ``dropout`` drops units of each layer's output while training, so between layers
     and before the head. ``gpu`` builds the layers as Keras's cuDNN kernels take them.
     """
-    pictures = keras.Input(shape=shape, dtype="float32", name="scaled")
-    if is_identity(sequence):
+    mask = None
+    if is_series(shape):
+        pictures = keras.Input(shape=(None, shape[-1]), dtype="float32", name="scaled")
+        reading = SeriesReading(sequence.samples_per_step, shape[-1], name=READING)
+        features, mask = reading(pictures)
+    elif is_identity(sequence):
+        pictures = keras.Input(shape=shape, dtype="float32", name="scaled")
         features = keras.layers.Reshape(sequence_shape(sequence, shape), name=READING)(pictures)
     else:
+        pictures = keras.Input(shape=shape, dtype="float32", name="scaled")
         indices = reading_indices(sequence, shape).tolist()
         reading = SequenceReading(indices, describe(sequence, shape), name=READING)
         features = reading(pictures)
+    for index in range(config.conv_layers):
+        features = keras.layers.Conv1D(
+            config.conv_filters,
+            config.conv_kernel,
+            padding="same",  # zeros beyond the ends, as a padded series' missing values are
+            activation="relu",
+            name=f"{CONVOLUTION}_{index + 1}",
+        )(features)
     cell_layer = CELL_LAYERS[config.cell]
     unroll = unrolled(config, sequence, shape, gpu)
     for index in range(config.layers):
@@ -141,7 +233,7 @@ def build_network(
         )
         if config.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{name}")
-        features = layer(features)
+        features = layer(features) if mask is None else layer(features, mask=mask)
         if config.dropout:
             features = keras.layers.Dropout(config.dropout, name=f"dropout_{index + 1}")(features)
     logits = keras.layers.Dense(num_classes, name=HEAD)(features)

@@ -16,6 +16,10 @@ Every reading is one gather: :func:`reading_indices` says which value of the pic
 The model applies it as its first layer (:mod:`rnncls.model`), so every export and every
 command reads pictures the same way.
 
+A series of T samples of F channels (a shape of two dimensions, (T, F)) is read in time
+order, ``samples_per_step`` samples a step: ceil(T / k) steps of k*F values, its end
+padded. The pixel settings do not apply to series, nor the sample setting to pictures.
+
 numpy only, no TensorFlow: the drawing page and the tests use the same indices.
 """
 
@@ -27,7 +31,12 @@ from rnncls.config_keys import ModelConfig, SequenceConfig
 from rnncls.datasets.idx import MNIST
 from rnncls.errors import ConfigError
 
-Shape = tuple[int, int, int]  # a picture's (height, width, channels)
+Shape = tuple[int, ...]  # a picture's (height, width, channels), a series' (steps, channels)
+
+
+def is_series(shape: Shape) -> bool:
+    return len(shape) == 2
+
 
 # Constants of splitmix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
 # generators", OOPSLA 2014), the mixing function of Java's SplittableRandom.
@@ -42,7 +51,11 @@ UNROLL_STEPS = MNIST.height
 
 
 def sequence_shape(sequence: SequenceConfig, shape: Shape) -> tuple[int, int]:
-    """(steps, features a step) of the reading of a picture of ``shape``."""
+    """(steps, features a step) of the reading of a picture (or series) of ``shape``."""
+    if is_series(shape):
+        steps, channels = shape
+        per_step = sequence.samples_per_step
+        return -(-steps // per_step), per_step * channels
     height, width, channels = shape
     if sequence.order == "pixels":
         return height * width // sequence.pixels_per_step, sequence.pixels_per_step * channels
@@ -54,6 +67,13 @@ def sequence_shape(sequence: SequenceConfig, shape: Shape) -> tuple[int, int]:
 def check_reading(sequence: SequenceConfig, shape: Shape) -> None:
     """A reading that does not fit the pictures is a configuration error naming their
     real sizes."""
+    if is_series(shape):
+        if sequence.samples_per_step > shape[0]:
+            raise ConfigError(
+                f"sequence.samples_per_step = {sequence.samples_per_step}: more than the "
+                f"{shape[0]} samples of the data set's longest series"
+            )
+        return
     height, width, _ = shape
     pixels = height * width
     if sequence.order == "pixels" and pixels % sequence.pixels_per_step:
@@ -110,7 +130,10 @@ def reading_indices(sequence: SequenceConfig, shape: Shape) -> np.ndarray:
 
 def unrolled(model: ModelConfig, sequence: SequenceConfig, shape: Shape, gpu: bool = False) -> bool:
     """Whether the recurrent layers unroll: ``model.unroll`` on a sequence of at most
-    UNROLL_STEPS steps, on the CPU (on a GPU, Keras's cuDNN kernels need a loop)."""
+    UNROLL_STEPS steps, on the CPU (on a GPU, Keras's cuDNN kernels need a loop). A
+    series never does: its model reads series of any length."""
+    if is_series(shape):
+        return False
     return model.unroll and sequence_shape(sequence, shape)[0] <= UNROLL_STEPS and not gpu
 
 
@@ -132,8 +155,11 @@ def read(images: np.ndarray, sequence: SequenceConfig) -> np.ndarray:
 def describe(sequence: SequenceConfig, shape: Shape) -> str:
     """The reading in a few words, for the log: ``784 steps of 1 pixel, permuted``."""
     steps, features = sequence_shape(sequence, shape)
-    channels = shape[2]
+    channels = shape[-1]
     each = "" if channels == 1 else f" of {channels} channels"
+    if is_series(shape):
+        count = sequence.samples_per_step
+        return f"{steps} steps of {count} sample{'' if count == 1 else 's'}{each}"
     if sequence.order == "pixels":
         count = sequence.pixels_per_step
         unit = "pixel" if count == 1 else "pixels"

@@ -213,9 +213,11 @@ def _prepare(
         reporter.status(f"warning: {unused}")
     reporter.status(
         f"sequence: {describe_sequence(config.sequence, dataset.shape)}; "
-        f"{trainer.path.describe(config, dataset.shape)}"
+        f"{trainer.path.describe(config, dataset)}"
     )
-    for unused in unused_sequence_settings(config.sequence):
+    if dataset.is_series and config.augment.enabled:
+        reporter.status("warning: [augment] is not used: it moves pictures, not series")
+    for unused in unused_sequence_settings(config.sequence, dataset.is_series):
         reporter.status(f"warning: {unused}")
     if start.arrays is not None:
         reporter.status(f"resuming {run_dir} from step {start.state.step}")

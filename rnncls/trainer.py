@@ -90,7 +90,7 @@ class Trainer:
 
         from rnncls import training_path
         from rnncls.augment import augmenter
-        from rnncls.model import build_model, network_of
+        from rnncls.model import SCALING, build_model, network_of
         from rnncls.optimization import build_optimizer
 
         steps = total_steps(config.train, len(train_split)) if steps is None else steps
@@ -105,7 +105,7 @@ class Trainer:
         tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.train.seed)
         gpus = len(tf.config.list_physical_devices("GPU"))
-        self.path = training_path.choose(config, dataset.shape, gpus)
+        self.path = training_path.choose(config, dataset, gpus)
         with distribution.scope():
             self.model = build_model(config.model, config.sequence, dataset, gpu=bool(gpus))
             self.optimizer = build_optimizer(config.train, steps)
@@ -116,8 +116,8 @@ class Trainer:
         optimizer = self.optimizer
         variables = self.model.trainable_variables
         forward = training_forward(tf, network, config, self.path.name)
-        augment = augmenter(tf, config.augment, config.train.seed)
-        batch_size, pixel_max = config.train.batch_size, float(dataset.pixel_max)
+        augment = None if dataset.is_series else augmenter(tf, config.augment, config.train.seed)
+        batch_size, scaling = config.train.batch_size, self.model.get_layer(SCALING)
 
         @tf.function(
             input_signature=[
@@ -143,10 +143,10 @@ class Trainer:
             """One optimizer step on a batch; under a strategy, on this replica's share of
             it. There Keras's loss is the share's mean over the number of replicas, and
             its optimizer sums the replicas' gradients: the step is the one-device step on
-            the whole batch, and the replicas' losses sum to its loss. The pictures are
-            scaled here, as the model's PixelScaling would, and moved by augmentation
-            before the network reads them."""
-            batch = tf.cast(pictures, tf.float32) / pixel_max
+            the whole batch, and the replicas' losses sum to its loss. The model's own
+            scaling layer scales the batch here (pixels to 0..1, series standardized), and
+            augmentation moves pictures before the network reads them."""
+            batch = scaling(tf.cast(pictures, tf.float32))
             if augment is not None:  # the whole batch, so each image moves as on one device
                 batch = augment(batch, step)
             if replicas > 1:
@@ -262,7 +262,7 @@ def step_graph_options(tf: Any) -> AbstractContextManager[None]:
 
 
 def training_forward(
-    tf: Any, network: Any, config: Config, path: str | None = None
+    tf: Any, network: Any, config: Config, path: str | None = None, dataset: Any = None
 ) -> Callable[[Any], Any]:
     """The network's logits for a training batch of scaled pictures, along ``path``
     (:mod:`rnncls.training_path`, chosen for ``config`` when not given): through one of
@@ -274,8 +274,9 @@ def training_forward(
     from rnncls.model import HEAD, READING, recurrent_layer_name
 
     if path is None:
-        shape = tuple(int(size) for size in network.input_shape[1:])
-        path = training_path.choose(config, shape).name  # type: ignore[arg-type]
+        from rnncls.datasets.idx import MNIST
+
+        path = training_path.choose(config, dataset or MNIST).name
     if path not in (training_path.UNROLLED_PASS, training_path.FUSED_LOOP):
         return lambda batch: network(batch, training=True)
     # The layers of rnncls.model.build_network for such a config: pictures -> the reading
@@ -288,6 +289,8 @@ def training_forward(
 
     def forward(batch: Any) -> Any:
         sequences = reading(batch)
+        if isinstance(sequences, (tuple, list)):  # a series' (values, mask): no step masked here
+            sequences = sequences[0]
         weights = [
             tf.convert_to_tensor(w.value) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)
         ]

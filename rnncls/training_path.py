@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnncls.config_keys import Config
-from rnncls.sequence import Shape, sequence_shape, unrolled
+from rnncls.datasets.description import DataSet
+from rnncls.sequence import sequence_shape, unrolled
 
 UNROLLED_PASS = "unrolled_pass"
 FUSED_LOOP = "fused_loop"
@@ -35,9 +36,9 @@ class TrainingPath:
     unroll: bool  # whether the model's recurrent layers unroll
     reasons: tuple[str, ...] = ()  # what ruled out the CPU's hand-made path
 
-    def describe(self, config: Config, shape: Shape) -> str:
+    def describe(self, config: Config, dataset: DataSet) -> str:
         """One line for the log: which path, and for Keras's graph why."""
-        steps = sequence_shape(config.sequence, shape)[0]
+        steps = sequence_shape(config.sequence, dataset.shape)[0]
         if self.name == UNROLLED_PASS:
             return f"training through the hand-written two-core LSTM pass ({steps} steps)"
         if self.name == FUSED_LOOP:
@@ -49,9 +50,10 @@ class TrainingPath:
         return f"training through Keras's {shape} ({steps} steps){why}"
 
 
-def choose(config: Config, shape: Shape, gpus: int = 0) -> TrainingPath:
-    """The path that trains ``config`` on pictures of ``shape`` (height, width,
-    channels) on a machine where TensorFlow sees ``gpus`` GPUs."""
+def choose(config: Config, dataset: DataSet, gpus: int = 0) -> TrainingPath:
+    """The path that trains ``config`` on ``dataset`` on a machine where TensorFlow sees
+    ``gpus`` GPUs."""
+    shape = dataset.shape
     from rnncls import lstm_loop, lstm_pass
 
     if gpus:
@@ -60,7 +62,7 @@ def choose(config: Config, shape: Shape, gpus: int = 0) -> TrainingPath:
         return TrainingPath(name, unroll=False, reasons=reasons)
     unroll = unrolled(config.model, config.sequence, shape)
     if unroll:
-        reasons = tuple(lstm_pass.unsupported(config, shape))
+        reasons = tuple(lstm_pass.unsupported(config, dataset))
         return TrainingPath(KERAS if reasons else UNROLLED_PASS, unroll=True, reasons=reasons)
-    reasons = tuple(lstm_loop.unsupported(config, shape))
+    reasons = tuple(lstm_loop.unsupported(config, dataset))
     return TrainingPath(KERAS if reasons else FUSED_LOOP, unroll=False, reasons=reasons)

@@ -391,11 +391,13 @@ def describe(
     if parts.kind == SERIES:
         part, train_rows = rows["train"]
         statistics = series_statistics(parts.read_images(part)[train_rows])
-        every = [series_lengths(parts.read_images(name)) for name in parts.labels]
+        every = [parts.read_images(name) for name in parts.labels]
+        lengths = [series_lengths(series) for series in every]
         statistics["lengths"] = (
-            min(int(found.min()) for found in every),
-            max(int(found.max()) for found in every),
+            min(int(found.min()) for found in lengths),
+            max(int(found.max()) for found in lengths),
         )
+        statistics["masked"] = any(bool(np.isnan(series).any()) for series in every)
     return DataSet(
         kind=parts.kind,
         format=source.kind,

@@ -45,6 +45,7 @@ class DataSet:
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
     lengths: tuple[int, int] = (0, 0)
+    masked: bool = False  # series: some have steps without values (padding, missing values)
     version: int = DESCRIPTION_VERSION
 
     @property
@@ -79,7 +80,10 @@ class DataSet:
 
     @property
     def dtype(self) -> str:
-        """The numpy dtype of the pictures as read: uint8, or uint16 for 16-bit data."""
+        """The numpy dtype of the examples as read: pictures uint8, or uint16 for 16-bit
+        data; series float32 (NaN where a series has no value)."""
+        if self.is_series:
+            return "float32"
         return "uint8" if self.pixel_max <= 255 else "uint16"
 
     def class_value(self, index: int) -> int | str:

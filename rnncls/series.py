@@ -1,0 +1,92 @@
+"""The series reader: arrays and JSON given to ``predict`` and ``serve`` as a run's
+series, and series padded side by side into one batch (numpy only).
+
+A series is (steps, channels) of float32; NaN marks a step's missing value, and a batch
+pads each series' end with NaN, which the model masks: a series answers the same alone
+or beside longer ones.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from rnncls.errors import InputError
+
+
+def accepted_shapes(channels: int) -> str:
+    if channels == 1:
+        return "(T,) for one series, (N, T) or (N, T, 1) for several"
+    return f"(T, {channels}) for one series, (N, T, {channels}) for several"
+
+
+def array_to_series(array: np.ndarray, name: str, channels: int) -> list[np.ndarray]:
+    """An array of one series or several, for a run of ``channels`` channels, as a list
+    of float32 (steps, channels) arrays."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "iuf" or array.dtype.kind == "b":
+        raise InputError(f"{name}: array of {array.dtype}; expected numbers")
+    if channels == 1 and array.ndim == 1:
+        stack = array.reshape(1, -1, 1)
+    elif channels == 1 and array.ndim == 2:
+        stack = array[..., np.newaxis]
+    elif array.ndim == 2 and array.shape[1] == channels:
+        stack = array[np.newaxis]
+    elif array.ndim == 3 and array.shape[2] == channels:
+        stack = array
+    else:
+        raise InputError(
+            f"{name}: array of shape {array.shape}; expected {accepted_shapes(channels)}"
+        )
+    stack = stack.astype(np.float32)
+    if np.isinf(stack).any():
+        raise InputError(f"{name}: the array holds infinite values")
+    return [trimmed(series, f"{name}[{i}]") for i, series in enumerate(stack)]
+
+
+def trimmed(series: np.ndarray, name: str) -> np.ndarray:
+    """A series without the steps of NaN alone at its end (padding); an empty one is an
+    error."""
+    valid = ~np.isnan(series).all(axis=1)
+    if not valid.any():
+        raise InputError(f"{name}: an empty series (no values)")
+    return series[: len(valid) - int(np.argmax(valid[::-1]))]
+
+
+def json_series(text: str, name: str, channels: int) -> list[np.ndarray]:
+    """One line of JSON: a series (``[1, 2, 3]``, or ``[[...], ...]`` a step a row) or
+    several (``[[[...], ...], ...]``); ``null`` is a missing value."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InputError(f"{name}: not valid JSON") from None
+    if not isinstance(value, list):
+        raise InputError(f"{name}: expected a JSON array of numbers, got a {type(value).__name__}")
+    try:
+        array = np.array(_nulls_as_nan(value), dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        raise InputError(f"{name}: not a rectangular array of numbers") from None
+    if array.ndim == 2 and channels == 1 and array.shape[1] == 1:
+        array = array[np.newaxis]  # [[x], [y], ...]: one univariate series a step a row
+    if array.ndim == 1 or (array.ndim == 2 and channels > 1):
+        found = array_to_series(array, name, channels)
+        return found if len(found) != 1 else [trimmed(found[0], name)]
+    return array_to_series(array, name, channels)
+
+
+def _nulls_as_nan(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_nulls_as_nan(item) for item in value]
+    return float("nan") if value is None else value
+
+
+def pad(series: list[np.ndarray], channels: int) -> np.ndarray:
+    """Series of any lengths as one batch (n, longest, channels), each end padded with
+    NaN."""
+    longest = max((len(one) for one in series), default=0)
+    batch = np.full((len(series), longest, channels), np.nan, np.float32)
+    for index, one in enumerate(series):
+        batch[index, : len(one)] = one
+    return batch
