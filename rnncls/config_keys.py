@@ -98,6 +98,18 @@ Preparation = Literal["auto", "digits", "plain"]
 PREPARATIONS: tuple[str, ...] = get_args(Preparation)
 
 
+Kind = Literal["auto", "pictures", "series"]
+
+
+KINDS: tuple[str, ...] = get_args(Kind)
+
+
+# The longest series a data set may hold unless data.max_steps says otherwise: a longer
+# one is more likely a file read wrongly (a whole recording on one line) than a series to
+# train a recurrent network on step by step.
+MAX_STEPS = 100_000
+
+
 def parse_image_size(text: str) -> tuple[int, int]:
     """``"32x24"`` (width x height) or ``"32"`` (square) as (height, width)."""
     width, sep, height = text.lower().partition("x")
@@ -124,12 +136,17 @@ def _channels(value: Any) -> str | None:
     return None if value in (0, 1, 3) else "must be 0 (from the pictures), 1 (grey) or 3 (colour)"
 
 
+def _label(value: Any) -> str | None:
+    return None if value.strip() else "must name a column (not empty)"
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dir: str = _spec(
         "",
-        help="The data set: a folder with the MNIST files, an .npz file, or a folder of "
-        'pictures with a subfolder a class; "" searches the usual places.',
+        help="The data set: a folder with the MNIST files, an .npz file, a folder of "
+        "pictures with a subfolder a class, or series (NAME_TRAIN.ts / .tsv / .csv files); "
+        '"" searches the usual places.',
     )
     validation_size: int = _spec(
         0,
@@ -158,6 +175,23 @@ class DataConfig:
         "auto",
         help="How predict and serve prepare a picture file: digits (as MNIST's were made: "
         "light on dark, boxed, centred), plain (resized), auto (digits for MNIST itself).",
+    )
+    kind: Kind = _spec(
+        "auto",
+        help="What an .npz file's x arrays hold: auto (pictures (n, h, w) or (n, h, w, c), "
+        "series (n, steps)), pictures, or series ((n, steps) or (n, steps, channels)).",
+    )
+    label: str = _spec(
+        "label",
+        _label,
+        help="The column of a CSV file that holds the class labels; the other columns are "
+        "a series' values, in order.",
+    )
+    max_steps: int = _spec(
+        MAX_STEPS,
+        _at_least(1),
+        help="The longest series a data set may hold (a longer one is an error that names "
+        "it); raise it for longer series.",
     )
 
 

@@ -45,6 +45,9 @@ REQUIREMENTS: dict[str, Check | None] = {
     "data.image_size": None,  # the picture's shape reaches the pass as its sequence's
     "data.channels": None,
     "data.preparation": None,
+    "data.kind": None,
+    "data.label": None,
+    "data.max_steps": None,
     "sequence.order": None,
     "sequence.pixels_per_step": None,
     "sequence.permute": None,
