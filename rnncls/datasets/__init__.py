@@ -84,11 +84,12 @@ class Source(Protocol):
 
 
 def sources() -> tuple[Source, ...]:
-    """Every format, in the order a path is tried: the MNIST layout and arrays before a
-    folder of pictures (a folder of IDX files is not a picture folder)."""
-    from rnncls.datasets import folder, idx, npz
+    """Every format, in the order a path is tried: the MNIST layout and arrays, then the
+    files of series, before a folder of pictures (a folder of IDX files, or one holding
+    NAME_TRAIN.ts, is not a picture folder)."""
+    from rnncls.datasets import csv, folder, idx, npz, ts, tsv
 
-    return (idx, npz, folder)  # type: ignore[return-value]
+    return (idx, npz, ts, tsv, csv, folder)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,16 @@ def is_integer_name(name: str) -> bool:
     return name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0"))
 
 
+def sort_classes(names: list[str] | set[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Sorted names, each once; numerically when every name is an integer (2 before 10,
+    -1 before 1), so that a data set's class indices do not depend on the order its files
+    list them in."""
+    unique = set(names)
+    if unique and all(is_integer_name(name.removeprefix("-")) for name in unique):
+        return tuple(sorted(unique, key=int))
+    return tuple(sorted(unique))
+
+
 def shown_classes(classes: tuple[str, ...], most: int = 6) -> str:
     """``0, 1, 2, ..., 9`` for a long list of classes."""
     if len(classes) <= most:

@@ -35,7 +35,7 @@ import numpy as np
 
 from rnncls.config_keys import DataConfig, parse_image_size
 from rnncls.datasets import Check, Parts, Warn, fingerprint
-from rnncls.datasets.description import is_integer_name
+from rnncls.datasets.description import sort_classes
 from rnncls.errors import DataError, InputError
 
 FORMAT = "folder"
@@ -243,13 +243,6 @@ def pictures_under(
 
     walk(folder)
     return found
-
-
-def sort_classes(names: list[str]) -> tuple[str, ...]:
-    """Sorted names; numerically when every name is a number (2 before 10)."""
-    if all(is_integer_name(name) for name in names):
-        return tuple(sorted(names, key=int))
-    return tuple(sorted(names))
 
 
 def counted(count: int, noun: str) -> str:
