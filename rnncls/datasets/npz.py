@@ -2,6 +2,9 @@
 
 Pictures (n, height, width) or (n, height, width, channels): unsigned 8- or 16-bit
 integers, any integers within 0..65535, or floats in 0..1 or 0..255 (rounded to 8 bits).
+Series (n, steps), or (n, steps, channels) with ``data.kind = "series"``: numbers, read
+as float32, NaN where a series has no value (after its end, its missing values).
+``data.kind = "auto"`` takes 2-D x arrays for series, 3-D and 4-D ones for pictures.
 Labels: the integers 0 to K-1, or strings (the class names, sorted). Keras's
 ``mnist.npz`` is such a file; a folder holding a ``mnist.npz`` is one too.
 """
@@ -14,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from rnncls.config_keys import DataConfig
-from rnncls.datasets import Check, Parts, Warn, file_digest
+from rnncls.datasets import Check, Parts, Warn, file_digest, series_lengths
+from rnncls.datasets.description import PICTURES, SERIES
 from rnncls.datasets.idx import check_pair, is_mnist, with_channels
 from rnncls.errors import DataError
 
@@ -35,6 +39,8 @@ def open(  # noqa: A001 - the interface's name
     path: Path, settings: DataConfig, warn: Warn, check: Check | None = None
 ) -> Parts:
     arrays = read_arrays(path)
+    if kind_of(arrays, settings, path) == SERIES:
+        return series_parts(arrays, settings, path)
     images, labels = {}, {}
     for part in PARTS:
         where = f"{path} ({part})"
@@ -65,6 +71,98 @@ def open(  # noqa: A001 - the interface's name
         ordered=True,
         digits=is_mnist(labels["test"]) if labels["test"].dtype == np.uint8 else False,
     )
+
+
+def kind_of(arrays: dict[str, np.ndarray], settings: DataConfig, path: Path) -> str:
+    """What the x arrays hold: data.kind, or with "auto" series for 2-D arrays, pictures
+    for others."""
+    if settings.kind != "auto":
+        return settings.kind
+    shapes = {part: arrays[f"x_{part}"].shape for part in PARTS}
+    kinds = {part: SERIES if len(shape) == 2 else PICTURES for part, shape in shapes.items()}
+    if len(set(kinds.values())) > 1:
+        shown = ", ".join(f"x_{part} {shapes[part]} {kinds[part]}" for part in PARTS)
+        raise DataError(
+            f"{path}: the x arrays hold series (n, steps) and pictures ({shown}); set "
+            "data.kind to say which they are"
+        )
+    return kinds["train"]
+
+
+def series_parts(arrays: dict[str, np.ndarray], settings: DataConfig, path: Path) -> Parts:
+    """Series (n, steps) or (n, steps, channels) as float32, padded with NaN to the
+    longest series of both parts."""
+    series, labels = {}, {}
+    for part in PARTS:
+        where = f"{path} ({part})"
+        series[part] = series_values(arrays[f"x_{part}"], where, settings)
+        labels[part] = arrays[f"y_{part}"]
+        if labels[part].ndim != 1:
+            raise DataError(f"{where}: labels have shape {labels[part].shape}, expected (n,)")
+        if len(series[part]) != len(labels[part]):
+            raise DataError(
+                f"{where}: {len(series[part])} series but {len(labels[part])} labels; the "
+                "counts must agree"
+            )
+        if not len(labels[part]):
+            raise DataError(f"{where}: no series")
+    channels = {part: array.shape[2] for part, array in series.items()}
+    if len(set(channels.values())) > 1:
+        raise DataError(
+            f"{path}: x_train holds series of {channels['train']} channels, x_test of "
+            f"{channels['test']}; the parts of a data set have the same channels"
+        )
+    classes, indices = class_indices(labels, str(path))
+    steps = max(int(series_lengths(array).max()) for array in series.values())
+    padded = {}
+    for part, array in series.items():
+        padded[part] = np.full((len(array), steps, channels["train"]), np.nan, np.float32)
+        kept = min(steps, array.shape[1])
+        padded[part][:, :kept] = array[:, :kept]
+    return Parts(
+        classes=classes,
+        shape=(steps, channels["train"]),
+        labels=indices,
+        read_images=lambda part: padded[part],
+        index=[(path.name, path.stat().st_size, file_digest(path))],
+        kind=SERIES,
+    )
+
+
+def series_values(array: np.ndarray, where: str, settings: DataConfig) -> np.ndarray:
+    """An x array of series as float32 (n, steps, channels); infinite values, series
+    without a value and series longer than data.max_steps are errors."""
+    if array.ndim not in (2, 3):
+        raise DataError(
+            f"{where}: series have shape {array.shape}, expected (n, steps) or (n, steps, "
+            "channels)"
+        )
+    if array.dtype.kind not in "iuf":
+        raise DataError(f"{where}: series of {array.dtype}; expected integers or floats")
+    if array.dtype.kind == "f" and np.isinf(array).any():
+        position = [int(i) for i in np.argwhere(np.isinf(array))[0]]
+        raise DataError(
+            f"{where}: an infinite value at {position}; a series' values are finite numbers "
+            "(NaN where it has none)"
+        )
+    largest = float(np.nanmax(np.abs(array), initial=0)) if array.size else 0.0
+    if largest > np.finfo(np.float32).max:
+        raise DataError(f"{where}: a value of {largest:g} is beyond float32's range")
+    values = array.astype(np.float32)
+    values = values[..., np.newaxis] if values.ndim == 2 else values
+    if not len(values):
+        return values  # no series: an error with the labels'
+    lengths = series_lengths(values) if values.shape[1] else np.zeros(len(values), np.int64)
+    if (lengths == 0).any():
+        row = int(np.flatnonzero(lengths == 0)[0])
+        raise DataError(f"{where}: series {row} is empty (no value, NaN alone)")
+    if int(lengths.max()) > settings.max_steps:
+        row = int(np.argmax(lengths))
+        raise DataError(
+            f"{where}: series {row} has {int(lengths.max())} steps, more than "
+            f"data.max_steps = {settings.max_steps}; raise data.max_steps to read longer series"
+        )
+    return values
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:

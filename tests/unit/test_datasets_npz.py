@@ -278,10 +278,10 @@ BAD_ARRAYS = [
         "{path} (train): pictures of <U1; expected integer or float pixels",
     ),
     (
-        "flat pictures",
+        "flat pictures",  # 2-D x arrays are series (tests/unit/test_datasets_series.py)
         {"x_train": np.zeros((12, 16), np.uint8)},
-        "{path} (train): images have shape (12, 16), expected (n, height, width) "
-        "or (n, height, width, channels)",
+        "{path}: the x arrays hold series (n, steps) and pictures (x_train (12, 16) series, "
+        "x_test (6, 4, 4) pictures); set data.kind to say which they are",
     ),
     (
         "labels in a column",
