@@ -1,6 +1,7 @@
 """Data sets: one module a format, behind one small interface (numpy, never TensorFlow).
 
 A source module (:mod:`~rnncls.datasets.idx`, :mod:`~rnncls.datasets.npz`,
+:mod:`~rnncls.datasets.ts`, :mod:`~rnncls.datasets.tsv`, :mod:`~rnncls.datasets.csv`,
 :mod:`~rnncls.datasets.folder`) has:
 
 - ``FORMAT``: its name (``"idx"``);
@@ -15,7 +16,7 @@ A source module (:mod:`~rnncls.datasets.idx`, :mod:`~rnncls.datasets.npz`,
 This module finds a data set (``--data-dir``, ``RNNCLS_DATA_DIR``, ``[data] dir``, the
 caches, a download), turns its parts into the three splits (carving those the files do
 not hold) and describes it (:class:`~rnncls.datasets.description.DataSet`). A new format
-is one module and its test, added to :data:`SOURCES`.
+is one module and its test, added to :func:`sources`.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ AUTO_TEST_MOST = 10000
 AUTO_TEST_SHARE = 0.2
 FIX_HINT = (
     "point --data-dir or RNNCLS_DATA_DIR at a data set: a folder with the four MNIST files "
-    "(train-images-idx3-ubyte[.gz], ...), an .npz file, or a folder of pictures with one "
-    "subfolder a class"
+    "(train-images-idx3-ubyte[.gz], ...), an .npz file, a folder of pictures with one "
+    "subfolder a class, or series (NAME_TRAIN.ts, .tsv or .csv files)"
 )
 Warn = Callable[[str], None]
 Index = list[tuple[str, int, str]]  # (file, size, stamp) of everything a data set reads
@@ -295,18 +296,19 @@ def check_classes(parts: Parts, where: str) -> None:
     """A classifier needs two classes in its training pictures, and every class of the
     other parts among them."""
     present = np.unique(parts.labels["train"])
+    items, item = ("series", "series") if parts.kind == SERIES else ("pictures", "picture")
     if len(present) < 2:
         name = parts.classes[int(present[0])] if len(present) else "none"
         raise DataError(
-            f"{where}: one class only ({name!r}) in the training pictures; a classifier "
+            f"{where}: one class only ({name!r}) in the training {items}; a classifier "
             "needs at least two"
         )
     for part, labels in parts.labels.items():
         unknown = sorted(set(np.unique(labels).tolist()) - set(present.tolist()))
         if unknown:
             raise DataError(
-                f"{where}: the {part} pictures have class {parts.classes[unknown[0]]!r}, "
-                "which no training picture has"
+                f"{where}: the {part} {items} have class {parts.classes[unknown[0]]!r}, "
+                f"which no training {item} has"
             )
 
 

@@ -134,8 +134,7 @@ def series_values(array: np.ndarray, where: str, settings: DataConfig) -> np.nda
     without a value and series longer than data.max_steps are errors."""
     if array.ndim not in (2, 3):
         raise DataError(
-            f"{where}: series have shape {array.shape}, expected (n, steps) or (n, steps, "
-            "channels)"
+            f"{where}: series have shape {array.shape}, expected (n, steps) or (n, steps, channels)"
         )
     if array.dtype.kind not in "iuf":
         raise DataError(f"{where}: series of {array.dtype}; expected integers or floats")

@@ -34,7 +34,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def part_of(file: Path) -> str | None:
-    """"train" or "test" for ``NAME_TRAIN.ext``, ``NAME_TEST.ext``, ``train.ext`` and
+    """ "train" or "test" for ``NAME_TRAIN.ext``, ``NAME_TEST.ext``, ``train.ext`` and
     ``test.ext`` (any case), else None."""
     stem = file.stem.lower()
     for part, word in PART_WORDS.items():
@@ -220,16 +220,14 @@ class Read:
         return self.series[0].shape[1]
 
 
-def series_parts(
-    reads: dict[str, Read], classes: tuple[str, ...] | None, index: Index
-) -> Parts:
+def series_parts(reads: dict[str, Read], classes: tuple[str, ...] | None, index: Index) -> Parts:
     """The parts of a data set of series: its classes (the labels' sorted, when not
     given), each part's (n, steps, channels) float32 array and class indices."""
-    for part, read in reads.items():
+    for read in reads.values():
         if not read.series:
             raise DataError(f"{read.file}: no series")
     train = reads["train"]
-    for part, read in reads.items():
+    for read in reads.values():
         if read.channels != train.channels:
             raise DataError(
                 f"{read.file}: series of {counted(read.channels, 'channel')}, those of "

@@ -120,9 +120,7 @@ def read_tag(line: str, where: str, header: Header) -> bool:
     if tag in BOOLEANS:
         text = arguments[0].lower() if arguments else ""
         if text not in ("true", "false") or (len(arguments) > 1 and tag != "classlabel"):
-            raise DataError(
-                f"{where}: {words[0]} takes true or false, not {' '.join(arguments)!r}"
-            )
+            raise DataError(f"{where}: {words[0]} takes true or false, not {' '.join(arguments)!r}")
         header.values[tag] = text == "true"
         refuse(tag, header, where, arguments[1:])
     elif tag in NUMBERS:
