@@ -144,8 +144,8 @@ def series_values(array: np.ndarray, where: str, settings: DataConfig) -> np.nda
             f"{where}: an infinite value at {position}; a series' values are finite numbers "
             "(NaN where it has none)"
         )
-    largest = float(np.nanmax(np.abs(array), initial=0)) if array.size else 0.0
-    if largest > np.finfo(np.float32).max:
+    largest = float(np.nanmax(np.abs(array), initial=0)) if array.dtype.kind == "f" else 0.0
+    if largest > float(np.finfo(np.float32).max):
         raise DataError(f"{where}: a value of {largest:g} is beyond float32's range")
     values = array.astype(np.float32)
     values = values[..., np.newaxis] if values.ndim == 2 else values

@@ -116,6 +116,10 @@ def read_tag(line: str, where: str, header: Header) -> bool:
                 f"{where}: @data before a @classLabel line; a classifier's data says "
                 "@classLabel true and its labels"
             )
+        if header.values.get("univariate") is True and header.values.get("dimensions", 1) != 1:
+            raise DataError(
+                f"{where}: the header says @univariate true and {header.said('dimensions')}"
+            )
         return True
     if tag in BOOLEANS:
         text = arguments[0].lower() if arguments else ""

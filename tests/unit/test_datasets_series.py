@@ -270,6 +270,12 @@ BAD_TS = [
         {"equalLength": "true"},
     ),
     ts_case(
+        "@univariate true, @dimensions 2",
+        ["1,2:3,4:a"],
+        "line 8: the header says @univariate true and @dimensions 2",
+        {"dimensions": "2"},
+    ),
+    ts_case(
         "a label not in @classLabel",
         ["1,2:a", "1,2:c"],
         "line 9: class label 'c' is not one of the header's @classLabel (a b)",
@@ -757,6 +763,12 @@ BAD_NPZ = [
         {"kind": "series"},
         "{path}: x_train holds series of 2 channels, x_test of 1; the parts of a data set have "
         "the same channels",
+    ),
+    (
+        "beyond float32",
+        {"x_train": with_value(TRAIN_X, (0, 0), -1e300)},
+        {},
+        "{path} (train): a value of 1e+300 is beyond float32's range",
     ),
     (
         "text",
