@@ -326,7 +326,7 @@ def assign_splits(
         assigned["test"] = ("test", slice(0, len(labels["test"])))
     else:
         wanted = settings.test_size or auto_size(train_count, AUTO_TEST_SHARE, AUTO_TEST_MOST)
-        check_carve("test_size", wanted, train_count, where)
+        check_carve("test_size", wanted, train_count, where, parts.kind)
         taken, kept = carve(labels["train"], wanted, SPLIT_SEED)
         assigned["test"] = ("train", taken)
     remaining = labels["train"][kept]
@@ -337,7 +337,7 @@ def assign_splits(
         wanted = settings.validation_size or auto_size(
             count, AUTO_VALIDATION_SHARE, AUTO_VALIDATION_MOST
         )
-        check_carve("validation_size", wanted, count, where)
+        check_carve("validation_size", wanted, count, where, parts.kind)
         if parts.ordered and isinstance(kept, slice):
             assigned["validation"] = ("train", slice(count - wanted, count))
             kept = slice(0, count - wanted)
@@ -354,10 +354,10 @@ def auto_size(count: int, share: float, most: int) -> int:
     return max(1, min(most, int(count * share)))
 
 
-def check_carve(key: str, wanted: int, count: int, where: str) -> None:
+def check_carve(key: str, wanted: int, count: int, where: str, kind: str = PICTURES) -> None:
     if wanted >= count:
         raise DataError(
-            f"data.{key} = {wanted} leaves no training pictures ({count} in {where}); "
+            f"data.{key} = {wanted} leaves no training {kind} ({count} in {where}); "
             f"set a smaller data.{key}"
         )
 
@@ -420,6 +420,8 @@ def series_lengths(series: np.ndarray) -> np.ndarray:
     """Each series' length: one past its last step with any value (steps of NaN alone
     are padding or missing)."""
     valid = ~np.isnan(series).all(axis=2)
+    if valid.shape[1] == 0:
+        return np.zeros(len(series), np.int64)
     last = valid.shape[1] - np.argmax(valid[:, ::-1], axis=1)
     return np.where(valid.any(axis=1), last, 0)
 
@@ -428,9 +430,13 @@ def series_statistics(series: np.ndarray) -> dict[str, tuple[float, ...]]:
     """Each channel's mean and standard deviation over the training series (their values
     alone, not the padding); a channel that never changes keeps a deviation of 1."""
     flat = series.reshape(-1, series.shape[-1]).astype(np.float64)
-    mean = np.nanmean(flat, axis=0)
-    std = np.nanstd(flat, axis=0)
-    std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+    present = ~np.isnan(flat)
+    counts = present.sum(axis=0)
+    # a channel without any value in the training split: mean 0 and deviation 1
+    mean = np.where(counts > 0, np.where(present, flat, 0).sum(axis=0) / np.maximum(counts, 1), 0)
+    deviation = np.where(present, flat - mean, 0)
+    std = np.sqrt((deviation**2).sum(axis=0) / np.maximum(counts, 1))
+    std = np.where((counts > 0) & (std > 0), std, 1.0)
     return {"mean": tuple(float(x) for x in mean), "std": tuple(float(x) for x in std)}
 
 

@@ -61,6 +61,7 @@ def open(  # noqa: A001 - the interface's name
         shown = " and ".join("x".join(map(str, shape)) for shape in sorted(shapes))
         raise DataError(f"{path}: x_train and x_test hold pictures of different shapes ({shown})")
     (shape,) = shapes
+    mnist = is_mnist(labels["test"]) if labels["test"].dtype == np.uint8 else False
     return Parts(
         classes=classes,
         shape=shape,
@@ -68,8 +69,10 @@ def open(  # noqa: A001 - the interface's name
         read_images=lambda part: with_channels(images[part]),
         index=[(path.name, path.stat().st_size, file_digest(path))],
         pixel_max=65535 if next(iter(images.values())).dtype == np.uint16 else 255,
-        ordered=True,
-        digits=is_mnist(labels["test"]) if labels["test"].dtype == np.uint8 else False,
+        # MNIST's own arrays keep the validation split they always had (the last 5,000);
+        # another file may be sorted by class: its validation split is drawn per class
+        ordered=mnist,
+        digits=mnist,
     )
 
 
