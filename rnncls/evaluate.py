@@ -225,7 +225,9 @@ def keras_logits(
             values = tf.cast(batch, tf.float32)
             if legacy:
                 values = values / LEGACY_PIXEL_MAX
-            return model(tf.reshape(values, [-1, *shape[1:]]), training=False)
+            if values.shape.rank != len(shape):  # grey pictures without their channel axis
+                values = tf.reshape(values, [-1, *shape[1:]])
+            return model(values, training=False)
 
         model._rnncls_forward = forward
     parts = [

@@ -52,8 +52,9 @@ def _check_target(out: Path, file_format: str) -> None:
 
 
 def example_input(model: Any) -> np.ndarray:
-    """One picture of zeros in the shape the model reads."""
-    return np.zeros((1, *model.input_shape[1:]), np.float32)
+    """One example of zeros in the shape the model reads (a series: of two steps; the
+    model reads any length)."""
+    return np.zeros((1, *(size or 2 for size in model.input_shape[1:])), np.float32)
 
 
 def rolled(model: Any) -> Any:

@@ -136,8 +136,11 @@ class SeriesReading(keras.layers.Layer):
             short = (-ops.shape(series)[1]) % per_step
             series = ops.pad(series, [[0, 0], [0, short], [0, 0]], constant_values=float("nan"))
         grouped = ops.reshape(series, (ops.shape(series)[0], -1, per_step * self.channels))
-        present = ops.logical_not(ops.isnan(grouped))
-        return ops.where(present, grouped, ops.zeros_like(grouped)), ops.any(present, axis=-1)
+        missing = ops.isnan(grouped)
+        # where(isnan(...)) directly: the ONNX converter then keeps a Where (NaN-safe),
+        # where for another condition it would multiply by 0 (NaN * 0 is NaN)
+        values = ops.where(missing, ops.zeros_like(grouped), grouped)
+        return values, ops.logical_not(ops.all(missing, axis=-1))
 
     def compute_output_spec(self, series: Any) -> Any:
         steps = series.shape[1]

@@ -94,6 +94,43 @@ def sample_grid(
     return save_figure(figure, path)
 
 
+def series_grid(
+    series: np.ndarray,
+    captions: Sequence[str],
+    path: Path,
+    title: str = "",
+    wrong: Sequence[bool] | None = None,
+    channel_names: Sequence[str] | None = None,
+) -> Path:
+    """Series (n, steps, channels), NaN where there is no value, as line plots in a grid
+    (up to 5 a row): one panel a series, a colour a channel, each captioned above (in
+    red where ``wrong`` says the prediction is)."""
+    count = len(series)
+    columns = min(count, 5)
+    rows = math.ceil(count / columns)
+    figure = _figure(2.6 * columns + 0.4, 1.9 * rows + 0.6)
+    for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
+        if index >= count:
+            axes.set_axis_off()
+            continue
+        one = np.asarray(series[index], dtype=np.float64)
+        for channel in range(one.shape[1]):
+            label = channel_names[channel] if channel_names else f"channel {channel + 1}"
+            axes.plot(one[:, channel], linewidth=0.9, label=label)
+        axes.tick_params(labelsize=6)
+        axes.grid(alpha=0.3)
+        colour = "tab:red" if wrong and wrong[index] else "black"
+        axes.set_title(captions[index], fontsize=7, color=colour)
+    if series.shape[-1] > 1:
+        handles, labels = figure.axes[0].get_legend_handles_labels()
+        figure.legend(
+            handles, labels, loc="outside lower center", ncol=min(6, len(labels)), fontsize=7
+        )
+    if title:
+        figure.suptitle(title, fontsize=9)
+    return save_figure(figure, path)
+
+
 def confusion_matrix(
     confusion: np.ndarray, path: Path, title: str = "", names: Sequence[str] | None = None
 ) -> Path:

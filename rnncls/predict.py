@@ -20,18 +20,20 @@ import numpy as np
 
 from rnncls import rundir
 from rnncls.config import load_config
-from rnncls.config_keys import Config
+from rnncls.config_keys import Config, DataConfig
 from rnncls.datasets import OpenedData
 from rnncls.datasets.description import DataSet
 from rnncls.datasets.folder import EXTENSIONS
 from rnncls.datasets.idx import MNIST
-from rnncls.errors import ConfigError, InputError, RunError
+from rnncls.errors import ConfigError, DataError, InputError, RunError
 from rnncls.evaluate import log_softmax, model_inputs
 from rnncls.images import array_to_images, read_picture
 from rnncls.rundir import RunTarget
+from rnncls.series import pad as pad_series
 
 NPY_MAGIC = b"\x93NUMPY"
 FOLDER_SUFFIXES = (*EXTENSIONS, ".npy")
+SERIES_SUFFIXES = (".ts", ".tsv", ".csv", ".npy")
 STDIN = "-"
 BATCH_SIZE = 1000  # images per model call: measured faster than one call for 10,000
 # The key of an ONNX model's metadata that holds the description of its data set.
@@ -299,21 +301,29 @@ def read_inputs(
             found += reader.path(Path(name))
     if not found:
         if failures:  # every input was bad, and each has its message
-            return Pictures(images=np.zeros((0, *dataset.shape), dataset.dtype), sources=[])
+            empty = (0, 0, dataset.channels) if dataset.is_series else (0, *dataset.shape)
+            return Pictures(images=np.zeros(empty, dataset.dtype), sources=[])
         raise InputError("no images to predict")
     labels = [label for _, _, part in found for label in part]
+    if dataset.is_series:  # series of any lengths, padded side by side
+        examples = pad_series([one for series, _, _ in found for one in series], dataset.channels)
+    else:
+        examples = np.concatenate([images for images, _, _ in found])
     return Pictures(
-        images=np.concatenate([images for images, _, _ in found]),
+        images=examples,
         sources=[source for _, sources, _ in found for source in sources],
         labels=labels if any(label is not None for label in labels) else [],
     )
 
 
 class InputReader:
-    """Reads the inputs of one ``predict`` as a run's pictures."""
+    """Reads the inputs of one ``predict`` as a run's pictures or series."""
 
-    def __init__(self, dataset: DataSet, failures: list[str] | None) -> None:
+    def __init__(
+        self, dataset: DataSet, failures: list[str] | None, label_column: str = "label"
+    ) -> None:
         self.dataset, self.failures = dataset, failures
+        self.label_column = label_column  # a CSV file's (data.label)
 
     def path(self, path: Path, label: int | None = None) -> Found:
         if path.is_dir():
@@ -326,11 +336,12 @@ class InputReader:
     def folder(self, root: Path) -> Found:
         """Every picture and array under ``root``, sorted; a folder named after a class
         (``root`` itself or one below it) labels the pictures in it."""
+        suffixes = SERIES_SUFFIXES if self.dataset.is_series else FOLDER_SUFFIXES
         files = sorted(
             (
                 path
                 for path in root.rglob("*")
-                if path.is_file() and path.suffix.lower() in FOLDER_SUFFIXES
+                if path.is_file() and path.suffix.lower() in suffixes
             ),
             key=lambda path: path.relative_to(root).parts,
         )
@@ -338,7 +349,7 @@ class InputReader:
             f for f in files if not any(part.startswith(".") for part in f.relative_to(root).parts)
         ]
         if not files:
-            shown = ", ".join(FOLDER_SUFFIXES)
+            shown = ", ".join(suffixes)
             return self.failed(InputError(f"{root}: no {shown} files in this folder"))
         found: Found = []
         for file in files:
@@ -355,13 +366,59 @@ class InputReader:
                 is_npy = handle.read(len(NPY_MAGIC)) == NPY_MAGIC
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if self.dataset.is_series:
+            return self.series_file(path, is_npy)
         if is_npy:
             images, sources = npy_images(path.read_bytes(), str(path), self.dataset)
             return images, sources, [None] * len(sources)
         return read_picture(path, str(path), self.dataset)[np.newaxis], [str(path)], [label]
 
+    def series_file(self, path: Path, is_npy: bool) -> tuple[Any, list[str], list[int | None]]:
+        """The series of a ``.npy`` array or a ``.ts``, ``.tsv`` or ``.csv`` file, with
+        their classes where the file names them."""
+        from rnncls.datasets import csv, ts, tsv
+        from rnncls.series import array_to_series
+
+        if is_npy:
+            array = load_npy(path.read_bytes(), str(path))
+            found = array_to_series(array, str(path), self.dataset.channels)
+            labels: list[int | None] = [None] * len(found)
+        else:
+            readers = {".ts": lambda file, s: ts.read_file(file, s)[1], ".tsv": tsv.read_file}
+            readers[".csv"] = csv.read_file
+            reader = readers.get(path.suffix.lower())
+            if reader is None:
+                raise InputError(f"{path}: not a series file ({', '.join(SERIES_SUFFIXES)})")
+            try:
+                read = reader(path, DataConfig(label=self.label_column))
+            except DataError as exc:
+                raise InputError(str(exc)) from None
+            found = [one.astype(np.float32) for one in read.series]
+            labels = [self.dataset.class_index(label) for label in read.labels]
+        if found and found[0].shape[1] != self.dataset.channels:
+            raise InputError(
+                f"{path}: series of {found[0].shape[1]} channels; the run reads "
+                f"{self.dataset.channels}"
+            )
+        sources = [str(path)] if len(found) == 1 else [f"{path}[{i}]" for i in range(len(found))]
+        return found, sources, labels
+
     def stdin(self, raw: bytes) -> Found:
-        """A ``.npy`` stream (one or more arrays back to back), or one path a line."""
+        """A ``.npy`` stream (one or more arrays back to back), JSON arrays a line (a
+        series run), or one path a line."""
+        if self.dataset.is_series and raw.lstrip()[:1] == b"[":
+            return self.json_lines(raw)
+        if self.dataset.is_series and raw.startswith(NPY_MAGIC):
+            from rnncls.series import array_to_series
+
+            stream, found = io.BytesIO(raw), []
+            while stream.tell() < len(raw):
+                name = "<stdin>" if not found else f"<stdin, array {len(found) + 1}>"
+                series = array_to_series(load_npy(stream, name), name, self.dataset.channels)
+                found.append(
+                    (series, [f"{name}[{i}]" for i in range(len(series))], [None] * len(series))
+                )
+            return found
         if raw.startswith(NPY_MAGIC):
             stream, found = io.BytesIO(raw), []
             while stream.tell() < len(raw):
@@ -380,6 +437,25 @@ class InputReader:
             raise InputError("standard input is empty: expected a .npy stream or file paths")
         return [item for path in paths for item in self.path(Path(path))]
 
+    def json_lines(self, raw: bytes) -> Found:
+        """A series a line as JSON (``[1, 2, 3]``, or ``[[...], ...]`` a step a row)."""
+        from rnncls.series import json_series
+
+        found: Found = []
+        lines = raw.decode("utf-8", errors="replace").splitlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            name = f"<stdin, line {number}>"
+            try:
+                series = json_series(line, name, self.dataset.channels)
+            except InputError as exc:
+                found += self.failed(exc)
+                continue
+            sources = [name] if len(series) == 1 else [f"{name}[{i}]" for i in range(len(series))]
+            found.append((series, sources, [None] * len(series)))
+        return found
+
     def failed(self, error: InputError) -> Found:
         if self.failures is None:
             raise error
@@ -387,19 +463,23 @@ class InputReader:
         return []
 
 
+def load_npy(content: bytes | io.BytesIO, name: str) -> np.ndarray:
+    """One ``.npy`` array (bytes or a stream at its start)."""
+    stream = io.BytesIO(content) if isinstance(content, bytes) else content
+    try:
+        return np.load(stream, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{name}: not a readable .npy array ({_first_line(exc)})") from None
+    except MemoryError:  # a header that declares more than the data and the memory hold
+        raise InputError(f"{name}: not a readable .npy array (its shape is too large)") from None
+
+
 def npy_images(
     content: bytes | io.BytesIO, name: str, dataset: DataSet = MNIST
 ) -> tuple[np.ndarray, list[str]]:
     """The pictures of one ``.npy`` array (bytes or a stream at its start), with a
     source name each (:func:`array_images`)."""
-    stream = io.BytesIO(content) if isinstance(content, bytes) else content
-    try:
-        array = np.load(stream, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{name}: not a readable .npy array ({_first_line(exc)})") from None
-    except MemoryError:  # a header that declares more than the data and the memory hold
-        raise InputError(f"{name}: not a readable .npy array (its shape is too large)") from None
-    return array_images(array, name, dataset)
+    return array_images(load_npy(content, name), name, dataset)
 
 
 def array_images(

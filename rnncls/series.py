@@ -82,6 +82,26 @@ def _nulls_as_nan(value: Any) -> Any:
     return float("nan") if value is None else value
 
 
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def render_text(series: np.ndarray, captions: list[str], width: int = 80) -> str:
+    """Each series as one line of bars (its channels' mean, scaled between its own
+    least and largest value), at most ``width`` characters, under its caption."""
+    blocks = []
+    for one, caption in zip(series, captions, strict=True):
+        values = np.nanmean(np.asarray(one, np.float64), axis=1) if one.size else one
+        values = values[~np.isnan(values)]
+        if len(values) > width:  # the mean of each character's share of the steps
+            edges = np.linspace(0, len(values), width + 1).round().astype(int)
+            values = np.add.reduceat(values, edges[:-1]) / np.diff(edges)
+        low, high = (values.min(), values.max()) if len(values) else (0.0, 0.0)
+        scale = (len(SPARKS) - 1) / (high - low) if high > low else 0.0
+        line = "".join(SPARKS[int(round((v - low) * scale))] for v in values)
+        blocks.append(f"{caption}\n{line}")
+    return "\n".join(blocks)
+
+
 def pad(series: list[np.ndarray], channels: int) -> np.ndarray:
     """Series of any lengths as one batch (n, longest, channels), each end padded with
     NaN."""

@@ -102,8 +102,8 @@ def accuracy_line(predictions: list[Any]) -> str:
     labelled = [p for p in predictions if p.label is not None]
     right = sum(p.prediction == p.label for p in labelled)
     return (
-        f"accuracy {right / len(labelled):.4f} ({right} of {len(labelled)} pictures in "
-        "folders named after a class)"
+        f"accuracy {right / len(labelled):.4f} ({right} of {len(labelled)} inputs whose class "
+        "their file or folder names)"
     )
 
 

@@ -79,17 +79,27 @@ def show_sample(
             p.label is not None and p.prediction != p.label for p in (predictions or [])
         ] or None
         shown_run = target.path if target is not None else None
-        title = f"{split} images, predictions of {shown_run}" if shown_run else f"{split} images"
-        path = sample_grid(
-            data.images, captions, out, title=title, wrong=wrong, pixel_max=dataset.pixel_max
-        )
+        what = "series" if dataset.is_series else "images"
+        title = f"{split} {what}, predictions of {shown_run}" if shown_run else f"{split} {what}"
+        if dataset.is_series:
+            from rnncls.plots import series_grid
+            from rnncls.series import render_text as render_series
+
+            path = series_grid(data.images, captions, out, title=title, wrong=wrong)
+        else:
+            path = sample_grid(
+                data.images, captions, out, title=title, wrong=wrong, pixel_max=dataset.pixel_max
+            )
         print(path, flush=True)
         shown = TERMINAL_SAMPLES
         width = shutil.get_terminal_size().columns
         one_line = [caption.replace("\n", " ") for caption in captions[:shown]]
-        log(render_text(data.images[:shown], one_line, width, dataset.pixel_max))
+        if dataset.is_series:
+            log(render_series(data.images[:shown], one_line, width))
+        else:
+            log(render_text(data.images[:shown], one_line, width, dataset.pixel_max))
         if len(data) > shown:
-            log(f"(the first {shown} of {len(data)} images; all of them are in {path})")
+            log(f"(the first {shown} of {len(data)} {what}; all of them are in {path})")
         if show and not show_window(path):
             log(f"warning: no display to show a window on; the picture is in {path}")
 

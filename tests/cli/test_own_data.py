@@ -110,7 +110,7 @@ def test_predict_reads_a_tree_and_labels_by_class_folders(colour_run, isolated) 
     assert "label" not in by_source["loose.png"]  # not in a class's folder
     assert by_source["loose.png"]["prediction"] == "red"
     assert all(r["prediction"] == r["label"] for r in records if "label" in r)
-    assert "accuracy 1.0000 (6 of 6 pictures in folders named after a class)" in result.stderr
+    assert "accuracy 1.0000 (6 of 6 inputs whose class their file or folder names)" in result.stderr
 
 
 def test_predict_the_data_set_and_show_it_in_colour(colour_run, isolated) -> None:
