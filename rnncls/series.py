@@ -56,24 +56,43 @@ def trimmed(series: np.ndarray, name: str) -> np.ndarray:
 
 
 def json_series(text: str, name: str, channels: int) -> list[np.ndarray]:
-    """One line of JSON: a series (``[1, 2, 3]``, or ``[[...], ...]`` a step a row) or
-    several (``[[[...], ...], ...]``); ``null`` is a missing value."""
+    """JSON: one series (``[1, 2, 3]`` for a univariate run, ``[[...], ...]`` a step a
+    row) or several, of any lengths (a list of them); ``null`` is a missing value."""
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
         raise InputError(f"{name}: not valid JSON") from None
-    if not isinstance(value, list):
-        raise InputError(f"{name}: expected a JSON array of numbers, got a {type(value).__name__}")
-    try:
-        array = np.array(_nulls_as_nan(value), dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):
-        raise InputError(f"{name}: not a rectangular array of numbers") from None
-    if array.ndim == 2 and channels == 1 and array.shape[1] == 1:
-        array = array[np.newaxis]  # [[x], [y], ...]: one univariate series a step a row
-    if array.ndim == 1 or (array.ndim == 2 and channels > 1):
-        found = array_to_series(array, name, channels)
-        return found if len(found) != 1 else [trimmed(found[0], name)]
-    return array_to_series(array, name, channels)
+    if not isinstance(value, list) or not value:
+        shown = "an empty array" if value == [] else f"a {type(value).__name__}"
+        raise InputError(f"{name}: expected a JSON array of numbers, got {shown}")
+    depth = _depth(value)
+    if depth == 2 and channels == 1 and all(len(step) == 1 for step in value):
+        depth = 1  # [[x], [y], ...]: one univariate series a step a row
+        value = [step[0] for step in value]
+    one = depth == 1 or (depth == 2 and channels > 1)
+    series = [value] if one else value
+    found = []
+    for index, item in enumerate(series):
+        where = name if one else f"{name}[{index}]"
+        try:
+            array = np.array(_nulls_as_nan(item), dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):
+            raise InputError(f"{where}: not a rectangular array of numbers") from None
+        if channels > 1 and array.ndim != 2:
+            raise InputError(
+                f"{where}: array of shape {array.shape}; expected (T, {channels}) a series"
+            )
+        (read,) = array_to_series(array if channels > 1 else array.reshape(-1), where, channels)
+        found.append(read)
+    return found
+
+
+def _depth(value: Any) -> int:
+    """How deep lists nest at the start of ``value`` (a number: 0)."""
+    depth = 0
+    while isinstance(value, list) and value:
+        depth, value = depth + 1, value[0]
+    return depth
 
 
 def _nulls_as_nan(value: Any) -> Any:

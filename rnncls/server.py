@@ -109,20 +109,33 @@ def model_info(target: RunTarget, classifier: OnnxClassifier) -> dict[str, Any]:
     from rnncls.sequence import describe, reading_indices, sequence_shape
 
     dataset = classifier.dataset
-    height, width, channels = dataset.shape
-    info: dict[str, Any] = {
-        "model": str(target.model),
-        "backend": "onnx",
-        "run": None,
-        "dataset": {
+    classes = [dataset.class_value(i) for i in range(dataset.num_classes)]
+    if dataset.is_series:  # a series' steps and channels, and the range its page draws in
+        described = {
+            "kind": dataset.kind,
+            "steps": dataset.steps,
+            "lengths": list(dataset.lengths),
+            "channels": dataset.channels,
+            "mean": list(dataset.mean),
+            "std": list(dataset.std),
+            "classes": classes,
+        }
+    else:
+        height, width, channels = dataset.shape
+        described = {
             "kind": dataset.kind,
             "height": height,
             "width": width,
             "channels": channels,
             "pixel_max": dataset.pixel_max,
             "preparation": dataset.preparation,
-            "classes": [dataset.class_value(i) for i in range(dataset.num_classes)],
-        },
+            "classes": classes,
+        }
+    info: dict[str, Any] = {
+        "model": str(target.model),
+        "backend": "onnx",
+        "run": None,
+        "dataset": described,
     }
     folder = target.folder
     if folder is None or not (folder / rundir.CONFIG_FILE).is_file():
@@ -147,7 +160,9 @@ def model_info(target: RunTarget, classifier: OnnxClassifier) -> dict[str, Any]:
             "description": describe(config.sequence, dataset.shape),
             # the index into the row-major (height, width, channels) picture that each
             # (step, feature) reads, step after step
-            "indices": reading_indices(config.sequence, dataset.shape).reshape(-1).tolist(),
+            "indices": None
+            if dataset.is_series
+            else reading_indices(config.sequence, dataset.shape).reshape(-1).tolist(),
         },
     }
 
@@ -167,6 +182,11 @@ def images_from_json(
     ``rnncls predict`` reads a .npy array."""
     from rnncls.predict import array_images
 
+    if dataset.is_series:  # a series, or several: a list of arrays to pad
+        from rnncls.series import json_series
+
+        found = json_series(body.decode("utf-8", errors="replace"), name, dataset.channels)
+        return found, [name] if len(found) == 1 else [f"{name}[{i}]" for i in range(len(found))]
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):
@@ -189,6 +209,14 @@ def images_from_bytes(content: bytes, name: str, dataset: DataSet) -> tuple[np.n
 
     if not content:
         raise InputError(f"{name}: empty; expected a picture or a .npy array")
+    if dataset.is_series:
+        from rnncls.predict import load_npy
+        from rnncls.series import array_to_series
+
+        if not content.startswith(NPY_MAGIC):
+            raise InputError(f"{name}: a series run reads JSON arrays or .npy arrays")
+        found = array_to_series(load_npy(content, name), name, dataset.channels)
+        return found, [name] if len(found) == 1 else [f"{name}[{i}]" for i in range(len(found))]
     if content.startswith(NPY_MAGIC):
         return npy_images(content, name, dataset)
     return read_picture(content, name, dataset, MAX_PIXELS)[np.newaxis], [name]
@@ -233,11 +261,15 @@ def upload_name(filename: str | None, index: int) -> str:
     return name or f"file[{index}]"
 
 
-def join(found: list[tuple[np.ndarray, list[str]]]) -> Pictures:
-    return Pictures(
-        images=np.concatenate([images for images, _ in found]),
-        sources=[source for _, sources in found for source in sources],
-    )
+def join(found: list[tuple[Any, list[str]]], dataset: DataSet) -> Pictures:
+    """The examples of a request in one batch: pictures side by side, series padded."""
+    if dataset.is_series:
+        from rnncls.series import pad
+
+        examples = pad([one for series, _ in found for one in series], dataset.channels)
+    else:
+        examples = np.concatenate([images for images, _ in found])
+    return Pictures(examples, sources=[source for _, sources in found for source in sources])
 
 
 def query_top_k(value: str | None) -> int | None:
@@ -275,10 +307,20 @@ def answer(model: ServedModel, inputs: Pictures, top_k: int | None, image: bool)
         record = prediction.to_json()
         record["probabilities"] = [round(float(p), 6) for p in probabilities[index]]
         if image:
-            picture = inputs.images[index]
-            record["image"] = (picture[..., 0] if picture.shape[-1] == 1 else picture).tolist()
+            record["image"] = read_as(inputs.images[index], model.classifier.dataset)
         records.append(record)
     return {"predictions": records}
+
+
+def read_as(example: np.ndarray, dataset: DataSet) -> list[Any]:
+    """What the model read, for ``?image=true``: a grey picture's rows, a colour one's
+    rows of pixels, a series' steps (its padding left out, a missing value null)."""
+    if dataset.is_series:
+        from rnncls.series import trimmed
+
+        steps = trimmed(example, "series")
+        return [[None if np.isnan(v) else float(v) for v in step] for step in steps]
+    return (example[..., 0] if example.shape[-1] == 1 else example).tolist()
 
 
 class _Computed:
@@ -367,7 +409,7 @@ async def predict_endpoint(request: Any) -> Any:
             found = [images_from_json(body, dataset)]
         else:
             found = [images_from_bytes(body, "body", dataset)]
-        return answer(model, join(found), top_k, image)
+        return answer(model, join(found, dataset), top_k, image)
 
     if files is None and is_small(body):
         return JSONResponse(work())

@@ -4,7 +4,9 @@
 // request at a time: while one is out, strokes only mark the picture as changed, and the
 // newest picture goes next. For a run of colour pictures the pad gives way to an upload
 // box. The body's data-state says where the page is: empty, sending, answered or error
-// (the browser tests wait on it).
+// (the browser tests wait on it). For a run of univariate series the pad draws a curve,
+// left to right: each change sends the run's number of samples of it as a JSON array;
+// for multivariate series the upload box takes a .npy array.
 "use strict";
 
 const pad = document.getElementById("pad");
@@ -28,6 +30,7 @@ let last = null;
 let generation = 0; // one more at each Clear: an answer to an older picture is dropped
 const ANSWER_TIMEOUT_MS = 10000;
 let inked = false;
+let heights = []; // a series run: the height drawn at each column of the pad (or null)
 let changed = false;
 let sending = false;
 
@@ -80,10 +83,73 @@ function show(answer) {
   shown.textContent = String(answer.prediction);
   const best = dataset.classes.findIndex((name) => name === answer.prediction);
   showBars(answer.probabilities, best);
-  const pixels = answer.image.flat(2);
-  paint(view, pixels, dataset.channels);
-  if (order) paint(reading, order.map((index) => pixels[index]), 1);
+  if (isSeries()) plotSeries(view, answer.image);
+  else {
+    const pixels = answer.image.flat(2);
+    paint(view, pixels, dataset.channels);
+    if (order) paint(reading, order.map((index) => pixels[index]), 1);
+  }
   say(`${answer.prediction}, with probability ${(100 * answer.probability).toFixed(1)}%`);
+}
+
+function isSeries() {
+  return dataset.kind === "series";
+}
+
+// A series (steps of values, null where missing) as lines on a canvas, a colour a channel.
+function plotSeries(context, steps) {
+  const { width, height } = context.canvas;
+  context.fillStyle = "#000";
+  context.fillRect(0, 0, width, height);
+  const values = steps.flat().filter((v) => v !== null);
+  const low = Math.min(...values), high = Math.max(...values);
+  const span = high > low ? high - low : 1;
+  const colours = ["#7fb3ff", "#ffb36b", "#8fe38f", "#ff8a8a", "#d7a6ff", "#f5e36b"];
+  for (let channel = 0; channel < steps[0].length; channel++) {
+    context.strokeStyle = colours[channel % colours.length];
+    context.lineWidth = 1.5;
+    context.beginPath();
+    let drawing = false;
+    steps.forEach((step, index) => {
+      const value = step[channel];
+      if (value === null) { drawing = false; return; }
+      const x = steps.length > 1 ? (index / (steps.length - 1)) * (width - 1) : width / 2;
+      const y = (1 - (value - low) / span) * (height - 4) + 2;
+      if (drawing) context.lineTo(x, y); else context.moveTo(x, y);
+      drawing = true;
+    });
+    context.stroke();
+  }
+}
+
+// The drawn curve as the run's number of samples, in its first channel's range (the
+// pad's height spans its mean +- 3 standard deviations); columns not drawn between
+// drawn ones are joined by a straight line, and the series ends at the last one drawn.
+function drawnSeries() {
+  const known = heights.map((h, column) => [column, h]).filter(([, h]) => h !== null);
+  if (!known.length) return [];
+  const last = known[known.length - 1][0];
+  const samples = Math.max(2, Math.round(dataset.steps * (last + 1) / pad.width));
+  const series = [];
+  let at = 0;
+  for (let i = 0; i < samples; i++) {
+    const column = (i / (samples - 1)) * last;
+    while (at + 1 < known.length && known[at + 1][0] <= column) at++;
+    const [x0, y0] = known[at];
+    const [x1, y1] = known[Math.min(at + 1, known.length - 1)];
+    const y = x1 > x0 && column > x0 ? y0 + ((y1 - y0) * (column - x0)) / (x1 - x0) : y0;
+    series.push(dataset.mean[0] + (0.5 - y / pad.height) * 6 * dataset.std[0]);
+  }
+  return series;
+}
+
+function recordHeights(from, to) {
+  const [x0, y0] = from, [x1, y1] = to;
+  const first = Math.max(0, Math.round(Math.min(x0, x1)));
+  const last = Math.min(pad.width - 1, Math.round(Math.max(x0, x1)));
+  for (let column = first; column <= last; column++) {
+    heights[column] = x1 === x0 ? y1 : y0 + ((y1 - y0) * (column - x0)) / (x1 - x0);
+  }
 }
 
 function clearAll() {
@@ -93,6 +159,7 @@ function clearAll() {
     context.clearRect(0, 0, context.canvas.width, context.canvas.height);
   }
   upload.value = "";
+  heights = new Array(pad.width).fill(null);
   shown.innerHTML = "&ndash;";
   showBars(null, -1);
   inked = false;
@@ -103,7 +170,7 @@ function clearAll() {
 }
 
 function drawing() {
-  return dataset.channels === 1;
+  return dataset.channels === 1; // grey pictures, univariate series
 }
 
 async function send(file = null) {
@@ -116,8 +183,10 @@ async function send(file = null) {
   const timer = setTimeout(() => stop.abort(), ANSWER_TIMEOUT_MS);
   let outcome = "error";
   try {
-    const body = file || await new Promise((done) => pad.toBlob(done, "image/png"));
-    const kind = file ? (file.type || "application/octet-stream") : "image/png";
+    let body, kind;
+    if (file) [body, kind] = [file, file.type || "application/octet-stream"];
+    else if (isSeries()) [body, kind] = [JSON.stringify(drawnSeries()), "application/json"];
+    else [body, kind] = [await new Promise((done) => pad.toBlob(done, "image/png")), "image/png"];
     const response = await fetch("predict?image=true", {
       method: "POST", headers: { "Content-Type": kind }, body, signal: stop.signal,
     });
@@ -153,8 +222,13 @@ function stroke(from, to, pressure) {
   pen.strokeStyle = "#fff";
   pen.lineCap = "round";
   pen.lineJoin = "round";
-  // About MNIST's stroke width: a tenth of the pad; a pen presses it wider or thinner.
-  pen.lineWidth = (pad.width / 12) * (pressure > 0 && pressure !== 0.5 ? 0.6 + pressure : 1);
+  if (isSeries()) {
+    recordHeights(from, to);
+    pen.lineWidth = 3;
+  } else {
+    // About MNIST's stroke width: a tenth of the pad; a pen presses it wider or thinner.
+    pen.lineWidth = (pad.width / 12) * (pressure > 0 && pressure !== 0.5 ? 0.6 + pressure : 1);
+  }
   pen.beginPath();
   pen.moveTo(...from);
   pen.lineTo(...to);
@@ -200,6 +274,7 @@ upload.addEventListener("change", () => {
 // on where its pictures are grey (an upload box where they are in colour).
 function setUp(described) {
   dataset = described;
+  if (isSeries()) return setUpSeries();
   for (const canvas of [viewCanvas, readingCanvas]) {
     canvas.width = dataset.width;
     canvas.height = dataset.height;
@@ -210,6 +285,25 @@ function setUp(described) {
     : `what the model reads: ${size}${drawing() ? "" : ", in colour"}`;
   const what = dataset.preparation === "digits" ? "a digit" : "a picture";
   document.getElementById("heading").textContent = drawing() ? `Draw ${what}` : `Classify ${what}`;
+  pad.hidden = !drawing();
+  document.getElementById("clear").hidden = !drawing();
+  document.getElementById("upload-box").hidden = drawing();
+  makeBars();
+  clearAll();
+}
+
+function setUpSeries() {
+  viewCanvas.width = 280;
+  viewCanvas.height = 140;
+  viewCanvas.classList.add("series");
+  const steps = dataset.lengths[0] === dataset.lengths[1]
+    ? `${dataset.steps} samples` : `${dataset.lengths[0]} to ${dataset.lengths[1]} samples`;
+  document.getElementById("view-caption").textContent =
+    `what the model reads: ${steps} of ${dataset.channels} channel(s)`;
+  document.getElementById("heading").textContent =
+    drawing() ? "Draw a series, left to right" : "Classify a series";
+  document.querySelector("#upload-box span").textContent = "Choose a .npy array of series";
+  upload.accept = ".npy";
   pad.hidden = !drawing();
   document.getElementById("clear").hidden = !drawing();
   document.getElementById("upload-box").hidden = drawing();
@@ -229,7 +323,7 @@ async function describeModel() {
     }
     if (model.sequence) {
       parts.push(`reads ${model.sequence.description}`);
-      if (model.sequence.order !== "rows" && drawing()) {
+      if (model.sequence.order !== "rows" && drawing() && !isSeries()) {
         order = model.sequence.indices;
         document.getElementById("reading-caption").textContent =
           `the same pixels in the order the model reads them (${model.sequence.description}), ` +
