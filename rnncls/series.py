@@ -109,8 +109,9 @@ def render_text(series: np.ndarray, captions: list[str], width: int = 80) -> str
     least and largest value), at most ``width`` characters, under its caption."""
     blocks = []
     for one, caption in zip(series, captions, strict=True):
-        values = np.nanmean(np.asarray(one, np.float64), axis=1) if one.size else one
-        values = values[~np.isnan(values)]
+        steps = np.asarray(one, np.float64)
+        steps = steps[~np.isnan(steps).all(axis=1)]  # padding and wholly missing steps out
+        values = np.nanmean(steps, axis=1) if len(steps) else np.zeros(0)
         if len(values) > width:  # the mean of each character's share of the steps
             edges = np.linspace(0, len(values), width + 1).round().astype(int)
             values = np.add.reduceat(values, edges[:-1]) / np.diff(edges)
