@@ -207,6 +207,47 @@ def write_colour_model(path: Path, height: int = 6, width: int = 4) -> Path:
     return path
 
 
+SERIES_CLASSES = ("low", "high")
+
+
+def write_series_model(path: Path, steps: int = 50) -> Path:
+    """An ONNX model of a univariate series data set, built without TensorFlow: it takes
+    series (n, any length, 1), NaN where there is no value, and answers "high" for a
+    series whose values sum above 0 ("low" below), as rnncls's series models take them."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from rnncls.datasets.description import DataSet
+    from rnncls.predict import ONNX_DATASET_KEY
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("IsNaN", ["series"], ["missing"]),
+            helper.make_node("Where", ["missing", "zero", "series"], ["values"]),
+            helper.make_node("ReduceSum", ["values", "axes"], ["total"], keepdims=0),
+            helper.make_node("MatMul", ["total", "weights"], ["logits"]),
+        ],
+        "sums",
+        [helper.make_tensor_value_info("series", TensorProto.FLOAT, ["n", "t", 1])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 2])],
+        [
+            numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
+            numpy_helper.from_array(np.array([1], np.int64), "axes"),
+            numpy_helper.from_array(np.array([[-1.0, 1.0]], np.float32), "weights"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    dataset = DataSet(
+        "series", "ts", (steps, 1), SERIES_CLASSES, mean=(0.0,), std=(1.0,), lengths=(steps, steps)
+    )
+    entry = model.metadata_props.add()
+    entry.key, entry.value = ONNX_DATASET_KEY, dataset.dumps()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def band_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     """A run directory with only the band model (no config, no Keras model), and data."""

@@ -184,3 +184,20 @@ def test_serve_answers_json_series_of_any_lengths(series_run) -> None:
     assert len(first["image"]) == 10 and len(first["image"][0]) == 2
     assert both["predictions"][0]["probabilities"] == first["probabilities"]
     assert wrong.status_code == 400
+
+
+def test_a_resumed_series_run_ends_with_the_same_weights(series_run, here) -> None:
+    from rnncls.checkpoints import load_checkpoint
+
+    data, _ = series_run
+    straight, halves = here / "straight", here / "halves"
+    assert (
+        invoke("train", *sets(SETTINGS), "--data-dir", data, "--run-dir", straight).exit_code == 0
+    )
+    first = invoke("train", *sets(SETTINGS), "--steps", 30, "--data-dir", data, "--run-dir", halves)
+    assert first.exit_code == 0, first.output
+    resumed = invoke("train", "--run-dir", halves, "--resume", "--steps", 60)
+    assert resumed.exit_code == 0, resumed.output
+    (_, ours), (_, theirs) = load_checkpoint(halves), load_checkpoint(straight)
+    for name, array in theirs["model"].items():
+        np.testing.assert_array_equal(ours["model"][name], array, err_msg=name)

@@ -236,6 +236,43 @@ def test_a_colour_runs_page_takes_an_uploaded_picture(tmp_path) -> None:
         stop(served, signal.SIGTERM)
 
 
+def test_a_univariate_series_runs_page_draws_a_curve(tmp_path) -> None:
+    """A series run's pad takes a curve drawn left to right: high on the pad is high in
+    value (the pad spans the mean +- 3 deviations), the view plots what the model read,
+    a bar a class."""
+    from conftest import SERIES_CLASSES, write_series_model
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    browser_path = chromium()
+    run = tmp_path / "sums"
+    write_series_model(run / "model.onnx", steps=50)
+    served = start_server(run)
+    try:
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=browser_path, args=BROWSER_ARGS)
+            page = browser.new_page(viewport={"width": 900, "height": 620})
+            page.goto(served.url)
+            page.wait_for_function("document.querySelector('#model').textContent.includes('model')")
+            assert page.locator("#heading").text_content() == "Draw a series, left to right"
+            assert page.locator("#bars li .digit").all_text_contents() == list(SERIES_CLASSES)
+            draw(page, [(0.05, 0.2), (0.5, 0.1), (0.95, 0.25)])  # in the upper half: high
+            page.wait_for_selector("body[data-state=answered]")
+            assert page.locator("#prediction").text_content() == "high"
+            page.click("#clear")
+            draw(page, [(0.05, 0.8), (0.95, 0.9)])  # the lower half: low
+            page.wait_for_selector("body[data-state=answered]")
+            assert page.locator("#prediction").text_content() == "low"
+            lit = page.evaluate(
+                "() => Array.from(document.getElementById('view').getContext('2d')"
+                ".getImageData(0, 0, 280, 140).data).filter((v, i) => i % 4 === 2 && v > 100)"
+                ".length"
+            )
+            assert lit > 100  # the curve the model read, plotted
+            browser.close()
+    finally:
+        stop(served, signal.SIGTERM)
+
+
 def reading_order(run: Path) -> list[int]:
     """The pixel each position of the run's reading takes: for columns, written out here
     (position i is step i // 28, feature i % 28: pixel (i % 28, i // 28)); for another
