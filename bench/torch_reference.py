@@ -208,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             batch = augment(batch, config, generator)
         loss = loss_function(model(batch), labels[indices])
         loss.backward()
-        if clipnorm:  # Keras clips each variable's gradient by its own norm
+        if clipnorm and config.train.clip == "global":  # the joint norm of all gradients
+            nn.utils.clip_grad_norm_(model.parameters(), clipnorm)
+        elif clipnorm:  # Keras clips each variable's gradient by its own norm
             for parameter in model.parameters():
                 nn.utils.clip_grad_norm_([parameter], clipnorm)
         optimizer.step()

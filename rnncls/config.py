@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rnncls.config_keys import SECTIONS, Config, SequenceConfig, TrainConfig, key_type
+from rnncls.config_keys import SECTIONS, Config, ModelConfig, SequenceConfig, TrainConfig, key_type
 from rnncls.errors import ConfigError
 
 
@@ -52,12 +52,28 @@ def unused_settings(train: TrainConfig, steps: int) -> list[str]:
             f"train.decay_rate = {train.decay_rate} is not used: only the exponential and "
             f"step schedules take it, and train.schedule is {train.schedule!r}"
         )
+    if train.clip != TrainConfig.clip and not train.clipnorm:
+        found.append(
+            f"train.clip = {train.clip!r} is not used: train.clipnorm is 0, so no gradient "
+            "is clipped"
+        )
     if train.warmup_steps > steps:
         found.append(
             f"train.warmup_steps = {train.warmup_steps} is more than the run's {steps} "
             "steps: the learning rate never reaches train.learning_rate"
         )
     return found
+
+
+def unused_model_settings(model: ModelConfig) -> list[str]:
+    """What in ``[model]`` the layers would not use: the LSTM's forget-gate start for
+    another cell."""
+    if model.forget_bias != ModelConfig.forget_bias and model.cell != "lstm":
+        return [
+            f"model.forget_bias = {model.forget_bias!r} is not used: only the lstm cell has "
+            f"a forget gate, and model.cell is {model.cell!r}"
+        ]
+    return []
 
 
 def unused_sequence_settings(sequence: SequenceConfig, series: bool = False) -> list[str]:

@@ -92,6 +92,12 @@ SCHEDULES: tuple[str, ...] = get_args(Schedule)
 ORDERS: tuple[str, ...] = get_args(Order)
 
 
+Clip = Literal["variable", "global"]
+
+
+ForgetBias = Literal["unit", "chrono"]
+
+
 Preparation = Literal["auto", "digits", "plain"]
 
 
@@ -253,6 +259,12 @@ class ModelConfig:
         help="Output classes (logits of the dense layer): 0 takes the data set's; another "
         "value must equal it.",
     )
+    forget_bias: ForgetBias = _spec(
+        "unit",
+        help="The LSTM's initial gate biases: unit (forget gate 1, others 0, Keras's) or "
+        "chrono (forget log(U[1, T - 1]), input its negative, T the sequence's steps; "
+        "Tallec & Ollivier 2018): memory over hundreds of steps from the start.",
+    )
     conv_layers: int = _spec(
         0,
         _at_least(0, 8),
@@ -299,6 +311,12 @@ class TrainConfig:
         0.0,
         _not_negative,
         help="Largest gradient norm of each variable (typical: 1.0; 0 leaves gradients alone).",
+    )
+    clip: Clip = _spec(
+        "variable",
+        help="What clipnorm bounds: variable (each variable's gradient by its own norm, "
+        "Keras's clipnorm) or global (all gradients by their joint norm, Keras's "
+        "global_clipnorm, PyTorch's clip_grad_norm_).",
     )
     schedule: Schedule = _spec(
         "constant",

@@ -59,6 +59,7 @@ REQUIREMENTS: dict[str, Check | None] = {
     "model.bidirectional": _needs("model.bidirectional", False),
     "model.dropout": _needs("model.dropout", 0.0),
     "model.num_classes": None,
+    "model.forget_bias": None,  # the initial bias; the pass computes with any weights
     "model.conv_layers": _needs("model.conv_layers", 0),
     "model.conv_filters": None,
     "model.conv_kernel": None,
@@ -71,6 +72,7 @@ REQUIREMENTS: dict[str, Check | None] = {
     "train.momentum": None,
     "train.weight_decay": None,
     "train.clipnorm": None,
+    "train.clip": None,  # the optimizer's, applied to the pass's gradients
     "train.schedule": None,
     "train.warmup_steps": None,
     "train.decay_rate": None,

@@ -157,6 +157,32 @@ class SeriesReading(keras.layers.Layer):
         return {**config, "samples_per_step": self.samples_per_step, "channels": self.channels}
 
 
+@keras.saving.register_keras_serializable(package="rnncls")
+class ChronoBias(keras.initializers.Initializer):
+    """The chrono initialisation of an LSTM's bias (Tallec & Ollivier, "Can recurrent
+    neural networks warp time?", ICLR 2018), in Keras's gate order (input, forget, cell,
+    output): forget ``log(u)``, ``u`` uniform in [1, steps - 1], input its negative, the
+    others 0. A unit then starts with a forget gate of ``1 - 1/u``: it remembers over
+    about ``u`` steps, where Keras's forget bias of 1 (a gate of 0.73) forgets an input
+    within some 20 steps, and its small input gate keeps the cell state from drifting
+    over a long sequence."""
+
+    def __init__(self, steps: int, seed: Any = None) -> None:
+        self.steps = int(steps)
+        self.seed = seed
+        longest = float(max(self.steps - 1, 1))
+        self._uniform = keras.initializers.RandomUniform(1.0, longest, seed=seed)
+
+    def __call__(self, shape: Any, dtype: Any = None) -> Any:
+        units = int(shape[0]) // 4
+        forget = keras.ops.log(self._uniform((units,), dtype=dtype))
+        zeros = keras.ops.zeros((2 * units,), dtype=dtype)
+        return keras.ops.concatenate([-forget, forget, zeros])
+
+    def get_config(self) -> dict[str, Any]:
+        return {"steps": self.steps, "seed": self.seed}
+
+
 def recurrent_layer_name(config: ModelConfig, index: int) -> str:
     """``lstm`` for the seed's single layer (as in every run before stacking existed),
     ``gru_2`` for the second of several GRU layers."""
@@ -228,11 +254,16 @@ def build_network(
     unroll = unrolled(config, sequence, shape, gpu)
     for index in range(config.layers):
         name = recurrent_layer_name(config, index)
+        options: dict[str, Any] = {}
+        if config.cell == "lstm" and config.forget_bias == "chrono":
+            steps = sequence_shape(sequence, shape)[0]
+            options = {"unit_forget_bias": False, "bias_initializer": ChronoBias(steps)}
         layer = cell_layer(
             config.hidden_units,
             unroll=unroll,
             return_sequences=index < config.layers - 1,
             name=name,
+            **options,
         )
         if config.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{name}")

@@ -82,14 +82,16 @@ def learning_rate(config: TrainConfig, total_steps: int) -> float | WarmupSchedu
 
 def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
     """The optimizer of ``[train]``: its kind, schedule, momentum, weight decay and
-    gradient clipping. Options at 0 are left out, so they cannot change a float."""
+    gradient clipping (each variable's norm, or with ``clip = "global"`` the joint norm
+    of all gradients). Options at 0 are left out, so they cannot change a float."""
     options: dict[str, Any] = {"learning_rate": learning_rate(config, total_steps)}
     if config.optimizer in ("sgd", "rmsprop"):
         options["momentum"] = config.momentum
     if config.weight_decay or config.optimizer == "adamw":
         options["weight_decay"] = config.weight_decay
     if config.clipnorm:
-        options["clipnorm"] = config.clipnorm
+        scope = "global_clipnorm" if config.clip == "global" else "clipnorm"
+        options[scope] = config.clipnorm
     return OPTIMIZERS[config.optimizer](**options)
 
 

@@ -37,7 +37,13 @@ from rnncls.callbacks import (
     check_tensorboard,
 )
 from rnncls.checkpoints import load_checkpoint
-from rnncls.config import to_toml, total_steps, unused_sequence_settings, unused_settings
+from rnncls.config import (
+    to_toml,
+    total_steps,
+    unused_model_settings,
+    unused_sequence_settings,
+    unused_settings,
+)
 from rnncls.config_keys import Config
 from rnncls.datasets import DataSource, OpenedData, Split, open_data, recorded
 from rnncls.datasets.description import DataSet
@@ -209,7 +215,10 @@ def _prepare(
     reporter.status(f"run: {run_dir}{writer}")
     if trainer.distribution.strategy is not None:
         reporter.status(f"distributed: {trainer.distribution.describe()}")
-    for unused in unused_settings(config.train, inputs.steps):
+    for unused in [
+        *unused_settings(config.train, inputs.steps),
+        *unused_model_settings(config.model),
+    ]:
         reporter.status(f"warning: {unused}")
     reporter.status(
         f"sequence: {describe_sequence(config.sequence, dataset.shape)}; "

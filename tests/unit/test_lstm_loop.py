@@ -79,7 +79,7 @@ def test_logits_and_gradients_equal_keras_autodiff(tf, calls, settings, batch):
     import keras
 
     config, model = build(settings, seed=batch)
-    assert training_path.choose(config, MNIST.shape).name == training_path.FUSED_LOOP
+    assert training_path.choose(config, MNIST).name == training_path.FUSED_LOOP
     digits, labels = make_digits(batch, seed=batch)
     images = tf.constant(digits[..., np.newaxis].astype(np.float32) / 255.0)
     targets = tf.constant(labels.astype(np.int32))
@@ -179,16 +179,16 @@ def test_a_trainer_over_a_permuted_reading_learns(tf, calls):
     ids=["seed", "gru", "pixels", "rows-loop", "stack", "gpu", "gpu-gru", "gpu-simple"],
 )
 def test_each_config_trains_along_one_named_path(settings, gpus, name, unroll, reasons):
-    path = training_path.choose(load_config(overrides=settings), MNIST.shape, gpus=gpus)
+    path = training_path.choose(load_config(overrides=settings), MNIST, gpus=gpus)
     assert (path.name, path.unroll, path.reasons) == (name, unroll, reasons)
 
 
 def test_the_log_line_names_the_path_and_why_keras():
     config = load_config(overrides=[*PIXELS_49, "model.layers=2"])
-    line = training_path.choose(config, MNIST.shape).describe(config, MNIST.shape)
+    line = training_path.choose(config, MNIST).describe(config, MNIST)
     assert line == "training through Keras's loop (49 steps) (model.layers = 2)"
     config = load_config(overrides=PIXELS_49)
-    assert training_path.choose(config, MNIST.shape).describe(config, MNIST.shape) == (
+    assert training_path.choose(config, MNIST).describe(config, MNIST) == (
         "training through TensorFlow's fused LSTM loop on two cores (49 steps)"
     )
 

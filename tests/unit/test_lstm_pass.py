@@ -236,7 +236,7 @@ def test_every_config_key_is_classified_by_the_pass():
 
 
 def test_the_pass_supports_the_seeds_network_and_names_what_rules_it_out():
-    assert rnncls.lstm_pass.supports(load_config(), MNIST.shape)
+    assert rnncls.lstm_pass.supports(load_config(), MNIST)
     assert rnncls.lstm_pass.supports(
         load_config(
             overrides=[
@@ -246,10 +246,10 @@ def test_the_pass_supports_the_seeds_network_and_names_what_rules_it_out():
                 "model.hidden_units=128",
             ]
         ),
-        MNIST.shape,
+        MNIST,
     )
     config = load_config(overrides=["model.cell='gru'", "model.layers=3", "train.batch_size=8"])
-    assert rnncls.lstm_pass.unsupported(config, MNIST.shape) == [
+    assert rnncls.lstm_pass.unsupported(config, MNIST) == [
         "model.cell = 'gru'",
         "model.layers = 3",
         "train.batch_size = 8 (it needs at least 32)",

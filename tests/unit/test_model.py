@@ -101,3 +101,40 @@ def test_dropout_sits_after_each_recurrent_layer_and_acts_only_in_training():
 def test_no_dropout_layer_when_dropout_is_zero():
     model = build(ModelConfig(layers=2, hidden_units=4))
     assert not [layer for layer in model.get_layer("network").layers if "dropout" in layer.name]
+
+
+def test_the_chrono_start_of_the_lstm_gates():
+    """forget log(u), u in [1, steps - 1]; input its negative; cell and output 0. Keras's
+    own start (unit) is a forget bias of 1 and 0 elsewhere."""
+    import keras
+
+    from rnncls.model import build_network
+
+    units, sequence = 64, SequenceConfig(order="pixels", pixels_per_step=4)  # 196 steps
+
+    def bias_of(forget_bias: str) -> np.ndarray:
+        config = ModelConfig(hidden_units=units, forget_bias=forget_bias)
+        network = build_network(config, sequence, MNIST.shape, 10)
+        return network.get_layer("lstm").cell.bias.numpy()
+
+    keras.utils.set_random_seed(0)
+    bias = bias_of("chrono")
+    gate_i, gate_f, gate_c, gate_o = np.split(bias, 4)
+    assert gate_f.min() >= 0.0 and gate_f.max() <= np.log(195) + 1e-5
+    assert gate_f.std() > 0.5  # drawn, not one value
+    np.testing.assert_array_equal(gate_i, -gate_f)
+    assert not gate_c.any() and not gate_o.any()
+    keras.utils.set_random_seed(0)
+    np.testing.assert_array_equal(bias_of("chrono"), bias)
+    expected = np.concatenate([np.zeros(units), np.ones(units), np.zeros(2 * units)])
+    np.testing.assert_array_equal(bias_of("unit"), expected)
+
+
+def test_a_chrono_model_saves_and_loads(tmp_path):
+    from rnncls.predict import load_keras_model
+
+    model = build(ModelConfig(hidden_units=4, forget_bias="chrono"))
+    images = np.random.default_rng(0).random((2, 28, 28, 1)).astype(np.float32) * 255
+    model.save(tmp_path / "model.keras")
+    loaded = load_keras_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded(images).numpy(), model(images).numpy(), rtol=1e-6)

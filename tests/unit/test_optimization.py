@@ -61,10 +61,15 @@ def test_a_constant_rate_without_warmup_is_a_plain_number():
         ({"optimizer": "adamw", "weight_decay": 0.01}, "AdamW", {"weight_decay": 0.01}),
         ({"optimizer": "sgd", "momentum": 0.9}, "SGD", {"momentum": 0.9}),
         ({"optimizer": "rmsprop", "momentum": 0.5}, "RMSprop", {"momentum": 0.5}),
-        ({"clipnorm": 1.5}, "Adam", {"clipnorm": 1.5}),
+        ({"clipnorm": 1.5}, "Adam", {"clipnorm": 1.5, "global_clipnorm": None}),
+        (
+            {"clipnorm": 1.5, "clip": "global"},
+            "Adam",
+            {"clipnorm": None, "global_clipnorm": 1.5},
+        ),
         ({"weight_decay": 0.001}, "Adam", {"weight_decay": 0.001}),
     ],
-    ids=["adam", "adamw", "sgd", "rmsprop", "clipnorm", "adam-decay"],
+    ids=["adam", "adamw", "sgd", "rmsprop", "clipnorm", "global-clipnorm", "adam-decay"],
 )
 def test_optimizer_kind_and_options_come_from_the_config(settings, kind, expected):
     from rnncls.optimization import build_optimizer
