@@ -1,7 +1,10 @@
-# Everyday targets. `make install` once, then `make test`, `make run`, `make bench`.
+# Everyday targets. `make install` once, then `make test`, `make run`, `make bench`;
+# `make bench-ucr` pits rnncls against aeon's MiniRocket on the UCR/UEA sets.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# aeon (MiniRocket, for bench-ucr) pins numpy below rnncls's: an environment of its own.
+AEON_VENV ?= .venv-aeon
 SOURCES := $(wildcard rnncls tests bench tools)
 # Our machines are offline and keep MNIST beside the checkout; elsewhere Keras downloads it.
 SHARED_MNIST := $(abspath ../shared/data/mnist)
@@ -9,7 +12,7 @@ ifneq ($(wildcard $(SHARED_MNIST)),)
 export RNNCLS_DATA_DIR ?= $(SHARED_MNIST)
 endif
 
-.PHONY: install lock test test-fast lint format run bench bench-serve mutate clean
+.PHONY: install lock test test-fast lint format run bench bench-ucr bench-serve mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +50,13 @@ bench: ## rnncls against a PyTorch reference, and a picture folder against the I
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/folders.py
+
+$(AEON_VENV)/bin/python:
+	$(PYTHON) -m venv $(AEON_VENV)
+	$(AEON_VENV)/bin/pip install --quiet aeon==1.6.0
+
+bench-ucr: $(AEON_VENV)/bin/python  ## configs/series.toml against aeon's MiniRocket on every set of ../shared/data/ucr
+	$(BIN)/python bench/ucr.py --aeon-python $(AEON_VENV)/bin/python
 
 bench-serve: ## a load test of rnncls serve on loopback (1, 8 and 32 clients; 2 minutes)
 	$(BIN)/python bench/serve_load.py

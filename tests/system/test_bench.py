@@ -161,3 +161,99 @@ def test_folders_smoke_run_trains_on_png_files_and_idx_files(tmp_path):
         assert run["ms_per_step"] > 0 and run["peak_mb"] > 0
     assert set(report["checks"]) == {"step_ratio", "extra_peak_mb"}
     assert "Picture folder against IDX files" in result.stdout
+
+
+def write_tiny_ts(folder: Path, name: str = "Tiny", train: int = 24, test: int = 12) -> Path:
+    """A two-class, two-channel .ts set of 16 steps in ``folder/name``: rising against
+    falling ramps, plus a little noise."""
+    import numpy as np
+
+    target = folder / name
+    target.mkdir(parents=True)
+    random = np.random.default_rng(0)
+    header = (
+        f"@problemName {name}\n@timeStamps false\n@missing false\n@univariate false\n"
+        "@dimensions 2\n@equalLength true\n@seriesLength 16\n@classLabel true up down\n@data\n"
+    )
+    for part, count in (("TRAIN", train), ("TEST", test)):
+        lines = []
+        for index in range(count):
+            label = ("up", "down")[index % 2]
+            ramp = np.linspace(-1, 1, 16) * (1 if label == "up" else -1)
+            channels = [ramp + random.normal(0, 0.1, 16) for _ in range(2)]
+            values = ":".join(",".join(f"{v:.4f}" for v in channel) for channel in channels)
+            lines.append(f"{values}:{label}")
+        (target / f"{name}_{part}.ts").write_text(header + "\n".join(lines) + "\n")
+    return target
+
+
+def ucr_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_ucr", ROOT / "bench" / "ucr.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ucr_smoke_run_trains_rnncls_on_a_ts_set_and_reports_it(tmp_path):
+    """bench/ucr.py --smoke --no-minirocket on a tiny .ts set: MiniRocket needs aeon's own
+    environment (make bench-ucr), which CI does not make."""
+    write_tiny_ts(tmp_path / "ucr")
+    out = tmp_path / "ucr.json"
+    command = [sys.executable, str(ROOT / "bench" / "ucr.py"), "--smoke", "--no-minirocket"]
+    command += ["--data-root", str(tmp_path / "ucr"), "--out", str(out), "--json"]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert json.loads(out.read_text()) == report
+    (row,) = report["sets"]
+    assert (row["set"], row["channels"]) == ("Tiny", 2)
+    assert (row["length_min"], row["length_max"]) == (16, 16)
+    assert (row["train"], row["test"]) == (24, 12)
+    assert row["rnncls"]["error"] is None and 0.0 <= row["rnncls"]["accuracy"] <= 1.0
+    assert row["rnncls"]["seconds"] > 0 and row["rnncls"]["peak_mb"] > 0
+    assert row["minirocket"] is None and row["difference_points"] is None
+    assert row["published"] == {"lstm_fcn": None, "inception_time": None}
+    assert "train.epochs=2" in report["settings"] and report["minirocket"] is False
+    assert report["checks"]["mean_difference_points"]["met"] is None  # no MiniRocket
+    assert report["checks"]["train_seconds"]["met"] is True
+    assert report["machine"]["cpu"] and report["machine"]["cores"] >= 1
+    assert "| Tiny | 2 | 16 |" in report["table"]
+
+
+def test_ucr_report_says_which_goals_a_run_met():
+    """Hand-made runs: one set 3 points below MiniRocket, the mean above it."""
+    ucr = ucr_module()
+
+    def row(name, ours, theirs, seconds):
+        return {
+            "set": name,
+            "channels": 1,
+            "length_min": 24,
+            "length_max": 24,
+            "rnncls": {"accuracy": ours, "seconds": seconds, "error": None},
+            "minirocket": {"accuracy": theirs, "seconds": 1.0, "error": None},
+        }
+
+    rows = [row("GunPoint", 0.95, 0.98, 10.0), row("Other", 0.99, 0.90, 70.0)]
+    args = ucr.parse_arguments(["--no-minirocket"])
+    report = ucr.build_report(rows, args, [], {"cpu": "x", "cores": 2, "load_average": [0]})
+    assert [r["difference_points"] for r in report["sets"]] == [-3.0, 9.0]
+    assert report["means"]["difference_points"] == 3.0
+    checks = report["checks"]
+    assert checks["mean_difference_points"]["met"] is True
+    assert checks["worst_difference_points"]["met"] is False
+    assert checks["train_seconds"]["value"] == 70.0 and checks["train_seconds"]["met"] is False
+    assert report["sets"][0]["published"]["lstm_fcn"]["accuracy"] == 1.0
+    table = ucr.format_table(report)
+    assert "| GunPoint | 1 | 24 | 0.9500 | 0.9800 | -3.00 |" in table
+    assert "worst set, rnncls minus MiniRocket (points): -3.00 (target at least -2): MISSED" in (
+        table
+    )
