@@ -75,13 +75,13 @@ SMOKE_SETTINGS = [
 #   (same repository, Results/train_loss_old_datasets.csv) gives Gun_Point 1 and
 #   ItalyPowerDemand 0.9621.
 # MLSTM-FCN: Karim, Majumdar, Darabi, Harford, "Multivariate LSTM-FCNs for time series
-#   classification", Neural Networks 116:237-245 (2019); the results table of
-#   github.com/titu1994/MLSTM-FCN, images/MLSTM-FCN-scores1.png (commit
+#   classification", Neural Networks (2019), arXiv:1801.04503; the results table of
+#   github.com/titu1994/MLSTM-FCN, images/MLSTM-FCN-scores2.png (commit
 #   85100ccfec7ee08106b3a25906a0c9c707e1b7ab; the arXiv:1801.04503 table), column
 #   "MLSTM-FCN": JapaneseVowels 1.00 (two decimals; the same 270/370 split as the UEA
 #   archive's). BasicMotions is not among the paper's data sets.
 # InceptionTime (univariate): Ismail Fawaz et al., "InceptionTime: Finding AlexNet for
-#   Time Series Classification", DMKD 34:1936-1962 (2020). The paper prints no
+#   Time Series Classification", DMKD (2020), doi:10.1007/s10618-020-00710-y. It prints no
 #   per-set table; its raw results are the authors' github.com/hfawaz/InceptionTime,
 #   results-InceptionTime-85.csv (commit 952d115e83fb3a66d75c5858c702f8dd5eeb18b7;
 #   the paper's 85 UCR 2015 sets), rows "InceptionTime": Gun_Point 1.0,
@@ -92,9 +92,12 @@ SMOKE_SETTINGS = [
 #   multivariate time series classification bake off", DMKD 35:401-449 (2021), whose
 #   results the authors' group keeps in github.com/time-series-machine-learning/tsml-eval,
 #   results/classification/ByClassifier/Multivariate/InceptionTime_TESTFOLDS.csv (commit
-#   9195f55363ffa5a1b05eda7fa16e3106bc1c0c0e): BasicMotions 1.0 on fold 0 (the default
-#   split) and on all 30 resamples. JapaneseVowels has unequal lengths: the bake-off ran
-#   on the 26 equal-length sets only, so there is no bake-off figure for it.
+#   9195f55363ffa5a1b05eda7fa16e3106bc1c0c0e; the same figures at commit
+#   b71665415853fae7a6a109a4245487608dbf88a0 as
+#   results/classification/Multivariate/InceptionT_accuracy.csv): BasicMotions 1.0 on
+#   fold 0 (the default split) and on all 30 resamples. JapaneseVowels has unequal
+#   lengths: the bake-off ran on the 26 equal-length sets only, and no file of it has
+#   JapaneseVowels, so there is no bake-off figure for it.
 PUBLISHED: dict[str, dict[str, dict[str, Any] | None]] = {
     "GunPoint": {
         "lstm_fcn": {"accuracy": 1.0, "method": "LSTM-FCN", "source": "Karim 2018, Table 1"},
