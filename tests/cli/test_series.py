@@ -79,7 +79,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_training_reads_the_series_and_says_why_the_fused_loop_is_out(series_run) -> None:
+def test_training_reads_the_series_and_says_why_the_fused_loop_is_out(series_run, here) -> None:
     data, run = series_run
     dataset = json.loads((run / "dataset.json").read_text())
     assert dataset["kind"] == "series" and dataset["format"] == "ts"
