@@ -84,11 +84,11 @@ FINAL_METRICS = ("validation_accuracy", "test_accuracy", "test_loss")
 
 def hparams_of(config: Config) -> dict[str, bool | int | float | str]:
     """The config keys a run's HParams record holds, by dotted name."""
-    from rnncls.config import to_dict
+    from rnncls.config import written
 
     return {
         f"{section}.{key}": value
-        for section, table in to_dict(config).items()
+        for section, table in written(config).items()
         for key, value in table.items()
         if f"{section}.{key}" not in NOT_HPARAMS
     }

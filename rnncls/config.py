@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rnncls.config_keys import SECTIONS, Config, ModelConfig, SequenceConfig, TrainConfig, key_type
+from rnncls.config_keys import (
+    CELL_SECTIONS,
+    SECTIONS,
+    Config,
+    ModelConfig,
+    SequenceConfig,
+    TrainConfig,
+    key_type,
+)
 from rnncls.errors import ConfigError
 
 
@@ -406,7 +414,22 @@ def with_values(
 
 
 def to_dict(config: Config) -> dict[str, dict[str, Any]]:
+    """Every section of ``config``, every cell's options included."""
     return dataclasses.asdict(config)
+
+
+def written(config: Config) -> dict[str, dict[str, Any]]:
+    """The sections a run shows (its config.toml, ``config show``, HParams, ``runs``): the
+    sections of every run, and a cell's own options where that cell is the run's or they
+    differ from their defaults, so that an LSTM run does not list LEM's time step."""
+    values = to_dict(config)
+    return {
+        section: table
+        for section, table in values.items()
+        if section not in CELL_SECTIONS
+        or section == config.model.cell
+        or table != dataclasses.asdict(SECTIONS[section]())
+    }
 
 
 def to_toml(config: Config, origins: dict[str, str] | None = None) -> str:
@@ -414,7 +437,7 @@ def to_toml(config: Config, origins: dict[str, str] | None = None) -> str:
     above it on one line; with ``origins``, each value followed by where it came from
     (``# from configs/fast.toml``)."""
     lines: list[str] = []
-    for section, table in to_dict(config).items():
+    for section, table in written(config).items():
         lines.append(f"[{section}]")
         for fld in dataclasses.fields(SECTIONS[section]):
             lines.append(f"# {fld.metadata['help']}")
@@ -432,6 +455,9 @@ DEFAULT_HEADER = """\
 # layer on its last output gives the 10 logits. Every key can be overridden with
 # `--set section.key=value`, and the common ones with named flags (`--steps`, `--lr`).
 #
+# A cell's own options are the section named after it ([lem] ...; `rnncls config keys`
+# lists them all), written into a run's config.toml when it is the run's cell.
+#
 # Written from the declarations in rnncls/config_keys.py by `python -m rnncls.config`;
 # edit those, not this file.
 """
@@ -444,6 +470,8 @@ def default_toml() -> str:
 
     parts = [DEFAULT_HEADER]
     for section, cls in SECTIONS.items():
+        if section in CELL_SECTIONS:
+            continue
         parts.append(f"\n[{section}]\n")
         for fld in dataclasses.fields(cls):
             for line in textwrap.wrap(fld.metadata["help"], width=88):

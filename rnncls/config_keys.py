@@ -10,59 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-# Integers are counts and sizes that end up in int32 tensors; anything larger is a typo,
-# and would otherwise fail deep inside TensorFlow (or train for ever).
-LARGEST_INT = 2**31 - 1
-
-
-# numpy and Keras take seeds below 2**32.
-LARGEST_SEED = 2**32 - 1
-
-
-def _at_least(minimum: int, maximum: int = LARGEST_INT) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        if value < minimum:
-            return f"must be at least {minimum}"
-        if value > maximum:
-            return f"must be at most {maximum}"
-        return None
-
-    return check
-
-
-def _positive(value: Any) -> str | None:
-    return None if value > 0 else "must be greater than 0"
-
-
-def _fraction(value: Any) -> str | None:
-    return None if 0.0 <= value < 1.0 else "must be at least 0 and below 1"
-
-
-def _up_to_one(value: Any) -> str | None:
-    return None if 0.0 < value <= 1.0 else "must be above 0 and at most 1"
+from rnncls import cells as cell_modules
+from rnncls.keyspec import LARGEST_INT, LARGEST_SEED  # noqa: F401 - for the checks below
+from rnncls.keyspec import at_least as _at_least
+from rnncls.keyspec import fraction as _fraction
+from rnncls.keyspec import not_negative as _not_negative
+from rnncls.keyspec import positive as _positive
+from rnncls.keyspec import spec as _spec
+from rnncls.keyspec import up_to_one as _up_to_one
 
 
 def _not_one(value: Any) -> str | None:
     return None if value == 0 or value >= 2 else "must be 0 (the data set's) or at least 2"
 
 
-def _not_negative(value: Any) -> str | None:
-    return None if value >= 0 else "must be at least 0"
-
-
-def _spec(default: Any, check: Callable[[Any], str | None] | None = None, *, help: str) -> Any:
-    """One config key: its default, its check beyond the type, and its help text (the
-    comment above the key in default.toml, ``rnncls config keys``, ``config show``)."""
-    return field(default=default, metadata={"check": check, "help": help})
-
-
-# The values a key of a Literal type takes; the annotation is the one declaration.
-Cell = Literal["lstm", "gru", "simple_rnn"]
+# The values a key of a Literal type takes; the annotation is the one declaration. The
+# cells are each a module of rnncls.cells: their names come from there.
+Cell = Literal[tuple(cell_modules.CELLS)]  # type: ignore[valid-type]
 
 
 Optimizer = Literal["adam", "adamw", "sgd", "rmsprop"]
@@ -233,7 +201,12 @@ class SequenceConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    cell: Cell = _spec("lstm", help="The recurrent cell: lstm, gru or simple_rnn.")
+    cell: Cell = _spec(
+        "lstm",
+        help="The recurrent cell, a module of rnncls/cells each (listed by `rnncls config "
+        "keys`): lstm (the seed's), gru and simple_rnn from Keras, and cells made for long "
+        "sequences. A cell's own options are the section named after it.",
+    )
     hidden_units: int = _spec(
         64,
         _at_least(1),
@@ -392,22 +365,27 @@ class AugmentConfig:
         return bool(self.shift or self.rotation or self.zoom)
 
 
-@dataclass(frozen=True)
-class Config:
-    data: DataConfig = field(default_factory=DataConfig)
-    sequence: SequenceConfig = field(default_factory=SequenceConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-
+# The sections of every run, then each cell's own options ([lem], [cornn], ...): a section
+# a cell, named after it, whatever the run's model.cell (a search may draw any cell).
 SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "sequence": SequenceConfig,
     "model": ModelConfig,
     "train": TrainConfig,
     "augment": AugmentConfig,
+    **{name: cell.options for name, cell in cell_modules.CELLS.items() if cell.options},
 }
+# Config: one frozen field a section (config.model, config.lem, ...).
+Config = dataclasses.make_dataclass(
+    "Config",
+    [(name, cls, field(default_factory=cls)) for name, cls in SECTIONS.items()],
+    frozen=True,
+)
+Config.__module__ = __name__
+Config.__doc__ = "A whole config: a frozen dataclass a section (SECTIONS), one to one with TOML."
+CELL_SECTIONS: tuple[str, ...] = tuple(
+    name for name, cell in cell_modules.CELLS.items() if cell.options is not None
+)
 
 
 def keys() -> list[tuple[str, str]]:

@@ -33,26 +33,13 @@ from rnncls.lstm_pass import Check, _needs
 MIN_ROWS_PER_HALF = 8
 
 
-# Every config key, and what the fused loop needs of it; None: the key does not touch
-# the recurrent layer's passes (see rnncls.lstm_pass.REQUIREMENTS for why each is so).
-# Whether a sequence runs as a loop at all is the model's choice (rnncls.sequence.unrolled,
-# from the sequence keys and model.unroll); rnncls.training_path picks this pass for it.
-# tests/unit/test_lstm_loop.py fails until a new key is classified here.
+# What the fused loop needs of the keys that shape the network (every key of [model], as
+# rnncls.lstm_pass.REQUIREMENTS says why) and of the few others it reads; None: the key
+# does not touch the recurrent layer's passes. Whether a sequence runs as a loop at all is
+# the model's choice (rnncls.sequence.unrolled, from the sequence keys and model.unroll);
+# rnncls.training_path picks this pass for it. tests/unit/test_lstm_loop.py fails until a
+# new key of [model] is classified here.
 REQUIREMENTS: dict[str, Check | None] = {
-    "data.dir": None,
-    "data.validation_size": None,
-    "data.test_size": None,
-    "data.image_size": None,  # the picture's shape reaches the pass as its sequence's
-    "data.channels": None,
-    "data.preparation": None,
-    "data.kind": None,
-    "data.label": None,
-    "data.max_steps": None,
-    "sequence.order": None,
-    "sequence.pixels_per_step": None,
-    "sequence.permute": None,
-    "sequence.permutation_seed": None,
-    "sequence.samples_per_step": None,
     "model.cell": _needs("model.cell", "lstm"),
     "model.hidden_units": None,
     "model.layers": _needs("model.layers", 1),
@@ -64,27 +51,9 @@ REQUIREMENTS: dict[str, Check | None] = {
     "model.conv_filters": None,
     "model.conv_kernel": None,
     "model.unroll": None,
-    "train.steps": None,
-    "train.epochs": None,
     "train.batch_size": None,  # any batch: one of fewer than 2 * MIN_ROWS_PER_HALF runs whole
-    "train.optimizer": None,
-    "train.learning_rate": None,
-    "train.momentum": None,
-    "train.weight_decay": None,
-    "train.clipnorm": None,
-    "train.clip": None,  # the optimizer's, applied to the pass's gradients
-    "train.schedule": None,
-    "train.warmup_steps": None,
-    "train.decay_rate": None,
-    "train.seed": None,
-    "train.eval_every": None,
-    "train.patience": None,
-    "train.tensorboard": None,
     "train.fast_path": _needs("train.fast_path", "auto"),
     "train.distribute": _needs("train.distribute", "none"),
-    "augment.shift": None,
-    "augment.rotation": None,
-    "augment.zoom": None,
 }
 
 

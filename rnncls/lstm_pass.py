@@ -81,27 +81,14 @@ def _batch_size(config: Config, dataset: DataSet) -> str | None:
     return None if applies(size) else f"train.batch_size = {size} (it needs at least 32)"
 
 
-# Every config key, and what the pass needs of it. None: the key does not touch the
-# recurrent layer's forward or backward pass (the data, the head, the optimizer and its
-# schedule, which Keras applies to the pass's gradients as to its own, the images'
-# augmentation, which happens before the pass). A new key must be added here:
-# tests/unit/test_lstm_pass.py fails until it is, so no option is silently ignored by the pass.
+# What the pass needs of the keys that shape the network (every key of [model]: a new one
+# fails tests/unit/test_lstm_pass.py until it is classified here, so no option of the
+# network is silently ignored) and of the few others it reads. None: the key does not
+# touch the recurrent layer's forward or backward pass. The rest of a config cannot: the
+# data and the reading arrive as the sequence the pass reads, the optimizer and its
+# schedule apply to the pass's gradients as to Keras's, augmentation happens before the
+# pass, and a cell's own section ([lem] ...) belongs to a cell that is not the LSTM.
 REQUIREMENTS: dict[str, Check | None] = {
-    "data.dir": None,
-    "data.validation_size": None,
-    "data.test_size": None,
-    "data.image_size": None,  # the picture's shape reaches the pass as its sequence's
-    "data.channels": None,
-    "data.preparation": None,
-    "data.kind": None,
-    "data.label": None,
-    "data.max_steps": None,
-    # The reading (model.SequenceReading) turns images into the sequence before the pass.
-    "sequence.order": None,
-    "sequence.pixels_per_step": None,
-    "sequence.permute": None,
-    "sequence.permutation_seed": None,
-    "sequence.samples_per_step": None,
     "model.cell": _needs("model.cell", "lstm"),
     "model.hidden_units": None,
     "model.layers": _needs("model.layers", 1),
@@ -114,28 +101,10 @@ REQUIREMENTS: dict[str, Check | None] = {
     "model.conv_filters": None,
     "model.conv_kernel": None,
     "model.unroll": _unrolled,  # and a sequence short enough to unroll
-    "train.steps": None,
-    "train.epochs": None,
     "train.batch_size": _batch_size,
-    "train.optimizer": None,
-    "train.learning_rate": None,
-    "train.momentum": None,
-    "train.weight_decay": None,
-    "train.clipnorm": None,
-    "train.clip": None,  # the optimizer's, applied to the pass's gradients
-    "train.schedule": None,
-    "train.warmup_steps": None,
-    "train.decay_rate": None,
-    "train.seed": None,
-    "train.eval_every": None,
-    "train.patience": None,
-    "train.tensorboard": None,
     "train.fast_path": _needs("train.fast_path", "auto"),
     # Under a strategy each replica trains on its share of the batch through Keras's graph.
     "train.distribute": _needs("train.distribute", "none"),
-    "augment.shift": None,
-    "augment.rotation": None,
-    "augment.zoom": None,
 }
 
 

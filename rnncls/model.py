@@ -22,6 +22,7 @@ from typing import Any
 
 import keras
 
+from rnncls.cells import CELLS, register_keras_objects
 from rnncls.config_keys import ModelConfig, SequenceConfig
 from rnncls.datasets.description import DataSet
 from rnncls.sequence import (
@@ -33,11 +34,9 @@ from rnncls.sequence import (
     unrolled,
 )
 
-CELL_LAYERS = {
-    "lstm": keras.layers.LSTM,
-    "gru": keras.layers.GRU,
-    "simple_rnn": keras.layers.SimpleRNN,
-}
+# The cells' own layers, so that a saved model holding them loads.
+register_keras_objects()
+
 HEAD = "logits"
 READING = "reading"
 CONVOLUTION = "conv"
@@ -195,6 +194,7 @@ def build_model(
     dataset: DataSet,
     *,
     gpu: bool = False,
+    cell_options: Any = None,
 ) -> keras.Model:
     """The whole model for ``dataset``'s pictures or series: the scaling
     (:class:`PixelScaling`, :class:`SeriesScaling`), then the network
@@ -206,7 +206,9 @@ def build_model(
     else:
         inputs = keras.Input(shape=dataset.shape, dtype="float32", name="pictures")
         scaling = PixelScaling(dataset.pixel_max, description, name=SCALING)
-    network = build_network(config, sequence, dataset.shape, dataset.num_classes, gpu=gpu)
+    network = build_network(
+        config, sequence, dataset.shape, dataset.num_classes, gpu=gpu, cell_options=cell_options
+    )
     return keras.Model(inputs, network(scaling(inputs)), name="rnncls")
 
 
@@ -217,6 +219,7 @@ def build_network(
     num_classes: int,
     *,
     gpu: bool = False,
+    cell_options: Any = None,
 ) -> keras.Model:
     """Recurrent layers over a picture in 0..1 read as a sequence (``sequence``: rows,
     columns or pixels), and a dense layer of ``num_classes`` logits on the last layer's
@@ -250,20 +253,18 @@ def build_network(
             activation="relu",
             name=f"{CONVOLUTION}_{index + 1}",
         )(features)
-    cell_layer = CELL_LAYERS[config.cell]
+    cell = CELLS[config.cell]
     unroll = unrolled(config, sequence, shape, gpu)
+    steps = sequence_shape(sequence, shape)[0]
     for index in range(config.layers):
         name = recurrent_layer_name(config, index)
-        options: dict[str, Any] = {}
-        if config.cell == "lstm" and config.forget_bias == "chrono":
-            steps = sequence_shape(sequence, shape)[0]
-            options = {"unit_forget_bias": False, "bias_initializer": ChronoBias(steps)}
-        layer = cell_layer(
-            config.hidden_units,
+        layer = cell.layer(
+            config,
+            cell_options,
+            steps,
             unroll=unroll,
             return_sequences=index < config.layers - 1,
             name=name,
-            **options,
         )
         if config.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{name}")
@@ -272,6 +273,12 @@ def build_network(
             features = keras.layers.Dropout(config.dropout, name=f"dropout_{index + 1}")(features)
     logits = keras.layers.Dense(num_classes, name=HEAD)(features)
     return keras.Model(pictures, logits, name=NETWORK)
+
+
+def cell_options(config: Any) -> Any:
+    """A config's options of its cell (its section, ``config.lem``), None for a cell
+    without options."""
+    return getattr(config, config.model.cell, None)
 
 
 def network_of(model: keras.Model) -> keras.Model:

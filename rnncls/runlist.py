@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncls import rundir
-from rnncls.config import load_config, read_toml, to_dict
+from rnncls.config import load_config, read_toml, written
 from rnncls.config_keys import keys
 from rnncls.errors import ConfigError, RunError
 
@@ -132,7 +132,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     where it cannot be read."""
     path = run_dir / rundir.CONFIG_FILE
     try:
-        return flatten(to_dict(load_config(path)))
+        return flatten(written(load_config(path)))
     except ConfigError:
         pass
     try:

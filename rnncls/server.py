@@ -105,7 +105,7 @@ def model_info(target: RunTarget, classifier: OnnxClassifier) -> dict[str, Any]:
     """Which run and file answer, the data set it reads (shape, classes), its steps and
     accuracies, its config and the order in which it reads a picture (None where the
     model file is outside a run)."""
-    from rnncls.config import load_config, to_dict
+    from rnncls.config import load_config, written
     from rnncls.sequence import describe, reading_indices, sequence_shape
 
     dataset = classifier.dataset
@@ -152,7 +152,7 @@ def model_info(target: RunTarget, classifier: OnnxClassifier) -> dict[str, Any]:
         "steps": summary.get("steps"),
         "validation_accuracy": summary.get("validation_accuracy"),
         "test_accuracy": summary.get("test_accuracy"),
-        "config": to_dict(config),
+        "config": written(config),
         "sequence": {
             "order": config.sequence.order,
             "steps": steps,

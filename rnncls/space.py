@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnncls.config import from_documents, read_toml, to_dict, with_values
-from rnncls.config_keys import SECTIONS, Config, key_type
+from rnncls.config import from_documents, read_toml, with_values, written
+from rnncls.config_keys import CELL_SECTIONS, SECTIONS, Config, key_type
 from rnncls.errors import ConfigError
 
 SPACE_TABLE = "space"
@@ -74,6 +74,22 @@ class Space:
     configs: tuple[str, ...] = ()  # the --config files layered over it, in order
     warmup: int = TUNE_DEFAULTS["warmup"]  # evaluations before the pruner may stop a trial
 
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """One trial's values, dotted key -> value. The options of a cell (a key of its
+        section, ``lem.dt``) are drawn only for a trial of that cell: ``model.cell`` is
+        drawn first, and a trial of the LSTM draws no ``lem.*`` (Optuna's conditional
+        search space)."""
+        values: dict[str, Any] = {}
+        ordered = sorted(self.dimensions, key=lambda d: d.key != "model.cell")
+        for dimension in ordered:
+            section = dimension.key.split(".", 1)[0]
+            if section in CELL_SECTIONS:
+                cell = values.get("model.cell", self.base.model.cell)
+                if section != cell:
+                    continue
+            values[dimension.key] = dimension.suggest(trial)
+        return {d.key: values[d.key] for d in self.dimensions if d.key in values}
+
     def config_for(self, values: dict[str, Any]) -> Config:
         """The base config with one trial's values (dotted key -> value)."""
         changes: dict[str, dict[str, Any]] = {}
@@ -86,7 +102,7 @@ class Space:
         """The base config and the dimensions as one JSON text: a study keeps it, and
         refuses to go on with another space."""
         described = {
-            "base": to_dict(self.base),
+            "base": written(self.base),
             "space": [dataclasses.asdict(d) for d in self.dimensions],
         }
         return json.dumps(described, sort_keys=True)

@@ -90,7 +90,7 @@ class Trainer:
 
         from rnncls import training_path
         from rnncls.augment import augmenter
-        from rnncls.model import SCALING, build_model, network_of
+        from rnncls.model import SCALING, build_model, cell_options, network_of
         from rnncls.optimization import build_optimizer
 
         steps = total_steps(config.train, len(train_split)) if steps is None else steps
@@ -107,7 +107,13 @@ class Trainer:
         gpus = len(tf.config.list_physical_devices("GPU"))
         self.path = training_path.choose(config, dataset, gpus)
         with distribution.scope():
-            self.model = build_model(config.model, config.sequence, dataset, gpu=bool(gpus))
+            self.model = build_model(
+                config.model,
+                config.sequence,
+                dataset,
+                gpu=bool(gpus),
+                cell_options=cell_options(config),
+            )
             self.optimizer = build_optimizer(config.train, steps)
             self.optimizer.build(self.model.trainable_variables)
         loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

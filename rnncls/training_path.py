@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnncls.cells import CELLS
 from rnncls.config_keys import Config
 from rnncls.datasets.description import DataSet
 from rnncls.sequence import sequence_shape, unrolled
@@ -25,9 +26,6 @@ UNROLLED_PASS = "unrolled_pass"
 FUSED_LOOP = "fused_loop"
 CUDNN = "cudnn"
 KERAS = "keras"
-# Keras 3 gives these cells to cuDNN on a GPU when their options allow it (they do here:
-# default activations, no recurrent dropout, a bias, not unrolled).
-CUDNN_CELLS = ("lstm", "gru")
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,9 @@ def choose(config: Config, dataset: DataSet, gpus: int = 0) -> TrainingPath:
     from rnncls import lstm_loop, lstm_pass
 
     if gpus:
-        name = CUDNN if config.model.cell in CUDNN_CELLS else KERAS
+        # Keras 3 gives a cell to cuDNN on a GPU when its options allow it (the cells that
+        # say so are built as it wants them: default activations, a bias, not unrolled)
+        name = CUDNN if CELLS[config.model.cell].cudnn else KERAS
         reasons = () if name == CUDNN else (f"model.cell = {config.model.cell!r}: no cuDNN kernel",)
         return TrainingPath(name, unroll=False, reasons=reasons)
     unroll = unrolled(config.model, config.sequence, shape)

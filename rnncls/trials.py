@@ -103,7 +103,7 @@ class Objective:
         run_dir = self.study_dir / f"{TRIAL_PREFIX}{trial.number}"
         trial.set_user_attr("run_dir", str(run_dir))
         retry_of = _retried(self.study, trial.number, RetryHeartbeatStaleTrialCallback)
-        params = {d.key: d.suggest(trial) for d in self.space.dimensions}
+        params = self.space.suggest(trial)
         started = time.monotonic()
         last_step: list[int] = []
 

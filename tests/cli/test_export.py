@@ -131,9 +131,8 @@ def test_export_onto_a_full_disk_names_the_file(
 
 # ---------------------------------------------------------------------- every network
 
+# Each cell has its own whole run in tests/cells/.
 NETWORKS = {
-    "gru": ["model.cell='gru'"],
-    "simple_rnn": ["model.cell='simple_rnn'"],
     "stacked-bidirectional-dropout": [
         "model.bidirectional=true",
         "model.layers=2",

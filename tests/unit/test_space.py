@@ -246,9 +246,9 @@ EXACT_MESSAGES = [
         "train.learning_rate = -1.0 (in [space] of {path}): must be greater than 0",
     ),
     (
-        '"model.cell" = { choices = ["lstm", "tree"] }',
+        '"model.forget_bias" = { choices = ["unit", "tree"] }',
         "",
-        "model.cell = 'tree' (in [space] of {path}): must be one of lstm, gru, simple_rnn",
+        "model.forget_bias = 'tree' (in [space] of {path}): must be one of unit, chrono",
     ),
     (
         '"train.nope" = { low = 1, high = 2 }',
