@@ -1,0 +1,150 @@
+"""IndRNN, the independently recurrent network (Li, Li, Cook, Zhu & Gao, CVPR 2018).
+
+Each unit recurs on itself only: its recurrent weight is one number ``u``, not a row of a
+matrix, and the step is elementwise,
+
+    h' = relu(x W + b + u * h),
+
+so the input product ``x W`` for the whole sequence is one matmul
+(:mod:`rnncls.cells.projecting`) and the loop multiplies and adds. A unit's memory is set
+by ``u``: over ``T`` steps a state grows at most ``|u|**T``, which the paper bounds.
+Here ``indrnn.max_gain`` is that bound: ``|u| <= max_gain ** (1 / T)`` for the run's
+sequence of ``T`` steps, enforced after every optimizer step; ``u`` starts uniform in
+``[0, max_gain ** (1 / T)]``, and in a stack's last layer in
+``[(1 / max_gain) ** (1 / T), max_gain ** (1 / T)]`` (the authors' sMNIST setting: the
+layer the head reads keeps its memory). ``indrnn.batch_norm`` normalises the projected
+input over the batch and the steps (a padded step of a series does not count), as the
+paper's deep IndRNNs do; several layers (``model.layers``) are the paper's networks.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rnncls.cells import Cell, projecting
+from rnncls.keyspec import at_least, spec
+
+
+@dataclass(frozen=True)
+class IndRNNOptions:
+    max_gain: float = spec(
+        2.0,
+        at_least(1.0, 1e6),
+        help="IndRNN's bound on how much a unit's recurrence can grow a state over the "
+        "whole sequence: each recurrent weight stays within max_gain ** (1 / steps).",
+    )
+    batch_norm: bool = spec(
+        True,
+        help="Batch-normalise IndRNN's projected input over the batch and the steps "
+        "(the paper's deep networks).",
+    )
+
+
+@functools.cache
+def keras_objects() -> dict[str, Any]:
+    """The IndRNN cell and its weights' bound, defined and registered on the first call
+    (imports Keras)."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="rnncls")
+    class Within(keras.constraints.Constraint):
+        """Keeps every value of a weight in ``[-limit, limit]``."""
+
+        def __init__(self, limit: float) -> None:
+            self.limit = limit
+
+        def __call__(self, weight: Any) -> Any:
+            return ops.clip(weight, -self.limit, self.limit)
+
+        def get_config(self) -> dict[str, Any]:
+            return {"limit": self.limit}
+
+    @keras.saving.register_keras_serializable(package="rnncls")
+    class IndRNNCell(keras.layers.Layer):
+        """One step of IndRNN on the projected (and normalised) input."""
+
+        def __init__(
+            self,
+            units: int,
+            recurrent_max: float,
+            recurrent_min: float = 0.0,
+            batch_norm: bool = True,
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(**kwargs)
+            self.units = units
+            self.recurrent_max = recurrent_max
+            self.recurrent_min = recurrent_min
+            self.batch_norm = batch_norm
+            self.state_size = units
+            self.output_size = units
+            self.normalization = (
+                keras.layers.BatchNormalization(name="batch_norm") if batch_norm else None
+            )
+
+        def build(self, input_shape: Any) -> None:
+            features = input_shape[-1]
+            # PyTorch's kaiming_uniform_(a=8) of the authors' code: small input weights
+            bound = math.sqrt(2 / (1 + 8**2)) * math.sqrt(3 / features)
+            self.kernel = self.add_weight(
+                shape=(features, self.units),
+                initializer=keras.initializers.RandomUniform(-bound, bound),
+                name="kernel",
+            )
+            self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+            self.recurrent_weight = self.add_weight(
+                shape=(self.units,),
+                initializer=keras.initializers.RandomUniform(
+                    self.recurrent_min, self.recurrent_max
+                ),
+                constraint=Within(self.recurrent_max),
+                name="recurrent_weight",
+            )
+            if self.normalization is not None:
+                self.normalization.build((None, None, self.units))
+
+        def project(self, sequences: Any, mask: Any = None, training: Any = None) -> Any:
+            projected = ops.matmul(sequences, self.kernel) + self.bias
+            if self.normalization is not None:
+                projected = self.normalization(projected, training=training, mask=mask)
+            return projected
+
+        def call(self, projected: Any, states: Any) -> Any:
+            state = states[0] if isinstance(states, (list, tuple)) else states
+            state = ops.relu(projected + self.recurrent_weight * state)
+            return state, [state]
+
+        def get_config(self) -> dict[str, Any]:
+            return {
+                **super().get_config(),
+                "units": self.units,
+                "recurrent_max": self.recurrent_max,
+                "recurrent_min": self.recurrent_min,
+                "batch_norm": self.batch_norm,
+            }
+
+    return {**projecting.keras_objects(), "Within": Within, "IndRNNCell": IndRNNCell}
+
+
+def layer(model: Any, options: IndRNNOptions, steps: int, **arguments: Any) -> Any:
+    recurrent_max = options.max_gain ** (1 / steps)
+    last = not arguments.get("return_sequences", False)
+    # the layer the head reads starts with every unit's memory long, as in the authors' code
+    recurrent_min = (1 / options.max_gain) ** (1 / steps) if last else 0.0
+    cell = keras_objects()["IndRNNCell"](
+        model.hidden_units, recurrent_max, recurrent_min, options.batch_norm, name="indrnn_cell"
+    )  # a fixed name: checkpoints find the cell's weights by their path
+    return keras_objects()["ProjectingRNN"](cell, **arguments)
+
+
+CELL = Cell(
+    "indrnn",
+    "independently recurrent network, Li et al. 2018",
+    layer,
+    options=IndRNNOptions,
+    keras_objects=keras_objects,
+)
