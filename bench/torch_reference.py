@@ -7,10 +7,12 @@ data and data order as ``rnncls train`` (the images come from :mod:`rnncls.datas
 batches from :class:`rnncls.trainer.BatchOrder`), uint8 images scaled to 0..1 on the fly.
 
 With ``--config FILE`` it trains the network an rnncls config describes instead: the cell
-(``nn.LSTM``, ``nn.GRU``, ``nn.RNN``), stacked and bidirectional layers, dropout between
-layers and before the head, the optimizer with its momentum, weight decay, gradient
-clipping and learning-rate schedule, and the augmentation's shifts, rotations and zooms
-(``affine_grid`` and ``grid_sample``; torch's own random draws, the same amount of work).
+(``nn.LSTM``, ``nn.GRU``, ``nn.RNN``; LEM, coRNN and IndRNN as their authors' code runs
+them, a Python loop over the steps, from ``bench/torch_cells.py``, one layer), stacked and
+bidirectional layers, dropout between layers and before the head, the optimizer with its
+momentum, weight decay, gradient clipping and learning-rate schedule, and the
+augmentation's shifts, rotations and zooms (``affine_grid`` and ``grid_sample``; torch's
+own random draws, the same amount of work).
 
 It prints one JSON line shaped like rnncls's ``done`` event. ``train_seconds`` counts the
 training steps only, as rnncls's does: not the imports, the data loading, the one warm-up
@@ -42,6 +44,9 @@ from rnncls.datasets.idx import MNIST
 from rnncls.sequence import is_identity, reading_indices, sequence_shape
 from rnncls.trainer import BatchOrder
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is scripts, not a package
+import torch_cells  # noqa: E402
+
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "simple_rnn": nn.RNN}
 
 
@@ -60,14 +65,27 @@ class RecurrentClassifier(nn.Module):
             indices = reading_indices(config.sequence, MNIST.shape)
             self.order = torch.from_numpy(indices.reshape(-1))
             self.order = self.order.to(torch.int64)
-        self.rnn = CELLS[model.cell](
-            self.shape[1],
-            model.hidden_units,
-            num_layers=model.layers,
-            batch_first=True,
-            bidirectional=model.bidirectional,
-            dropout=model.dropout if model.layers > 1 else 0.0,
-        )
+        # The authors' cells read time-major sequences and give their last output.
+        self.authors_cell = model.cell in torch_cells.CELLS
+        if self.authors_cell:
+            if model.layers != 1 or model.bidirectional:
+                raise ValueError(
+                    f"model.cell = {model.cell!r}: its PyTorch version here has one layer, "
+                    "one direction (model.layers = 1, model.bidirectional = false)"
+                )
+            options = getattr(config, model.cell)
+            self.rnn = torch_cells.build_layer(
+                model.cell, self.shape[1], model.hidden_units, self.shape[0], options
+            )
+        else:
+            self.rnn = CELLS[model.cell](
+                self.shape[1],
+                model.hidden_units,
+                num_layers=model.layers,
+                batch_first=True,
+                bidirectional=model.bidirectional,
+                dropout=model.dropout if model.layers > 1 else 0.0,
+            )
         self.dropout = nn.Dropout(model.dropout)
         directions = 2 if model.bidirectional else 1
         self.logits = nn.Linear(directions * model.hidden_units, MNIST.num_classes)
@@ -76,11 +94,20 @@ class RecurrentClassifier(nn.Module):
         if self.order is not None:
             flat = images.reshape(images.shape[0], -1)
             images = flat[:, self.order].reshape(images.shape[0], *self.shape)
+        if self.authors_cell:
+            return self.logits(self.dropout(self.rnn(images.transpose(0, 1))))
         outputs, _ = self.rnn(images)
         last = outputs[:, -1]
         if self.bidirectional:  # Keras joins each direction's own last output
             last = torch.cat([outputs[:, -1, : self.units], outputs[:, 0, self.units :]], 1)
         return self.logits(self.dropout(last))
+
+    def constrain(self) -> None:
+        """Bring the weights back within their bounds after an optimizer step (IndRNN's
+        recurrent weights); nothing for the other cells."""
+        constrain = getattr(self.rnn, "constrain", None)
+        if constrain is not None:
+            constrain()
 
 
 def build_optimizer(model: nn.Module, config: Config) -> torch.optim.Optimizer:
@@ -214,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             for parameter in model.parameters():
                 nn.utils.clip_grad_norm_([parameter], clipnorm)
         optimizer.step()
+        model.constrain()
         if scheduled:
             schedule.step()
         return loss.item()
