@@ -1,4 +1,5 @@
-# Everyday targets. `make install` once, then `make test`, `make run`, `make bench`;
+# Everyday targets. `make install` once, then `make test`, `make run`, `make bench`
+# (`make bench-cells`: its cells section alone);
 # `make bench-ucr` pits rnncls against aeon's MiniRocket on the UCR/UEA sets.
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,7 +13,7 @@ ifneq ($(wildcard $(SHARED_MNIST)),)
 export RNNCLS_DATA_DIR ?= $(SHARED_MNIST)
 endif
 
-.PHONY: install lock test test-fast lint format run bench bench-ucr bench-serve mutate clean
+.PHONY: install lock test test-fast lint format run bench bench-cells bench-ucr bench-serve mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,10 @@ bench: ## rnncls against a PyTorch reference, and a picture folder against the I
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/folders.py
+
+bench-cells: ## only the cells at 784 steps (LSTM, LEM, coRNN, IndRNN) against their PyTorch code (10 min)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/run.py --only cells
 
 $(AEON_VENV)/bin/python:
 	$(PYTHON) -m venv $(AEON_VENV)

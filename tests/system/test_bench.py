@@ -93,6 +93,81 @@ def test_bench_smoke_run_reports_every_field(tmp_path):
                 assert torch_run["errors"] == [] and torch_run["ms_per_step_median"] > 0
         assert f"Network of `{name}`" in report["table"]
 
+    # The cells at psMNIST's shape (in a smoke run: 49 steps of 16 pixels, 8 units).
+    cells = report["cells"]
+    assert list(cells["cells"]) == ["lstm", "lem", "cornn", "indrnn"]
+    assert cells["config"] == "configs/psmnist.toml" and cells["steps"] == 2
+    assert "train.clip='global'" in cells["settings"]
+    assert "Cells at 784 steps" in report["table"]
+    for cell, result in cells["cells"].items():
+        rnncls_run = result["training"]["rnncls"]
+        assert rnncls_run["errors"] == [] and rnncls_run["ms_per_step_median"] > 0, cell
+        assert "training through" not in rnncls_run["path"] and "(49 steps)" in rnncls_run["path"]
+        assert result["lstm_ratio"] > 0
+        if HAS_TORCH:
+            torch_run = result["training"]["pytorch-1t"]
+            assert torch_run["errors"] == [] and torch_run["ms_per_step_median"] > 0, cell
+            assert result["reference"] == "pytorch-1t" and result["torch_ratio"] > 0
+        assert f"| {cell} | " in report["table"]
+    assert cells["cells"]["lstm"]["lstm_ratio"] == 1.0
+    assert "fused LSTM loop" in cells["cells"]["lstm"]["training"]["rnncls"]["path"]
+    assert "Keras's loop" in cells["cells"]["lem"]["training"]["rnncls"]["path"]
+
+
+def test_only_the_cells_report_leaves_the_seed_experiment_out():
+    """`--only cells` on hand-made runs: the cells' table and its verdicts, and none of
+    the seed experiment's fields."""
+    bench = bench_module()
+    args = bench.parse_arguments(["--only", "cells", "--cells", "lem", "--cell-steps", "7"])
+    assert args.only == ["cells"] and args.cells == ["lstm", "lem"]
+
+    def summaries(rnncls_ms, torch_ms):
+        made = bench.new_summaries([1, 2])
+        for name, ms in (("rnncls", rnncls_ms), ("pytorch-1t", torch_ms[0])):
+            made[name].runs.append(bench.TrainRun(name, ms, 0.1, 900.0, 30.0))
+        made["pytorch-2t"].runs.append(bench.TrainRun("pytorch-2t", None, None, 1.0, 1.0, "x"))
+        made["pytorch-2t"].runs.append(bench.TrainRun("pytorch-2t", torch_ms[1], 0.1, 1.0, 1.0))
+        return made
+
+    cells = {"lstm": summaries(200.0, (600.0, 400.0)), "lem": summaries(400.0, (1000.0, 450.0))}
+    machine = {"cpu": "x", "cores": 2, "memory_gb": 1, "python": "3", "load_average": [0.5]}
+    machine["versions"] = {"tensorflow": "t", "keras": "k", "torch": "p"}
+    report = bench.build_report(args, bench.Experiment(), machine, None, {}, [], {}, cells)
+    assert report["training"] == {} and report["checks"] == {} and report["startup"] == []
+    lem = report["cells"]["cells"]["lem"]
+    assert lem["reference"] == "pytorch-2t" and lem["torch_ratio"] == round(400 / 450, 3)
+    assert lem["lstm_ratio"] == 2.0
+    assert (
+        lem["checks"]["torch_ratio"]["ok"] is False and lem["checks"]["lstm_ratio"]["ok"] is False
+    )
+    assert report["cells"]["steps"] == 7
+    table = bench.format_table(report)
+    assert "| lstm | 200.0 | 600.0 | 400.0 | 0.500 yes | 1.000 yes |" in table
+    assert "| lem | 400.0 | 1000.0 | 450.0 | 0.889 NO | 2.000 NO |" in table
+    assert "Failed runs: lstm pytorch-2t: x; lem pytorch-2t: x" in table
+    assert "FLOP floor" not in table and "| training |" not in table
+
+
+def test_the_cells_read_a_copy_of_the_data_with_a_short_test_split(tmp_path):
+    """The training files are the originals, linked; the test split is its first
+    pictures, read back by rnncls as an IDX data set."""
+    from rnncls.config_keys import DataConfig
+    from rnncls.datasets.idx import open as open_idx
+
+    bench = bench_module()
+    data = write_mnist(tmp_path / "mnist", train=30, test=12)
+    short = bench.with_short_test_split(data, tmp_path / "short", pictures=5)
+    assert (short / "train-images-idx3-ubyte.gz").resolve() == (
+        data / "train-images-idx3-ubyte.gz"
+    ).resolve()
+    whole = open_idx(data, DataConfig(), print)
+    part = open_idx(short, DataConfig(), print)
+    assert len(part.labels["test"]) == 5 and len(part.labels["train"]) == 30
+    assert (part.labels["test"] == whole.labels["test"][:5]).all()
+    assert (part.read_images("test") == whole.read_images("test")[:5]).all()
+    assert bench.with_short_test_split(tmp_path / "short", tmp_path / "none", 5) is not None
+    assert bench.with_short_test_split(tmp_path, tmp_path / "nothing", 5) is None
+
 
 def test_serve_load_smoke_run_reports_every_level_and_the_memory(tmp_path, band_run):
     """bench/serve_load.py against a real `rnncls serve` process, a few requests a level."""
