@@ -73,15 +73,28 @@ def unused_settings(train: TrainConfig, steps: int) -> list[str]:
     return found
 
 
-def unused_model_settings(model: ModelConfig) -> list[str]:
-    """What in ``[model]`` the layers would not use: the LSTM's forget-gate start for
-    another cell."""
+def unused_model_settings(config: Config) -> list[str]:
+    """What the layers would not use: the LSTM's forget-gate start for another cell, and
+    the options of a cell that is not the run's (``lem.dt`` on an LSTM run)."""
+    model = config.model
+    unused = []
     if model.forget_bias != ModelConfig.forget_bias and model.cell != "lstm":
-        return [
+        unused.append(
             f"model.forget_bias = {model.forget_bias!r} is not used: only the lstm cell has "
             f"a forget gate, and model.cell is {model.cell!r}"
-        ]
-    return []
+        )
+    for section in CELL_SECTIONS:
+        if section == model.cell:
+            continue
+        options, defaults = getattr(config, section), SECTIONS[section]()
+        for option in dataclasses.fields(options):
+            value = getattr(options, option.name)
+            if value != getattr(defaults, option.name):
+                unused.append(
+                    f"{section}.{option.name} = {value!r} is not used: it is an option of "
+                    f"the {section} cell, and model.cell is {model.cell!r}"
+                )
+    return unused
 
 
 def unused_sequence_settings(sequence: SequenceConfig, series: bool = False) -> list[str]:

@@ -217,7 +217,7 @@ def _prepare(
         reporter.status(f"distributed: {trainer.distribution.describe()}")
     for unused in [
         *unused_settings(config.train, inputs.steps),
-        *unused_model_settings(config.model),
+        *unused_model_settings(config),
     ]:
         reporter.status(f"warning: {unused}")
     reporter.status(

@@ -16,7 +16,7 @@ import pytest
 
 import rnncls.space
 from rnncls import cells
-from rnncls.config import from_documents, to_toml
+from rnncls.config import from_documents, to_toml, unused_model_settings
 from rnncls.config_keys import CELL_SECTIONS, SECTIONS, keys
 from rnncls.errors import ConfigError
 from rnncls.space import Dimension, Space
@@ -92,6 +92,32 @@ def test_a_runs_config_file_holds_its_cells_options_alone(cell) -> None:
     parsed = tomllib.loads(to_toml(config))
     assert set(parsed) & set(CELL_SECTIONS) == {cell}
     assert from_documents([(parsed, "config.toml")], []) == config  # read back the same
+
+
+@pytest.mark.parametrize("cell", CELL_SECTIONS)
+def test_another_cells_option_is_said_to_be_unused_and_the_runs_own_is_not(cell) -> None:
+    option = dataclasses.fields(SECTIONS[cell])[0]
+    # a value of the option's type that is not its default
+    value = {bool: not option.default, int: option.default + 1}.get(
+        type(option.default), option.default / 2
+    )
+    lstm = from_documents([({cell: {option.name: value}}, "a.toml")], [])
+    assert unused_model_settings(lstm) == [
+        f"{cell}.{option.name} = {value!r} is not used: it is an option of the {cell} "
+        "cell, and model.cell is 'lstm'"
+    ]
+    own = from_documents([({"model": {"cell": cell}, cell: {option.name: value}}, "a.toml")], [])
+    assert unused_model_settings(own) == []
+
+
+def test_the_forget_gates_start_is_said_to_be_unused_beside_another_cell() -> None:
+    gru = from_documents([({"model": {"cell": "gru", "forget_bias": "chrono"}}, "a.toml")], [])
+    assert unused_model_settings(gru) == [
+        "model.forget_bias = 'chrono' is not used: only the lstm cell has a forget gate, "
+        "and model.cell is 'gru'"
+    ]
+    lstm = from_documents([({"model": {"forget_bias": "chrono"}}, "a.toml")], [])
+    assert unused_model_settings(lstm) == []
 
 
 class RecordingTrial:
