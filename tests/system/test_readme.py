@@ -167,6 +167,18 @@ def test_the_key_table_names_every_config_key_in_its_sections_row() -> None:
         assert missing == [], f"[{section}] row lacks {missing}"
 
 
+def test_the_cells_table_names_every_cell() -> None:
+    """Each cell of rnncls/cells has a row of the README's cells table, and no row names
+    a cell that is not there."""
+    from rnncls.cells import CELLS
+
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("### Cells for long sequences") :]
+    table = table[: table.index("\n\n", table.index("| `model.cell` |"))]
+    rows = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    assert sorted(rows) == sorted(CELLS)
+
+
 def test_the_architecture_page_names_every_module() -> None:
     """docs/ARCHITECTURE.md's tree has a line for each module: a new one must be placed
     there too."""
