@@ -219,13 +219,15 @@ def test_rnncls_and_rnncls_config_alone_print_their_help_and_exit_0():
 
 
 def test_config_keys_lists_every_key_with_type_default_and_comment():
+    from rnncls.cells import CELLS
     from rnncls.config_keys import keys
 
     result = invoke("config", "keys")
     assert result.exit_code == 0
     rows = {line.split()[0]: line for line in result.stdout.splitlines()}
     assert list(rows) == [f"{section}.{key}" for section, key in keys()]
-    assert rows["model.cell"].split()[1:7] == ["lstm", "|", "gru", "|", "simple_rnn", '"lstm"']
+    choices = " | ".join(CELLS).split()  # every cell of rnncls/cells, then the default
+    assert rows["model.cell"].split()[1 : len(choices) + 2] == [*choices, '"lstm"']
     assert rows["train.steps"].split()[1:3] == ["int", "1200"]
     assert "Optimizer steps, one batch each." in rows["train.steps"]
     assert rows["augment.zoom"].split()[1:3] == ["float", "0.0"]

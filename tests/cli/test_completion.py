@@ -13,6 +13,7 @@ import pytest
 from conftest import invoke, write_run
 
 from rnncls import rundir
+from rnncls.cells import CELLS
 from rnncls.cli import completion
 from rnncls.config_keys import ModelConfig
 
@@ -74,9 +75,7 @@ def test_completing_set_model_offers_the_model_keys(tmp_path) -> None:
     assert complete("rnncls train --set model.", tmp_path) == expected
     assert complete("rnncls train --set model.ce", tmp_path) == ["model.cell="]
     assert complete("rnncls config show --set model.cell=", tmp_path) == [
-        "model.cell=lstm",
-        "model.cell=gru",
-        "model.cell=simple_rnn",
+        f"model.cell={cell}" for cell in CELLS
     ]
     assert complete("rnncls tr", tmp_path) == ["train"]
 
