@@ -45,7 +45,21 @@ class TrainingPath:
             return f"training on the GPU through cuDNN's {config.model.cell.upper()} kernel"
         shape = "unrolled graph" if self.unroll else "loop"
         why = f" ({', '.join(self.reasons)})" if self.reasons else ""
+        if self.name == KERAS and not self.unroll and own_pass(config, dataset):
+            cell = config.model.cell
+            if config.model.layers == 1:
+                return (
+                    f"training through the {cell} cell's own pass, compiled by XLA ({steps} steps)"
+                )
+            shape += f", the last layer through the {cell} cell's own pass (XLA)"
         return f"training through Keras's {shape} ({steps} steps){why}"
+
+
+def own_pass(config: Config, dataset: DataSet) -> bool:
+    """Whether the cell's own pass trains the last recurrent layer (``Cell.sequence_pass``:
+    no mask, as a series has, and forward only, not bidirectional)."""
+    cell = CELLS[config.model.cell]
+    return cell.sequence_pass and not dataset.is_series and not config.model.bidirectional
 
 
 def choose(config: Config, dataset: DataSet, gpus: int = 0) -> TrainingPath:

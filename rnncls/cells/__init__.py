@@ -12,6 +12,8 @@ A cell module declares ``CELL``, a :class:`Cell`:
 - ``cudnn``: Keras hands the layer to cuDNN's fused kernel on a GPU;
 - ``lstm_passes``: the hand-written CPU passes of an LSTM (``rnncls.lstm_pass``,
   ``rnncls.lstm_loop``) can train it;
+- ``sequence_pass``: its layer trains the plain case (no mask, forward, the last output)
+  through the cell's own pass over the sequence (:mod:`rnncls.cells.projecting`);
 - ``keras_objects``: for a cell of its own Keras classes, the function that defines and
   registers them (cached, so Keras is imported only when a model is built or loaded, and with the
   shared layers it uses:
@@ -43,6 +45,7 @@ class Cell:
     options: type | None = None
     cudnn: bool = False
     lstm_passes: bool = False
+    sequence_pass: bool = False
     rank: int = 10  # where config keys lists it: Keras's cells first, then by name
     keras_objects: Callable[[], Any] | None = None
 

@@ -2,6 +2,8 @@
 
 - :func:`assert_layer_follows`: the cell's Keras layer, on random weights and inputs,
   against the step equations the test file writes out in numpy from the paper;
+- :func:`assert_sequence_pass_follows_keras`: for a cell with a hand-written training
+  pass, its last output and gradients against Keras's loop over the cell and autodiff;
 - :func:`assert_refused`: a bad value of an option is one line naming it, exit 2;
 - :func:`assert_padding_is_invisible`: a sequence padded with masked steps ends as it
   ends alone (variable-length series);
@@ -81,6 +83,40 @@ def assert_padding_is_invisible(name: str, options: dict[str, Any] | None = None
     alone_short = np.asarray(layer(sequences[1:, :5]))
     np.testing.assert_allclose(both[0], alone_long[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(both[1], alone_short[0], rtol=1e-5, atol=1e-6)
+
+
+def assert_sequence_pass_follows_keras(name: str, options: dict[str, Any]) -> None:
+    """Training (the cell's ``sequence_pass``) and inference (Keras's loop over the cell's
+    ``call``) give the same last output for 3 sequences of 11 steps, and the gradients of
+    a weighted sum of it, with respect to every weight and to the inputs, agree."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    sequences = tf.constant(rng.normal(size=(3, 11, 2)).astype("float32"))
+    layer = cell_layer(name, 5, steps=11, options=options, return_sequences=False)
+    layer(sequences)  # builds
+    for variable in layer.trainable_weights:
+        variable.assign(rng.uniform(-0.9, 0.9, size=variable.shape).astype("float32"))
+    weighting = tf.constant(rng.normal(size=(3, 5)).astype("float32"))
+    calls = []
+    passing = layer.cell.sequence_pass
+    layer.cell.sequence_pass = lambda *a: calls.append(1) or passing(*a)
+
+    def outputs_and_gradients(training: bool) -> list[np.ndarray]:
+        with tf.GradientTape() as tape:
+            tape.watch(sequences)
+            output = layer(sequences, training=training)
+            loss = tf.reduce_sum(output * weighting)
+        gradients = tape.gradient(loss, [sequences, *layer.trainable_weights])
+        return [np.asarray(output), *(np.asarray(g) for g in gradients)]
+
+    ours = outputs_and_gradients(training=True)
+    assert calls == [1]  # the pass ran, once
+    keras = outputs_and_gradients(training=False)
+    assert calls == [1]
+    names = ["output", "d inputs", *(w.path for w in layer.trainable_weights)]
+    for label, got, expected in zip(names, ours, keras, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=label)
 
 
 def assert_refused(key: str, value: str, problem: str) -> None:

@@ -8,6 +8,7 @@ from checks import (
     assert_layer_follows,
     assert_padding_is_invisible,
     assert_refused,
+    assert_sequence_pass_follows_keras,
     assert_trains_resumes_exports_and_serves,
 )
 
@@ -47,6 +48,11 @@ def test_the_layer_follows_the_papers_equations(dt) -> None:
     assert_layer_follows("lem", {"dt": dt}, lem(dt))
 
 
+@pytest.mark.parametrize("dt", [1.0, 0.3])
+def test_the_training_pass_has_kerass_outputs_and_gradients(dt) -> None:
+    assert_sequence_pass_follows_keras("lem", {"dt": dt})
+
+
 def test_a_padded_sequence_ends_where_it_ends() -> None:
     assert_padding_is_invisible("lem", {"dt": 0.5})
 
@@ -70,3 +76,26 @@ def test_lem_dt_set_for_a_run_of_another_cell_stays_in_its_config_file() -> None
 
     config = from_documents([({"lem": {"dt": 0.21}}, "base.toml")], [])  # an LSTM run
     assert tomllib.loads(to_toml(config))["lem"] == {"dt": 0.21}
+
+
+def test_the_log_says_which_layers_train_through_the_pass() -> None:
+    from rnncls import training_path
+    from rnncls.config import load_config
+    from rnncls.datasets.idx import MNIST
+
+    pixels = ["model.cell='lem'", "sequence.order='pixels'", "sequence.pixels_per_step=16"]
+    for extra, line in [
+        ([], "training through the lem cell's own pass, compiled by XLA (49 steps)"),
+        (
+            ["model.layers=2"],
+            "training through Keras's loop, the last layer through the lem cell's own pass "
+            "(XLA) (49 steps) (model.cell = 'lem', model.layers = 2)",
+        ),
+        (
+            ["model.bidirectional=true"],
+            "training through Keras's loop (49 steps) "
+            "(model.cell = 'lem', model.bidirectional = True)",
+        ),
+    ]:
+        config = load_config(overrides=[*pixels, *extra])
+        assert training_path.choose(config, MNIST).describe(config, MNIST) == line, extra
