@@ -8,6 +8,7 @@ from checks import (
     assert_layer_follows,
     assert_padding_is_invisible,
     assert_refused,
+    assert_sequence_pass_follows_keras,
     assert_trains_resumes_exports_and_serves,
 )
 
@@ -60,3 +61,8 @@ def test_a_bad_option_is_one_line(key, value, problem) -> None:
 def test_a_run_trains_resumes_exports_and_serves(tmp_path) -> None:
     settings = ["model.cell='cornn'", "cornn.dt=0.1", "cornn.gamma=1.0", "cornn.epsilon=2.0"]
     assert_trains_resumes_exports_and_serves(tmp_path, settings)
+
+
+@pytest.mark.parametrize("options", [{}, {"dt": 0.076, "gamma": 0.4, "epsilon": 8.0}])
+def test_the_training_pass_has_kerass_outputs_and_gradients(options) -> None:
+    assert_sequence_pass_follows_keras("cornn", options)
