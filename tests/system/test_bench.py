@@ -111,7 +111,10 @@ def test_bench_smoke_run_reports_every_field(tmp_path):
         assert f"| {cell} | " in report["table"]
     assert cells["cells"]["lstm"]["lstm_ratio"] == 1.0
     assert "fused LSTM loop" in cells["cells"]["lstm"]["training"]["rnncls"]["path"]
-    assert "Keras's loop" in cells["cells"]["lem"]["training"]["rnncls"]["path"]
+    assert cells["cells"]["lem"]["training"]["rnncls"]["path"] == (
+        "the lem cell's own pass, compiled by XLA (49 steps)"
+    )
+    assert "Keras's loop" in cells["cells"]["indrnn"]["training"]["rnncls"]["path"]
 
 
 def test_only_the_cells_report_leaves_the_seed_experiment_out():
