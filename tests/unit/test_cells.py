@@ -17,7 +17,7 @@ import pytest
 import rnncls.space
 from rnncls import cells
 from rnncls.config import from_documents, to_toml, unused_model_settings
-from rnncls.config_keys import CELL_SECTIONS, SECTIONS, keys
+from rnncls.config_keys import CELL_SECTIONS, SECTIONS, ModelConfig, keys
 from rnncls.errors import ConfigError
 from rnncls.space import Dimension, Space
 
@@ -92,6 +92,18 @@ def test_a_runs_config_file_holds_its_cells_options_alone(cell) -> None:
     parsed = tomllib.loads(to_toml(config))
     assert set(parsed) & set(CELL_SECTIONS) == {cell}
     assert from_documents([(parsed, "config.toml")], []) == config  # read back the same
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("name", sorted(cells.CELLS))
+def test_a_cell_says_it_has_its_own_pass_exactly_when_its_layer_has_one(name) -> None:
+    """The log's path (Cell.sequence_pass) and the layer's choice (a cell with a
+    ``sequence_pass`` method) cannot disagree."""
+    cell = cells.CELLS[name]
+    model = dataclasses.replace(ModelConfig(), cell=name, hidden_units=4)
+    options = cell.options() if cell.options else None
+    layer = cell.layer(model, options, 7, return_sequences=False, unroll=False, name=name)
+    assert cell.sequence_pass == hasattr(layer.cell, "sequence_pass")
 
 
 @pytest.mark.parametrize("cell", CELL_SECTIONS)
