@@ -30,6 +30,20 @@ class ClusterError(RunError):
     """A worker of the cluster stopped or cannot be reached; training cannot go on."""
 
 
+class Diverged(RunError):
+    """The training loss turned NaN or infinite: the weights from then on are lost, so
+    training stops before it writes them (exit 1); the run keeps its last checkpoint."""
+
+    def __init__(self, first_step: int, last_step: int, loss: float, detail: str = "") -> None:
+        steps = (
+            f"step {last_step}"
+            if first_step == last_step
+            else (f"steps {first_step} to {last_step}")
+        )
+        super().__init__(f"training diverged: the loss became {loss} in {steps}{detail}")
+        self.first_step, self.last_step, self.loss = first_step, last_step, loss
+
+
 class Stopped(RunError):
     """A run or search the user stopped (Ctrl-C, SIGTERM): no error, so the CLI shows the
     message alone, without ``error:``, but not finished either (exit 1)."""

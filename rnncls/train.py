@@ -18,6 +18,7 @@ caller should hear goes through one :class:`~rnncls.reporters.Reporter`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -47,7 +48,7 @@ from rnncls.config import (
 from rnncls.config_keys import Config
 from rnncls.datasets import DataSource, OpenedData, Split, open_data, recorded
 from rnncls.datasets.description import DataSet
-from rnncls.errors import ClusterError, ConfigError, RunError, TrainingInterrupted
+from rnncls.errors import ClusterError, ConfigError, Diverged, RunError, TrainingInterrupted
 from rnncls.evaluate import cross_entropy, keras_logits
 from rnncls.reporters import Reporter
 from rnncls.sequence import check_reading
@@ -295,11 +296,26 @@ def _run_loop(
             first = stop.get("signal", "SIGINT")
             how = "SIGINT twice" if first == "SIGINT" else f"{first}, then SIGINT"
             raise TrainingInterrupted(run_dir, checkpoints.saved_step, how, at_once=True) from None
+        except Diverged as error:
+            kept = checkpoints.saved_step
+            kept = f"the run keeps its checkpoint of step {kept}" if kept else "no checkpoint yet"
+            raise Diverged(
+                error.first_step,
+                error.last_step,
+                error.loss,
+                f"; {kept}; start it again (--force) with a lower train.learning_rate "
+                f"(now {config.train.learning_rate:g}) or {_clipping_advice(config)}",
+            ) from None
         except ClusterError as error:
             # --resume continues from the chief's checkpoint, which the chief names
             kept = f"step {checkpoints.saved_step}" if checkpoints.saved_step else "none yet"
             kept = f"last checkpoint: {kept}; " if trainer.distribution.is_chief else ""
             raise ClusterError(f"{error}; {kept}start every worker again with --resume") from None
+
+
+def _clipping_advice(config: Config) -> str:
+    clipnorm = config.train.clipnorm
+    return f"a smaller train.clipnorm (now {clipnorm:g})" if clipnorm else "train.clipnorm = 1"
 
 
 def _starting_state(steps: int, run_dir: Path | None, resuming: bool) -> Start:
@@ -358,8 +374,13 @@ def training_loop(
             count = min(count, max(1, int(PROGRESS_SECONDS / seconds_per_step)))
         indices = order.batches(step, count)
         started = time.perf_counter()
-        state.loss_sum = trainer.run_steps(indices, step, state.loss_sum)
+        loss_sum = trainer.run_steps(indices, step, state.loss_sum)
         elapsed = time.perf_counter() - started
+        if not math.isfinite(loss_sum):
+            # NaN weights from here on: stop before anything writes them. The loss sum is
+            # the same on every worker of a cluster (one all-reduced step), so all stop.
+            raise Diverged(step + 1, step + count, loss_sum - state.loss_sum)
+        state.loss_sum = loss_sum
         state.train_seconds += elapsed
         # the workers of a cluster must train the same steps in each call
         seconds_per_step = trainer.distribution.agreed(elapsed / count)

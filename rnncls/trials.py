@@ -14,7 +14,7 @@ from typing import Any
 
 from rnncls import rundir
 from rnncls.datasets import DataSource
-from rnncls.errors import ConfigError, RunError
+from rnncls.errors import ConfigError, Diverged, RunError
 from rnncls.reporters import Reporter, SearchReporter
 from rnncls.space import Space
 
@@ -155,6 +155,12 @@ class Objective:
             self.failures_in_a_row = 0
             finished("pruned", None)
             raise
+        except Diverged as exc:
+            # A setting that diverges is a result of the search, not a broken one: pruned
+            # (done, and the sampler learns to avoid it), with the reason recorded.
+            self.failures_in_a_row = 0
+            finished("pruned", None, error=str(exc))
+            raise optuna.TrialPruned(str(exc)) from None
         except (ConfigError, TrainingInterrupted, KeyboardInterrupt) as exc:
             self.last_failure = str(exc) or type(exc).__name__
             self.failures_in_a_row += 1

@@ -646,6 +646,33 @@ def test_full_disk_on_a_fresh_run_keeps_the_first_checkpoint(workspace, monkeypa
     assert not (workspace / "run" / "summary.json").exists()
 
 
+@pytest.mark.tensorflow
+def test_a_training_that_diverges_is_one_line_and_exit_1(workspace: Path) -> None:
+    """Plain SGD at 1e38 overflows in its first steps: one line naming the steps, what was
+    kept and what to change; no model, no summary, no checkpoint of the lost weights."""
+    args = ["train", "--run-dir", "run", "--quiet", "--data-dir", workspace / "mnist"]
+    settings = [*TINY_SETTINGS, "train.optimizer='sgd'", "train.learning_rate=1e38"]
+    code, out, err = run_cli([*args, *sets(settings)])
+    assert_one_error_line(
+        code,
+        1,
+        out,
+        err,
+        [
+            "error: training diverged: the loss became inf in steps 1 to 3; no checkpoint yet; "
+            "start it again (--force) with a lower train.learning_rate (now 1e+38) or "
+            "train.clipnorm = 1"
+        ],
+    )
+    assert sorted(path.name for path in (workspace / "run").iterdir()) == [
+        "config.toml",
+        "data-index.json.gz",
+        "dataset.json",
+        "metrics.jsonl",
+    ]
+    assert (workspace / "run" / "metrics.jsonl").read_text() == ""
+
+
 # ---------------------------------------------------------------------- read-only
 
 

@@ -609,3 +609,28 @@ def test_a_study_opens_in_optuna_dashboard(in_tmp, tiny_mnist):
             {"step": r["step"], "value": r["eval_accuracy"]} for r in records
         ]
         assert {"key": "run_dir", "value": trial["run_dir"]} in seen["user_attrs"]
+
+
+def test_a_trial_that_diverges_is_pruned_and_the_search_goes_on(in_tmp, tiny_mnist):
+    """A learning rate at which plain SGD overflows is a result of the search, not the
+    end of it: the trial is pruned (it counts, and is no failure of the search) with the
+    divergence as its reason, and the search goes on."""
+    rates = '"train.learning_rate" = { choices = [1e38, 0.01] }'
+    space = write_space(in_tmp, space=f'{rates}\n"train.optimizer" = {{ choices = ["sgd"] }}')
+    result = invoke("tune", space, "--trials", 3, "--json", "--data-dir", tiny_mnist)
+    assert result.exit_code == 0, result.output
+    trials = [line for line in json_lines(result.stdout) if line["event"] == "trial"]
+    assert len(trials) == 3
+    for trial in trials:
+        if trial["params"]["train.learning_rate"] == 1e38:
+            assert trial["state"] == "pruned" and trial["value"] is None
+            diverged_at = "training diverged: the loss became inf in steps 1 to 3;"
+            assert trial["error"].startswith(diverged_at)
+        else:
+            assert trial["state"] == "complete" and trial["step"] == 6
+    summary = json_lines(result.stdout)[-1]
+    diverged = sum(trial["params"]["train.learning_rate"] == 1e38 for trial in trials)
+    counts = (summary["complete"], summary["pruned"], summary["failed"])
+    assert counts == (3 - diverged, diverged, 0)
+    rates = {trial["params"]["train.learning_rate"] for trial in trials}
+    assert rates == {1e38, 0.01}, "the draw no longer tries both rates: change the seed"

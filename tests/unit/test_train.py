@@ -453,3 +453,33 @@ def test_ctrl_c_twice_stops_at_once_keeping_the_last_checkpoint(
         in acknowledged
     )
     assert checkpoints.load_checkpoint(in_tmp / "r")[0]["step"] == 6
+
+
+def test_a_diverged_training_stops_keeping_its_last_checkpoint(in_tmp, tiny_mnist, monkeypatch):
+    """A weight made NaN after the first evaluation (step 3) makes the loss of the next
+    interval NaN through the real training step: training stops there, writes nothing of
+    the lost weights, and the checkpoint of step 3 stays as it was."""
+    import rnncls.train
+
+    real_run_steps = rnncls.train.Trainer.run_steps
+
+    def poisoned_after_step_3(trainer, batch_indices, first_step=0, loss_sum=0.0):
+        if first_step == 3:
+            weight = trainer.model.trainable_weights[0]
+            weight.assign(np.full(weight.shape, np.nan, dtype=np.float32))
+        return real_run_steps(trainer, batch_indices, first_step, loss_sum)
+
+    monkeypatch.setattr(rnncls.train.Trainer, "run_steps", poisoned_after_step_3)
+    run_dir = in_tmp / "r"
+    with pytest.raises(rnncls.train.Diverged) as diverged:
+        train(TINY, find_data(tiny_mnist), run_dir)
+    assert str(diverged.value) == (
+        "training diverged: the loss became nan in steps 4 to 6; the run keeps its "
+        "checkpoint of step 3; start it again (--force) with a lower train.learning_rate "
+        "(now 0.01) or train.clipnorm = 1"
+    )
+    state, arrays = checkpoints.load_checkpoint(run_dir)
+    assert state["step"] == 3
+    assert all(np.isfinite(array).all() for array in arrays["model"].values())
+    assert [event["step"] for event in rundir.read_metrics(run_dir)] == [3]
+    assert not (run_dir / "model.keras").exists() and not (run_dir / "summary.json").exists()
