@@ -36,9 +36,7 @@ class Diverged(RunError):
 
     def __init__(self, first_step: int, last_step: int, loss: float, detail: str = "") -> None:
         steps = (
-            f"step {last_step}"
-            if first_step == last_step
-            else (f"steps {first_step} to {last_step}")
+            f"steps {first_step} to {last_step}" if first_step < last_step else f"step {last_step}"
         )
         super().__init__(f"training diverged: the loss became {loss} in {steps}{detail}")
         self.first_step, self.last_step, self.loss = first_step, last_step, loss

@@ -905,3 +905,14 @@ def test_training_and_tune_stops_are_stops_not_errors() -> None:
     line, code = error_line(TrainingInterrupted(Path("runs/r"), 8, "SIGTERM"))
     assert (line.split(";")[0], code) == ("stopped at step 8 (SIGTERM) with a checkpoint saved", 1)
     assert error_line(TuneStopped("stopped (SIGINT)")) == ("stopped (SIGINT)", 1)
+
+
+def test_a_divergence_names_its_step_or_steps_and_exits_1() -> None:
+    from rnncls.cli.errors import error_line
+    from rnncls.errors import Diverged
+
+    assert str(Diverged(7, 7, float("nan"))) == "training diverged: the loss became nan in step 7"
+    assert error_line(Diverged(4, 6, float("inf"), "; no checkpoint yet")) == (
+        "error: training diverged: the loss became inf in steps 4 to 6; no checkpoint yet",
+        1,
+    )
