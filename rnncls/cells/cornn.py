@@ -10,8 +10,8 @@ The options ``cornn.dt`` (the time step), ``cornn.gamma`` (the springs' stiffnes
 ``cornn.epsilon`` (the damping) set the dynamics; the defaults are the paper's sMNIST
 settings (psMNIST: 0.076, 0.4, 8.0). The weights start as PyTorch's ``Linear`` (uniform
 in +-1/sqrt(fan in)), as in the authors' code; the input product ``x U`` runs once for
-the whole sequence (:mod:`rnncls.cells.projecting`). Training runs :func:`sequence_pass`,
-the step's backward written out and compiled by XLA, as LEM's.
+the whole sequence (:mod:`rnncls.cells.projecting`). Training runs :func:`recurrence`,
+the step's backward written out, through :mod:`rnncls.cells.own_pass` as LEM's.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rnncls.cells import Cell, projecting
+from rnncls.cells import Cell, own_pass, projecting
 from rnncls.keyspec import at_least, not_negative, spec
 
 
@@ -93,9 +93,14 @@ def keras_objects() -> dict[str, Any]:
             return y, [y, z]
 
         def sequence_pass(self, sequences: Any, states: Any) -> Any:
-            y, z = states
-            weights = (self.kernel, self.bias, self.recurrent_kernel)
-            y, z = sequence_pass(sequences, y, z, *weights, self.dt, self.gamma, self.epsilon)
+            y, z = own_pass.run(
+                recurrence(self.units, self.dt, self.gamma, self.epsilon),
+                sequences,
+                states,
+                self.kernel,
+                self.bias,
+                (self.recurrent_kernel,),
+            )
             return y, [y, z]
 
         def get_config(self) -> dict[str, Any]:
@@ -110,20 +115,9 @@ def keras_objects() -> dict[str, Any]:
     return {**projecting.keras_objects(), "CoRNNCell": CoRNNCell}
 
 
-def sequence_pass(
-    sequences: Any,
-    y: Any,
-    z: Any,
-    kernel: Any,
-    bias: Any,
-    recurrent_kernel: Any,
-    dt: float,
-    gamma: float,
-    epsilon: float,
-) -> tuple[Any, Any]:
-    """coRNN over a whole sequence (batch, steps, features) from the states ``y`` and
-    ``z``: the last ``y`` and ``z``, with a hand-written gradient. Backward, from the
-    gradients ``dy`` and ``dz`` of the step's new states (``y' = y + dt z'``):
+def recurrence(units: int, dt: float, gamma: float, epsilon: float) -> own_pass.Recurrence:
+    """coRNN's steps for its own training pass (:mod:`rnncls.cells.own_pass`). Backward,
+    from the gradients ``dy`` and ``dz`` of the step's new states (``y' = y + dt z'``):
 
         dz'          = dz + dt * dy
         d(drive's input) = dz' * dt * (1 - drive**2)
@@ -134,73 +128,26 @@ def sequence_pass(
     and after the loop ``dW = sum_t [y, z]_{t-1}^T d(drive's input)_t`` as one product."""
     import tensorflow as tf
 
-    units = recurrent_kernel.shape[1]
-    # the weights' values read here, outside: the pass sees tensors, not variables
-    kernel, bias, recurrent_kernel = (tf.identity(w) for w in (kernel, bias, recurrent_kernel))
+    def forward(projected: Any, states: Any, recurrent: Any) -> Any:
+        (y, z), (recurrent_kernel,) = states, recurrent
+        state = tf.concat([y, z], -1)
+        drive = tf.tanh(projected + tf.matmul(state, recurrent_kernel))
+        z = z + dt * (drive - gamma * y - epsilon * z)
+        return (y + dt * z, z), (state, drive)
 
-    @tf.custom_gradient
-    def run(projected: Any, y: Any, z: Any, recurrent_kernel: Any) -> Any:
-        inputs = tf.TensorArray(projected.dtype, size=0, dynamic_size=True)
-        inputs = inputs.unstack(tf.transpose(projected, [1, 0, 2]))
-        steps = tf.shape(projected)[1]
+    def backward(kept: Any, d_states: Any, recurrent: Any) -> Any:
+        (_, drive), (dy, dz), (recurrent_kernel,) = kept, d_states, recurrent
+        dz = dz + dt * dy
+        d_drive = dz * dt * (1 - drive * drive)
+        dy_m, dz_m = tf.split(tf.matmul(d_drive, recurrent_kernel, transpose_b=True), 2, axis=-1)
+        return (dy - dz * (dt * gamma) + dy_m, dz * (1 - dt * epsilon) + dz_m), (d_drive,)
 
-        def arrays(count: int) -> list[Any]:
-            return [tf.TensorArray(projected.dtype, size=steps) for _ in range(count)]
+    def weight_gradients(kept: Any, d_pieces: Any, recurrent: Any) -> Any:
+        (states_before, _), (d_drives,) = kept, d_pieces
+        rows = own_pass.rows
+        return (tf.matmul(rows(states_before), rows(d_drives), transpose_a=True),)
 
-        def forward(t: Any, y: Any, z: Any, saved: list[Any]) -> Any:
-            state = tf.concat([y, z], -1)
-            drive = tf.tanh(inputs.read(t) + tf.matmul(state, recurrent_kernel))
-            z = z + dt * (drive - gamma * y - epsilon * z)
-            y = y + dt * z
-            kept = (state, drive)
-            return t + 1, y, z, [array.write(t, x) for array, x in zip(saved, kept, strict=True)]
-
-        _, y_last, z_last, saved = tf.while_loop(
-            lambda t, *_: t < steps, forward, (0, y, z, arrays(2))
-        )
-        states_before, drives = (array.stack() for array in saved)
-
-        def gradient(d_y_last: Any, d_z_last: Any) -> Any:
-            drive_at = tf.TensorArray(projected.dtype, size=steps).unstack(drives)
-
-            def backward(t: Any, dy: Any, dz: Any, d_drives: Any) -> Any:
-                drive = drive_at.read(t)
-                dz = dz + dt * dy
-                d_drive = dz * dt * (1 - drive * drive)
-                dy_m, dz_m = tf.split(
-                    tf.matmul(d_drive, recurrent_kernel, transpose_b=True), 2, axis=-1
-                )
-                dy = dy - dz * (dt * gamma) + dy_m
-                dz = dz * (1 - dt * epsilon) + dz_m
-                return t - 1, dy, dz, d_drives.write(t, d_drive)
-
-            zero = tf.zeros_like(y_last)
-            _, dy, dz, d_drives = tf.while_loop(
-                lambda t, *_: t >= 0,
-                backward,
-                (
-                    steps - 1,
-                    zero if d_y_last is None else d_y_last,
-                    zero if d_z_last is None else d_z_last,
-                    *arrays(1),
-                ),
-            )
-            d_drives = d_drives.stack()
-            d_recurrent = tf.matmul(
-                tf.reshape(states_before, [-1, 2 * units]),
-                tf.reshape(d_drives, [-1, units]),
-                transpose_a=True,
-            )
-            return tf.transpose(d_drives, [1, 0, 2]), dy, dz, d_recurrent
-
-        return (y_last, z_last), gradient
-
-    # XLA fuses the step's elementwise ops (see rnncls/cells/lem.py)
-    def whole(sequences: Any, y: Any, z: Any, kernel: Any, bias: Any, recurrent: Any) -> Any:
-        return run(tf.matmul(sequences, kernel) + bias, y, z, recurrent)
-
-    weights = (kernel, bias, recurrent_kernel)
-    return tf.function(whole, jit_compile=True)(sequences, y, z, *weights)
+    return own_pass.Recurrence(forward, backward, weight_gradients, kept=2, pieces=(units,))
 
 
 def layer(model: Any, options: CoRNNOptions, steps: int, **arguments: Any) -> Any:

@@ -12,11 +12,11 @@ pixel tasks 0.21 and 0.31). The weights start uniform in +-1/sqrt(units), as the
 authors' code; the input products ``x W`` run once for the whole sequence
 (:mod:`rnncls.cells.projecting`).
 
-Training runs :func:`sequence_pass`, LEM's pass over the sequence with its backward
-written out: the loop back in time carries only the two states' gradients, and the
-weight gradients are one product each over all steps after it (autodiff of Keras's loop
-makes a small product a step for each). Inference and the exports run the cell's
-``call``, the same forward arithmetic.
+Training runs LEM's own pass over the sequence, its backward written out
+(:func:`recurrence`, run by :mod:`rnncls.cells.own_pass`): the loop back in time carries
+only the two states' gradients, and the weight gradients are one product each over all
+steps after it (autodiff of Keras's loop makes a small product a step for each).
+Inference and the exports run the cell's ``call``, the same forward arithmetic.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rnncls.cells import Cell, projecting
+from rnncls.cells import Cell, own_pass, projecting
 from rnncls.keyspec import at_least, spec
 
 
@@ -92,9 +92,14 @@ def keras_objects() -> dict[str, Any]:
             return y, [y, z]
 
         def sequence_pass(self, sequences: Any, states: Any) -> Any:
-            y, z = states
-            weights = (self.kernel, self.bias, self.recurrent_kernel, self.z_kernel)
-            y, z = sequence_pass(sequences, y, z, *weights, self.dt)
+            y, z = own_pass.run(
+                recurrence(self.units, self.dt),
+                sequences,
+                states,
+                self.kernel,
+                self.bias,
+                (self.recurrent_kernel, self.z_kernel),
+            )
             return y, [y, z]
 
         def get_config(self) -> dict[str, Any]:
@@ -103,18 +108,8 @@ def keras_objects() -> dict[str, Any]:
     return {**projecting.keras_objects(), "LEMCell": LEMCell}
 
 
-def sequence_pass(
-    sequences: Any,
-    y: Any,
-    z: Any,
-    kernel: Any,
-    bias: Any,
-    recurrent_kernel: Any,
-    z_kernel: Any,
-    dt: float,
-) -> tuple[Any, Any]:
-    """LEM over a whole sequence of ``projected`` inputs (batch, steps, 4 x units) from
-    the states ``y`` and ``z``: the last ``y`` and ``z``, with a hand-written gradient.
+def recurrence(units: int, dt: float) -> own_pass.Recurrence:
+    """LEM's steps for its own training pass (:mod:`rnncls.cells.own_pass`).
 
     Forward, step t, as the cell's ``call``: ``s_z, s_y = sigmoid(gates)``, rates
     ``dt * s``, ``a = tanh(target of z)``, ``b = tanh(z_t V + x Wy)``. Backward, from the
@@ -127,95 +122,45 @@ def sequence_pass(
         dy_{t-1}     = dy * (1 - dt s_y) + d(gates) U^T     dz_{t-1} = dz * (1 - dt s_z)
 
     and after the loop ``dU = sum_t y_{t-1}^T d(gates)_t``, ``dV = sum_t z_t^T d(b's input)_t``
-    as one product each."""
+    as one product each. The projection's pieces: the gates (3 x units), then y's target."""
     import tensorflow as tf
 
-    units = z_kernel.shape[0]
-    # the weights' values read here, outside: the pass sees tensors, not variables
-    kernel, bias, recurrent_kernel, z_kernel = (
-        tf.identity(w) for w in (kernel, bias, recurrent_kernel, z_kernel)
-    )
+    def forward(projected: Any, states: Any, recurrent: Any) -> Any:
+        (y, z), (recurrent_kernel, z_kernel) = states, recurrent
+        from_input, input_to_y = tf.split(projected, [3 * units, units], axis=-1)
+        gates = from_input + tf.matmul(y, recurrent_kernel)
+        gate_z, gate_y, input_to_z = tf.split(gates, 3, axis=-1)
+        s_z, s_y = tf.sigmoid(gate_z), tf.sigmoid(gate_y)
+        a = tf.tanh(input_to_z)
+        new_z = z + dt * s_z * (a - z)
+        b = tf.tanh(tf.matmul(new_z, z_kernel) + input_to_y)
+        new_y = y + dt * s_y * (b - y)
+        return (new_y, new_z), (y, z, new_z, s_z, s_y, a, b)
 
-    @tf.custom_gradient
-    def run(projected: Any, y: Any, z: Any, recurrent_kernel: Any, z_kernel: Any) -> Any:
-        inputs = tf.TensorArray(projected.dtype, size=0, dynamic_size=True)
-        inputs = inputs.unstack(tf.transpose(projected, [1, 0, 2]))
-        steps = tf.shape(projected)[1]
+    def backward(kept: Any, d_states: Any, recurrent: Any) -> Any:
+        (y0, z0, _, s_z, s_y, a, b), (dy, dz) = kept, d_states
+        recurrent_kernel, z_kernel = recurrent
+        rate_z, rate_y = dt * s_z, dt * s_y
+        d_target = dy * rate_y * (1 - b * b)
+        dz = dz + tf.matmul(d_target, z_kernel, transpose_b=True)
+        d_gate_y = dy * (b - y0) * rate_y * (1 - s_y)
+        d_gate_z = dz * (a - z0) * rate_z * (1 - s_z)
+        d_input_to_z = dz * rate_z * (1 - a * a)
+        d_gates = tf.concat([d_gate_z, d_gate_y, d_input_to_z], -1)
+        dy = dy * (1 - rate_y) + tf.matmul(d_gates, recurrent_kernel, transpose_b=True)
+        return (dy, dz * (1 - rate_z)), (d_gates, d_target)
 
-        def arrays(count: int) -> list[Any]:
-            return [tf.TensorArray(projected.dtype, size=steps) for _ in range(count)]
-
-        def forward(t: Any, y: Any, z: Any, saved: list[Any]) -> Any:
-            from_input, input_to_y = tf.split(inputs.read(t), [3 * units, units], axis=-1)
-            gates = from_input + tf.matmul(y, recurrent_kernel)
-            gate_z, gate_y, input_to_z = tf.split(gates, 3, axis=-1)
-            s_z, s_y = tf.sigmoid(gate_z), tf.sigmoid(gate_y)
-            rate_z, rate_y = dt * s_z, dt * s_y
-            a = tf.tanh(input_to_z)
-            z = z + rate_z * (a - z)
-            b = tf.tanh(tf.matmul(z, z_kernel) + input_to_y)
-            y = y + rate_y * (b - y)
-            kept = (y, z, s_z, s_y, a, b)
-            return t + 1, y, z, [array.write(t, x) for array, x in zip(saved, kept, strict=True)]
-
-        _, y_last, z_last, saved = tf.while_loop(
-            lambda t, *_: t < steps, forward, (0, y, z, arrays(6))
+    def weight_gradients(kept: Any, d_pieces: Any, recurrent: Any) -> Any:
+        (y_before, _, z_after, *_), (d_gates, d_targets) = kept, d_pieces
+        rows = own_pass.rows
+        return (
+            tf.matmul(rows(y_before), rows(d_gates), transpose_a=True),
+            tf.matmul(rows(z_after), rows(d_targets), transpose_a=True),
         )
-        ys, zs, s_zs, s_ys, a_s, b_s = (array.stack() for array in saved)
-        y_before = tf.concat([y[None], ys[:-1]], 0)
-        z_before = tf.concat([z[None], zs[:-1]], 0)
 
-        def gradient(d_y_last: Any, d_z_last: Any) -> Any:
-            read = [
-                tf.TensorArray(projected.dtype, size=steps).unstack(x)
-                for x in (y_before, z_before, s_zs, s_ys, a_s, b_s)
-            ]
-
-            def backward(t: Any, dy: Any, dz: Any, d_gates: Any, d_targets: Any) -> Any:
-                y0, z0, s_z, s_y, a, b = (array.read(t) for array in read)
-                rate_z, rate_y = dt * s_z, dt * s_y
-                d_target = dy * rate_y * (1 - b * b)
-                dz = dz + tf.matmul(d_target, z_kernel, transpose_b=True)
-                d_gate_y = dy * (b - y0) * rate_y * (1 - s_y)
-                d_gate_z = dz * (a - z0) * rate_z * (1 - s_z)
-                d_input_to_z = dz * rate_z * (1 - a * a)
-                d_g = tf.concat([d_gate_z, d_gate_y, d_input_to_z], -1)
-                dy = dy * (1 - rate_y) + tf.matmul(d_g, recurrent_kernel, transpose_b=True)
-                dz = dz * (1 - rate_z)
-                return t - 1, dy, dz, d_gates.write(t, d_g), d_targets.write(t, d_target)
-
-            zero = tf.zeros_like(y_last)
-            _, dy, dz, d_gates, d_targets = tf.while_loop(
-                lambda t, *_: t >= 0,
-                backward,
-                (
-                    steps - 1,
-                    zero if d_y_last is None else d_y_last,
-                    zero if d_z_last is None else d_z_last,
-                    *arrays(2),
-                ),
-            )
-            d_gates, d_targets = d_gates.stack(), d_targets.stack()
-
-            def rows(x: Any) -> Any:  # (steps, batch, n) -> (steps * batch, n)
-                return tf.reshape(x, [-1, x.shape[-1]])
-
-            d_recurrent = tf.matmul(rows(y_before), rows(d_gates), transpose_a=True)
-            d_z_kernel = tf.matmul(rows(zs), rows(d_targets), transpose_a=True)
-            d_projected = tf.transpose(tf.concat([d_gates, d_targets], -1), [1, 0, 2])
-            return d_projected, dy, dz, d_recurrent, d_z_kernel
-
-        return (y_last, z_last), gradient
-
-    # XLA fuses each step's dozen elementwise ops into a few kernels (the products stay
-    # Eigen's): the layer's training pass 1,450 -> 1,010 ms at 784 steps, 128 units,
-    # batch 128; rnncls train's step 1,512 -> 1,286 ms (bench/NOTES.md). Keras's own loop
-    # cannot be compiled alone: its gradient's lists would cross out of the compiled code.
-    def whole(sequences: Any, y: Any, z: Any, kernel: Any, bias: Any, *recurrent: Any) -> Any:
-        return run(tf.matmul(sequences, kernel) + bias, y, z, *recurrent)
-
-    weights = (kernel, bias, recurrent_kernel, z_kernel)
-    return tf.function(whole, jit_compile=True)(sequences, y, z, *weights)
+    return own_pass.Recurrence(
+        forward, backward, weight_gradients, kept=7, pieces=(3 * units, units)
+    )
 
 
 def layer(model: Any, options: LEMOptions, steps: int, **arguments: Any) -> Any:

@@ -12,7 +12,8 @@ saving, ONNX export.
 
 A cell may also have ``sequence_pass(sequences, states)``: its training pass over the
 whole sequence, its input product included, with the backward pass written out
-(``tf.custom_gradient``), which returns the last output and the last states. The layer
+(:func:`rnncls.cells.own_pass.run` over the cell's steps), which returns the last output
+and the last states. The layer
 takes it for the plain case of training, the one that dominates a long sequence's step:
 training, no mask, forward in time, the last output only, not stateful; anything else
 (and inference, and the exports) runs Keras's loop over the cell's ``call``. Its test
