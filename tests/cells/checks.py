@@ -87,17 +87,24 @@ def assert_padding_is_invisible(name: str, options: dict[str, Any] | None = None
 
 def assert_sequence_pass_follows_keras(name: str, options: dict[str, Any]) -> None:
     """Training (the cell's ``sequence_pass``) and inference (Keras's loop over the cell's
-    ``call``) give the same last output for 3 sequences of 11 steps, and the gradients of
-    a weighted sum of it, with respect to every weight and to the inputs, agree."""
+    ``call``) give the same last output for a batch of sequences of 11 steps, and the
+    gradients of a weighted sum of it, with respect to every weight and to the inputs,
+    agree. Batches of 3 and of 4 sequences: the pass runs an even batch as two chains
+    (rnncls/cells/own_pass.py)."""
+    for batch in (3, 4):
+        _assert_sequence_pass_follows_keras(name, options, batch)
+
+
+def _assert_sequence_pass_follows_keras(name: str, options: dict[str, Any], batch: int) -> None:
     import tensorflow as tf
 
     rng = np.random.default_rng(2)
-    sequences = tf.constant(rng.normal(size=(3, 11, 2)).astype("float32"))
+    sequences = tf.constant(rng.normal(size=(batch, 11, 2)).astype("float32"))
     layer = cell_layer(name, 5, steps=11, options=options, return_sequences=False)
     layer(sequences)  # builds
     for variable in layer.trainable_weights:
         variable.assign(rng.uniform(-0.9, 0.9, size=variable.shape).astype("float32"))
-    weighting = tf.constant(rng.normal(size=(3, 5)).astype("float32"))
+    weighting = tf.constant(rng.normal(size=(batch, 5)).astype("float32"))
     calls = []
     passing = layer.cell.sequence_pass
     layer.cell.sequence_pass = lambda *a: calls.append(1) or passing(*a)
@@ -116,7 +123,7 @@ def assert_sequence_pass_follows_keras(name: str, options: dict[str, Any]) -> No
     assert calls == [1]
     names = ["output", "d inputs", *(w.path for w in layer.trainable_weights)]
     for label, got, expected in zip(names, ours, keras, strict=True):
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=label)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=f"{label}, {batch}")
 
 
 def assert_refused(key: str, value: str, problem: str) -> None:
