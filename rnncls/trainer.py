@@ -22,31 +22,19 @@ from rnncls.config_keys import Config
 from rnncls.datasets import Split
 from rnncls.datasets.description import DataSet
 from rnncls.errors import ConfigError, RunError
-from rnncls.training_path import own_pass
 from rnncls.training_state import CHECKPOINT_VERSION
 
 # TensorFlow's threads while training (bench/NOTES.md has the numbers). The ops of a
 # step take microseconds (64x64 by 64x256 products, gates on 64x64), too short to split
 # over two threads: one intra-op thread. Two inter-op threads run independent ops side by
-# side: the two halves of the batch in rnncls.lstm_pass, and the weight gradients. The
-# thread counts change the schedule, not the floats (the pass fixes every summation order;
-# with Keras's own graph, a 1200-step run ended with the same weights as with intra-op 2).
+# side: the two halves of the batch in rnncls.lstm_pass and in a cell's own pass
+# (rnncls/cells/own_pass.py), and the weight gradients. The inter-op count changes the
+# schedule, not the floats (with Keras's own graph, a 1200-step run ended with the same
+# weights as with intra-op 2). The intra-op count can: XLA splits a long product's sum
+# over those threads, and a cell's own pass would then train to other floats on another
+# count (1e-9 apart in one step's gradients), so it stays at one on every machine.
 TRAIN_THREADS = 1
 TRAIN_INTER_OP_THREADS = 2
-# A cell's own pass over a long sequence (rnncls/cells/projecting.py) is one XLA program
-# whose products are large enough to split (at 784 steps, 128 units and batch 128: a
-# 128x128 by 128x384 product a step, and the weight gradients' sums over 100,352 rows),
-# and XLA splits them over the intra-op threads: two threads took LEM's pass from 1,250
-# to 1,020 ms, coRNN's from 440 to 340 (bench/NOTES.md). Two, not the CPU count: the
-# count decides how those sums are split, so it decides the floats (1e-9 apart), and a
-# run must train on the same floats wherever it is resumed.
-OWN_PASS_THREADS = 2
-
-
-def train_threads(config: Config, dataset: DataSet) -> tuple[int, int]:
-    """TensorFlow's intra-op and inter-op threads for training ``config`` on ``dataset``."""
-    intra = OWN_PASS_THREADS if own_pass(config, dataset) else TRAIN_THREADS
-    return intra, TRAIN_INTER_OP_THREADS
 
 
 # ---------------------------------------------------------------------- data order
@@ -100,8 +88,7 @@ class Trainer:
         from rnncls.tf_setup import import_tensorflow
 
         # first: it sets Keras's backend, quiets start-up and fixes the thread pools
-        threads, inter_op_threads = train_threads(config, dataset)
-        tf = import_tensorflow(threads=threads, inter_op_threads=inter_op_threads)
+        tf = import_tensorflow(threads=TRAIN_THREADS, inter_op_threads=TRAIN_INTER_OP_THREADS)
         import keras
 
         from rnncls import training_path

@@ -15,13 +15,15 @@ the rest:
 - the loop back, reading those arrays by index and writing the gradient of each step's
   projection, in the pieces the cell gives it (LEM's gates and its target of y, so that
   each weight gradient reads its piece without a copy);
-- an even batch as two chains, each half of the batch its own steps in the same loop:
-  two independent products a step instead of one twice the size, which XLA's runtime
-  can run side by side on the two intra-op threads. The floats are those of one chain
-  (each row of a product is computed alike, and the arrays keep the batch's order). It
-  took the forward and backward of a coRNN layer from 353 to 281 ms, LEM's from 794 to
-  765 (means of 4 alternated pairs, 784 steps, 128 units, batch 128, AMD EPYC);
 - the input weights' and the inputs' gradients from those pieces, one product each;
+- an even batch as two chains: each half of the batch through its own call of the
+  compiled function, two programs that TensorFlow's two inter-op threads run side by
+  side, each on one core (training's one intra-op thread). Each half's weight gradients
+  are summed after, so the floats depend on the batch and the chains, never on the
+  machine's threads. At 784 steps, 128 units, batch 128 (AMD EPYC), the forward and
+  backward of a LEM layer took 483 and 595 ms against 778 and 782 for the best one
+  program did (two intra-op threads); coRNN's 275 and 251 against 303 and 300
+  (bench/NOTES.md);
 - all of it compiled by XLA, which fuses each step's elementwise ops into a few kernels
   (bench/NOTES.md: LEM's pass 1,450 -> 1,010 ms). Keras's own loop cannot be compiled
   alone: its gradient's lists cannot cross out of the compiled function.
@@ -86,59 +88,43 @@ def run(
     import tensorflow as tf
 
     count = len(states)
-    batch = sequences.shape[0]
-    chains = CHAINS if batch and batch % CHAINS == 0 else 1
 
     @tf.custom_gradient
     def whole(sequences: Any, kernel: Any, bias: Any, *rest: Any) -> Any:
         states, recurrent = tuple(rest[:count]), tuple(rest[count:])
         inputs = tf.transpose(sequences, [1, 0, 2])  # (steps, batch, features)
-        steps = tf.shape(inputs)[0]
-        width = kernel.shape[-1]
-        # (steps, chains, batch / chains, width): each chain a part of the batch
-        projected = tf.reshape(rows(inputs) @ kernel + bias, [steps, chains, -1, width])
+        steps, batch = tf.shape(inputs)[0], tf.shape(inputs)[1]
+        projected = tf.reshape(rows(inputs) @ kernel + bias, [steps, batch, kernel.shape[-1]])
 
         def arrays(count: int) -> list[Any]:
-            return [tf.TensorArray(sequences.dtype, size=steps * chains) for _ in range(count)]
+            return [tf.TensorArray(sequences.dtype, size=steps) for _ in range(count)]
 
         def forward(t: Any, states: tuple[Any, ...], kept: list[Any]) -> Any:
-            after = []
-            for chain in range(chains):
-                new, now = recurrence.forward(projected[t, chain], states[chain], recurrent)
-                after.append(new)
-                kept = [a.write(t * chains + chain, x) for a, x in zip(kept, now, strict=True)]
-            return t + 1, tuple(after), kept
+            states, now = recurrence.forward(projected[t], states, recurrent)
+            return t + 1, states, [array.write(t, x) for array, x in zip(kept, now, strict=True)]
 
-        split_states = tuple(zip(*(tf.split(s, chains) for s in states), strict=True))
         _, last, kept = tf.while_loop(
-            lambda t, *_: t < steps, forward, (0, split_states, arrays(recurrence.kept))
+            lambda t, *_: t < steps, forward, (0, states, arrays(recurrence.kept))
         )
-        last = tuple(tf.concat(parts, 0) for parts in zip(*last, strict=True))
         kept = tuple(array.stack() for array in kept)
 
         def gradient(*d_last: Any) -> Any:
             def backward(t: Any, d_states: tuple[Any, ...], d_pieces: list[Any]) -> Any:
-                before = []
-                for chain in range(chains):
-                    at = t * chains + chain
-                    d, d_now = recurrence.backward(
-                        tuple(x[at] for x in kept), d_states[chain], recurrent
-                    )
-                    before.append(d)
-                    d_pieces = [a.write(at, x) for a, x in zip(d_pieces, d_now, strict=True)]
-                return t - 1, tuple(before), d_pieces
+                d_states, d_now = recurrence.backward(
+                    tuple(x[t] for x in kept), d_states, recurrent
+                )
+                written = [array.write(t, x) for array, x in zip(d_pieces, d_now, strict=True)]
+                return t - 1, d_states, written
 
             d_last = tuple(
                 tf.zeros_like(state) if d is None else d
                 for d, state in zip(d_last, last, strict=True)
             )
-            split_d = tuple(zip(*(tf.split(d, chains) for d in d_last), strict=True))
             _, d_states, d_pieces = tf.while_loop(
                 lambda t, *_: t >= 0,
                 backward,
-                (steps - 1, split_d, arrays(len(recurrence.pieces))),
+                (steps - 1, d_last, arrays(len(recurrence.pieces))),
             )
-            d_states = tuple(tf.concat(parts, 0) for parts in zip(*d_states, strict=True))
             d_pieces = tuple(array.stack() for array in d_pieces)
             kernels = tf.split(kernel, recurrence.pieces, axis=-1)
             d_inputs = sum(
@@ -156,6 +142,13 @@ def run(
 
     # the weights' values read here, outside: the compiled function sees tensors, not variables
     weights = [tf.identity(w) for w in (kernel, bias, *recurrent)]
-    return tf.function(whole, jit_compile=True)(
-        sequences, weights[0], weights[1], *states, *weights[2:]
-    )
+    compiled = tf.function(whole, jit_compile=True)
+    batch = sequences.shape[0]
+    chains = CHAINS if batch and batch % CHAINS == 0 else 1
+    ends = [
+        compiled(part, weights[0], weights[1], *part_states, *weights[2:])
+        for part, *part_states in zip(
+            tf.split(sequences, chains), *(tf.split(s, chains) for s in states), strict=True
+        )
+    ]
+    return tuple(tf.concat(parts, 0) for parts in zip(*ends, strict=True))

@@ -16,9 +16,8 @@ import pytest
 
 import rnncls.space
 from rnncls import cells
-from rnncls.config import from_documents, load_config, to_toml, unused_model_settings
+from rnncls.config import from_documents, to_toml, unused_model_settings
 from rnncls.config_keys import CELL_SECTIONS, SECTIONS, ModelConfig, keys
-from rnncls.datasets.description import DataSet
 from rnncls.errors import ConfigError
 from rnncls.space import Dimension, Space
 
@@ -105,24 +104,6 @@ def test_a_cell_says_it_has_its_own_pass_exactly_when_its_layer_has_one(name) ->
     options = cell.options() if cell.options else None
     layer = cell.layer(model, options, 7, return_sequences=False, unroll=False, name=name)
     assert cell.sequence_pass == hasattr(layer.cell, "sequence_pass")
-
-
-@pytest.mark.parametrize("name", sorted(cells.CELLS))
-def test_a_cells_own_pass_trains_on_two_threads_and_every_other_path_on_one(name) -> None:
-    """XLA splits the own pass's products over TensorFlow's intra-op threads: two, on any
-    machine, since the count decides the floats (rnncls/trainer.py); Keras's graphs and
-    the LSTM's passes take one. A series (masked) or a bidirectional layer takes Keras's
-    loop."""
-    from rnncls.datasets.idx import MNIST
-    from rnncls.trainer import train_threads
-
-    pixels = [f"model.cell={name!r}", "sequence.order='pixels'"]
-    own = 2 if cells.CELLS[name].sequence_pass else 1
-    assert train_threads(load_config(overrides=pixels), MNIST) == (own, 2)
-    both_ways = load_config(overrides=[*pixels, "model.bidirectional=true"])
-    assert train_threads(both_ways, MNIST) == (1, 2)
-    series = DataSet("series", "ts", (50, 1), ("a", "b"), mean=(0.0,), std=(1.0,))
-    assert train_threads(load_config(overrides=[f"model.cell={name!r}"]), series) == (1, 2)
 
 
 @pytest.mark.parametrize("cell", CELL_SECTIONS)
