@@ -96,8 +96,8 @@ def run(
         steps, batch = tf.shape(inputs)[0], tf.shape(inputs)[1]
         projected = tf.reshape(rows(inputs) @ kernel + bias, [steps, batch, kernel.shape[-1]])
 
-        def arrays(count: int) -> list[Any]:
-            return [tf.TensorArray(sequences.dtype, size=steps) for _ in range(count)]
+        def arrays(n: int) -> list[Any]:
+            return [tf.TensorArray(sequences.dtype, size=steps) for _ in range(n)]
 
         def forward(t: Any, states: tuple[Any, ...], kept: list[Any]) -> Any:
             states, now = recurrence.forward(projected[t], states, recurrent)
