@@ -19,8 +19,9 @@ A cell module declares ``CELL``, a :class:`Cell`:
   shared layers it uses:
   :func:`register_keras_objects`, which :mod:`rnncls.model` calls).
 
-A cell written here reads its inputs through one product for the whole sequence, before
-its loop (:mod:`rnncls.cells.projecting`), and its loop runs only the recurrence.
+A cell written here reads its inputs, in training, through one product for the whole
+sequence before its loop (:mod:`rnncls.cells.projecting`), and its loop runs only the
+recurrence; in inference each step projects its own input, so no step is kept.
 
 Every layer exports to ONNX through Keras's own export (each cell's test checks it).
 Standard library only at import: the config's checks read the declarations. A new cell is

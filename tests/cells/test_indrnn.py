@@ -46,6 +46,30 @@ def test_batch_norm_normalises_the_projected_input_over_batch_and_steps() -> Non
     np.testing.assert_allclose(np.asarray(layer(sequences, training=True)), expected, atol=1e-4)
 
 
+def test_in_inference_batch_norm_reads_its_moving_averages_at_every_step() -> None:
+    """Inference projects each step inside the loop (rnncls/cells/projecting.py); batch
+    norm then normalises each unit by its moving mean and variance; with u = 0 the output
+    is its relu."""
+    rng = np.random.default_rng(4)
+    sequences = rng.normal(2.0, 3.0, size=(4, 6, 3)).astype("float32")
+    layer = cell_layer("indrnn", 5, steps=6, options={"batch_norm": True})
+    layer(sequences)
+    layer.cell.recurrent_weight.assign(np.zeros(5, "float32"))
+    norm = layer.cell.normalization
+    mean, variance = rng.normal(size=5), rng.uniform(0.5, 2.0, size=5)
+    gamma, beta = rng.uniform(0.5, 1.5, size=5), rng.normal(size=5)
+    for variable, value in zip(
+        (norm.moving_mean, norm.moving_variance, norm.gamma, norm.beta),
+        (mean, variance, gamma, beta),
+        strict=True,
+    ):
+        variable.assign(value.astype("float32"))
+    projected = sequences.astype("float64") @ layer.cell.kernel.numpy() + layer.cell.bias.numpy()
+    normalised = gamma * (projected - mean) / np.sqrt(variance + 1e-3) + beta
+    expected = np.maximum(normalised, 0.0)
+    np.testing.assert_allclose(np.asarray(layer(sequences, training=False)), expected, atol=1e-4)
+
+
 @pytest.mark.parametrize("steps, max_gain", [(784, 2.0), (10, 3.0)])
 def test_the_recurrent_weights_stay_within_max_gain_to_the_one_over_steps(steps, max_gain):
     """The bound the paper sets (|u| <= gain ** (1/T)) holds from the start and after a
