@@ -1,5 +1,5 @@
 """The recurrent layer of the cells written here: Keras's ``RNN`` with the input
-projection taken out of the loop.
+projection taken out of the loop in training.
 
 A cell's products with its input (``x_t W + b``) do not depend on its state, so
 :class:`ProjectingRNN` runs them as one product over the whole sequence,
