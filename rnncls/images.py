@@ -133,7 +133,8 @@ def plain_picture(
     picture: Any, shape: tuple[int, ...], pixel_max: int, name: str = "picture"
 ) -> np.ndarray:
     """A Pillow image as (height, width, channels) pixels of the given depth: 16-bit grey
-    kept at 16 bits, transparency laid over black, colour to grey by luminance (or grey
+    kept at 16 bits, floats of at most 1 as fractions of ``pixel_max`` (larger floats as
+    levels of 255), transparency laid over black, colour to grey by luminance (or grey
     to three equal channels), resized to ``shape`` (anti-aliased bilinear)."""
     from PIL import Image
 
@@ -142,7 +143,7 @@ def plain_picture(
     if mode in SIXTEEN_BIT_MODES or mode == "F":
         values = np.asarray(picture, dtype=np.float64)
         if mode == "F" and values.size and np.nanmax(values) <= 1.0:
-            values = values * EIGHT_BITS
+            values = values * pixel_max  # fractions of white
         elif mode != "F" and pixel_max <= EIGHT_BITS:
             values = values / 257.0  # a 16-bit picture in an 8-bit run
         elif mode == "F":
