@@ -102,7 +102,7 @@ def unused_sequence_settings(sequence: SequenceConfig, series: bool = False) -> 
     that reads rows or columns (or of a series), the sample setting of pictures."""
     if series:
         changed = [
-            f"sequence.{key} = {value!r}"
+            f"sequence.{key} = {toml_value(value)}"
             for key, value in (
                 ("order", sequence.order),
                 ("pixels_per_step", sequence.pixels_per_step),

@@ -754,3 +754,29 @@ def test_a_file_that_gives_both_lengths_keeps_its_epochs(tmp_path: Path) -> None
     origins = {}
     load_config([first], origins=origins)
     assert (origins["train.epochs"], origins["train.steps"]) == (str(first), "default")
+
+
+def test_the_sequence_settings_a_series_or_a_picture_run_does_not_use():
+    from rnncls.config import unused_sequence_settings
+    from rnncls.config_keys import SequenceConfig
+
+    assert unused_sequence_settings(SequenceConfig(), series=True) == []
+    assert unused_sequence_settings(SequenceConfig(samples_per_step=4), series=True) == []
+    assert unused_sequence_settings(
+        SequenceConfig(order="pixels", pixels_per_step=2, permute=True), series=True
+    ) == [
+        'sequence.order = "pixels" is not used: a series is read in time order',
+        "sequence.pixels_per_step = 2 is not used: a series is read in time order",
+        "sequence.permute = true is not used: a series is read in time order",
+    ]
+    # pictures: samples_per_step is said whatever the order
+    assert unused_sequence_settings(SequenceConfig(order="pixels", samples_per_step=3)) == [
+        "sequence.samples_per_step = 3 is not used: only series take it"
+    ]
+    assert unused_sequence_settings(SequenceConfig(order="columns", samples_per_step=3)) == [
+        "sequence.samples_per_step = 3 is not used: only series take it"
+    ]
+    assert unused_sequence_settings(SequenceConfig(order="rows", permute=True)) == [
+        "sequence.permute = true is not used: only the pixels order permutes the pixel "
+        "stream, and sequence.order is 'rows'"
+    ]
