@@ -462,6 +462,13 @@ def test_resolve_run(tmp_path: Path) -> None:
     with pytest.raises(RunError) as caught:
         rundir.resolve_run(loose).keras_model()
     assert str(caught.value) == f"{loose}: export reads a Keras model (.keras); pass its run"
+    # a run that answers through ONNX exports from its model.keras, which must be there
+    with pytest.raises(RunError) as caught:
+        rundir.resolve_run(run, root).keras_model()
+    assert str(caught.value) == f"{run} has no model.keras to export"
+    (run / rundir.MODEL_FILE).write_text("")
+    assert rundir.resolve_run(run, root).keras_model() == run / "model.keras"
+    assert rundir.resolve_run(onnx, root).keras_model() == run / "model.keras"
     (tmp_path / "notes.txt").write_text("")
     with pytest.raises(RunError) as caught:
         rundir.resolve_run(tmp_path / "notes.txt")
