@@ -809,3 +809,20 @@ def test_a_file_touched_alone_counts_as_changed(root: Path, in_tmp: Path) -> Non
     assert changed(old.parts.index, new.parts.index) == "1 file changed (b/02.png)"
     assert new.dataset.fingerprint != old.dataset.fingerprint
     assert len(list(cache_home(in_tmp).iterdir())) == 2
+
+
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_chunks_of_files_come_back_in_their_order_on_any_number_of_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    """More files than a chunk holds: on one core in this process, on more in worker
+    processes; either way one answer a file, in the files' order."""
+    monkeypatch.setattr(folder_module.os, "cpu_count", lambda: cores)
+    files = [str(tmp_path / f"{number}.png") for number in range(2 * folder_module.CHUNK + 3)]
+    found = folder_module.run_chunks(folder_module.headers, files)
+    assert len(found) == len(files)
+    assert all(
+        shape is None and why.startswith(f"{file}: ")
+        for (shape, why), file in zip(found, files, strict=True)
+    )
+    assert folder_module.run_chunks(folder_module.headers, []) == []
