@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -273,10 +273,6 @@ class OpenedData:
             return Split(name, images[rows], labels)
         return Split(name, Rows(images, rows), labels)
 
-    def release(self, part: str) -> None:
-        """Forget a part's pictures (the trainer holds its own copy)."""
-        self._images.pop(part, None)
-
 
 def open_data(
     source: DataSource,
@@ -479,7 +475,3 @@ def changed(
             noun = "file" if len(names) == 1 else "files"
             said.append(f"{len(names)} {noun} {verb} ({shown})")
     return "; ".join(said)
-
-
-def with_path(dataset: DataSet, path: str) -> DataSet:
-    return replace(dataset, path=path)

@@ -382,3 +382,20 @@ def test_a_description_reads_back_and_refuses_damage() -> None:
     assert described.describe() == (
         "folder data set /x: 6x8 colour pictures, 2 classes (cat, dog); test 2"
     )
+
+
+def test_rows_of_a_large_array_read_in_the_order_asked(tmp_path) -> None:
+    from rnncls.datasets import Rows
+
+    base = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.uint8, (5, 2, 3))
+    base[:] = np.arange(30, dtype=np.uint8).reshape(5, 2, 3)
+    rows = Rows(base, [3, 0, 4, 0])
+    assert (len(rows), rows.shape, rows.dtype, rows.ndim) == (4, (4, 2, 3), np.uint8, 3)
+    assert rows[1].tolist() == base[0].tolist()
+    assert rows[np.int64(2)].tolist() == base[4].tolist()
+    assert rows[:].tolist() == base[[3, 0, 4, 0]].tolist()
+    assert rows[[2, 0]].tolist() == base[[4, 3]].tolist()
+    assert rows[1:3].tolist() == base[[0, 4]].tolist()
+    as_float = np.asarray(rows, dtype=np.float32)
+    assert as_float.dtype == np.float32 and as_float.tolist() == base[[3, 0, 4, 0]].tolist()
+    assert np.asarray(rows).dtype == np.uint8
