@@ -105,3 +105,71 @@ def test_bilevel_and_cmyk_pictures_are_read_through_rgb() -> None:
     cmyk = Image.fromarray(np.array([[[255, 0, 0], [0, 0, 255]]], np.uint8), "RGB")
     back = plain_picture(cmyk.convert("CMYK"), (1, 2, 3), 255)
     assert back.tolist() == [[[255, 0, 0], [0, 0, 255]]]
+
+
+def save(path, picture: Image.Image, **options) -> str:
+    picture.save(path, **options)
+    return path
+
+
+def test_a_pictures_header_gives_its_size_channels_and_depth(tmp_path) -> None:
+    from rnncls.images import picture_header
+
+    wide = Image.fromarray(np.zeros((2, 3), np.uint8), "L")
+    assert picture_header(save(tmp_path / "grey.png", wide)) == (2, 3, 1, 255)
+    assert picture_header(save(tmp_path / "colour.png", wide.convert("RGB"))) == (2, 3, 3, 255)
+    deep = Image.fromarray(np.zeros((2, 3), np.int32)).convert("I;16")
+    assert picture_header(save(tmp_path / "deep.png", deep)) == (2, 3, 1, 65535)
+    grey_palette = wide.convert("P")
+    grey_palette.putpalette([level for level in range(256) for _ in range(3)])
+    assert picture_header(save(tmp_path / "gp.png", grey_palette)) == (2, 3, 1, 255)
+    colour_palette = wide.convert("P")
+    colour_palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    assert picture_header(save(tmp_path / "cp.png", colour_palette)) == (2, 3, 3, 255)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size"),
+    [
+        (1, (2, 4)),
+        (2, (2, 4)),
+        (3, (2, 4)),
+        (4, (2, 4)),
+        (5, (4, 2)),
+        (6, (4, 2)),
+        (7, (4, 2)),
+        (8, (4, 2)),
+    ],
+)
+def test_a_photo_turned_a_quarter_by_its_exif_tag_swaps_its_sides(
+    tmp_path, orientation, size
+) -> None:
+    from rnncls.images import picture_header
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    photo = Image.fromarray(np.zeros((2, 4, 3), np.uint8), "RGB")  # 4 wide, 2 high
+    path = save(tmp_path / "photo.jpg", photo, exif=exif)
+    assert picture_header(path) == (*size, 3, 255)
+
+
+def test_a_file_that_is_no_picture_is_named(tmp_path) -> None:
+    from rnncls.images import picture_header
+
+    (tmp_path / "notes.png").write_text("not a picture")
+    with pytest.raises(InputError) as caught:
+        picture_header(tmp_path / "notes.png")
+    assert (
+        str(caught.value) == f"{tmp_path / 'notes.png'}: not a picture (PNG, JPEG, BMP, TIFF, WebP)"
+    )
+
+
+def test_levels_of_255_at_the_runs_depth() -> None:
+    from rnncls.images import to_depth
+
+    levels = [0.0, 127.6, 255.0, 300.0, -3.0]
+    eight = to_depth(np.array(levels), 255)
+    assert eight.dtype == np.uint8 and eight.tolist() == [0, 128, 255, 255, 0]
+    sixteen = to_depth(np.array(levels), 65535)  # x 257: 127.6 x 257 = 32793.2
+    assert sixteen.dtype == np.uint16 and sixteen.tolist() == [0, 32793, 65535, 65535, 0]
+    assert to_depth(np.array(levels), 1023).tolist() == [0, 512, 1023, 1023, 0]  # 127.6 x 4.01
