@@ -1,6 +1,6 @@
 """``rnncls predict``'s standard input for a picture run, read without TensorFlow
 (rnncls.predict.InputReader.stdin): .npy streams of one array or several, one path a
-line, and the one-line errors of input that is neither."""
+line (tests/cli/test_predict.py checks the errors of input that is neither)."""
 
 from __future__ import annotations
 
@@ -60,21 +60,6 @@ def test_one_path_a_line_blank_lines_and_spaces_skipped(tmp_path: Path) -> None:
         str(tmp_path / "x.png")
     )
     assert failures == [f"input not found: {tmp_path / 'gone.png'}"]
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        (b"", "standard input is empty: expected a .npy stream or file paths"),
-        (b"\n  \n", "standard input is empty: expected a .npy stream or file paths"),
-        (b"\xff\xfe\x00", "standard input is neither a .npy stream nor a list of file paths"),
-        (b"\x93NUMPY\x01\x00", "<stdin>: not a readable .npy array"),
-    ],
-)
-def test_standard_input_that_is_neither(raw: bytes, message: str) -> None:
-    with pytest.raises(InputError) as caught:
-        read(raw)
-    assert str(caught.value).startswith(message)
 
 
 def test_a_json_line_is_a_path_for_a_picture_run() -> None:
