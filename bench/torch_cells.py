@@ -185,8 +185,8 @@ class BatchNormOverTime(nn.Module):
 
     def __init__(self, hidden_size: int) -> None:
         super().__init__()
-        # Keras's BatchNormalization (rnncls's): epsilon 1e-3, moving averages at 0.99
-        self.bn = nn.BatchNorm1d(hidden_size, eps=1e-3, momentum=0.01)
+        # rnncls's BatchNormalization: Keras's epsilon (1e-3), PyTorch's momentum (0.1)
+        self.bn = nn.BatchNorm1d(hidden_size, eps=1e-3, momentum=0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(1, 2, 0)
@@ -195,17 +195,23 @@ class BatchNormOverTime(nn.Module):
 
 
 class IndRNN(nn.Module):
-    """A one-layer plain IndRNN as in ``Indrnn_plainnet.py``: the product over time,
-    batch normalisation (when ``batch_norm``), the recurrence; its last output."""
+    """A one-layer plain IndRNN as in ``Indrnn_plainnet.py``: the product over time, the
+    recurrence, its last output, with batch normalisation where ``batch_norm`` says:
+    ``"inputs"`` of the product over the batch and the steps (the authors'
+    ``bn_before``), ``"states"`` of the last output over the batch (rnncls's last layer;
+    the authors' ``bn_after`` pools the statistics over the steps), or ``"none"``."""
 
     def __init__(
-        self, input_size: int, hidden_size: int, steps: int, max_gain: float, batch_norm: bool
+        self, input_size: int, hidden_size: int, steps: int, max_gain: float, batch_norm: str
     ) -> None:
         super().__init__()
         self.u_bound = max_gain ** (1 / steps)
         self.u_lowbound = (1 / max_gain) ** (1 / steps)
         self.dense = LinearOverTime(input_size, hidden_size)
-        self.norm = BatchNormOverTime(hidden_size) if batch_norm else None
+        self.norm = BatchNormOverTime(hidden_size) if batch_norm == "inputs" else None
+        self.state_norm = (
+            nn.BatchNorm1d(hidden_size, eps=1e-3, momentum=0.1) if batch_norm == "states" else None
+        )
         self.indrnn = IndRNNRecurrence(hidden_size)
         self.init_weights()
 
@@ -223,7 +229,8 @@ class IndRNN(nn.Module):
         projected = self.dense(sequence)
         if self.norm is not None:
             projected = self.norm(projected)
-        return self.indrnn(projected)[-1]
+        last = self.indrnn(projected)[-1]
+        return last if self.state_norm is None else self.state_norm(last)
 
 
 CELLS = ("lem", "cornn", "indrnn")

@@ -12,9 +12,23 @@ Here ``indrnn.max_gain`` is that bound: ``|u| <= max_gain ** (1 / T)`` for the r
 sequence of ``T`` steps, enforced after every optimizer step; ``u`` starts uniform in
 ``[0, max_gain ** (1 / T)]``, and in a stack's last layer in
 ``[(1 / max_gain) ** (1 / T), max_gain ** (1 / T)]`` (the authors' sMNIST setting: the
-layer the head reads keeps its memory). ``indrnn.batch_norm`` normalises the projected
-input over the batch and the steps (a padded step of a series does not count), as the
-paper's deep IndRNNs do; several layers (``model.layers``) are the paper's networks.
+layer the head reads keeps its memory). Several layers (``model.layers``) are the paper's
+networks.
+
+``indrnn.batch_norm`` says what each layer batch-normalises (a padded step of a series
+does not count), in training over the batch and the steps, in inference by its moving
+averages, which follow the batches as PyTorch's do (momentum 0.1, the authors' code):
+
+- ``"states"``: the layer's outputs, the authors' pixel-MNIST networks (``bn_after``);
+  the head reads a normalised last state;
+- ``"inputs"``: the projected input before the loop (the paper's ``bn_before``);
+- ``"none"``.
+
+On long sequences the states are the ones to normalise. The units of the last layer
+keep nearly all they sum (``u`` near 1), so normalising the inputs lets a small error of
+the moving mean add up over the steps: after 300 steps of a 2-layer sMNIST run, the
+``"inputs"`` network read 63 % of 512 test digits right with its batches' statistics and
+20 % with its moving ones, with logits over 100.
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rnncls.cells import Cell, projecting
 from rnncls.keyspec import at_least, spec
@@ -36,10 +50,10 @@ class IndRNNOptions:
         help="IndRNN's bound on how much a unit's recurrence can grow a state over the "
         "whole sequence: each recurrent weight stays within max_gain ** (1 / steps).",
     )
-    batch_norm: bool = spec(
-        True,
-        help="Batch-normalise IndRNN's projected input over the batch and the steps "
-        "(the paper's deep networks).",
+    batch_norm: Literal["states", "inputs", "none"] = spec(
+        "states",
+        help="What each IndRNN layer batch-normalises over the batch and the steps: its "
+        "states (the authors' pixel-MNIST networks), its projected input, or none.",
     )
 
 
@@ -83,7 +97,9 @@ def keras_objects() -> dict[str, Any]:
             self.state_size = units
             self.output_size = units
             self.normalization = (
-                keras.layers.BatchNormalization(name="batch_norm") if batch_norm else None
+                keras.layers.BatchNormalization(momentum=0.9, name="batch_norm")
+                if batch_norm
+                else None
             )
 
         def build(self, input_shape: Any) -> None:
@@ -127,7 +143,44 @@ def keras_objects() -> dict[str, Any]:
                 "batch_norm": self.batch_norm,
             }
 
-    return {**projecting.keras_objects(), "Within": Within, "IndRNNCell": IndRNNCell}
+    ProjectingRNN = projecting.keras_objects()["ProjectingRNN"]
+
+    @keras.saving.register_keras_serializable(package="rnncls")
+    class StateNormalisedRNN(ProjectingRNN):
+        """The IndRNN layer with its outputs batch-normalised: each state the loop
+        returns (all of them, or the last one) over the batch and, for a sequence, the
+        steps that the mask keeps."""
+
+        def __init__(self, cell: Any, **kwargs: Any) -> None:
+            super().__init__(cell, **kwargs)
+            self.normalization = keras.layers.BatchNormalization(momentum=0.9, name="state_norm")
+
+        def build(self, sequences_shape: Any, initial_state_shape: Any = None) -> None:
+            super().build(sequences_shape, initial_state_shape)
+            if self.return_sequences:
+                self.normalization.build((None, None, self.cell.units))
+            else:
+                self.normalization.build((None, self.cell.units))
+
+        def call(
+            self,
+            sequences: Any,
+            initial_state: Any = None,
+            mask: Any = None,
+            training: Any = False,
+        ) -> Any:
+            outputs = super().call(
+                sequences, initial_state=initial_state, mask=mask, training=training
+            )
+            step_mask = mask if self.return_sequences else None
+            return self.normalization(outputs, training=training, mask=step_mask)
+
+    return {
+        **projecting.keras_objects(),
+        "Within": Within,
+        "IndRNNCell": IndRNNCell,
+        "StateNormalisedRNN": StateNormalisedRNN,
+    }
 
 
 def layer(model: Any, options: IndRNNOptions, steps: int, **arguments: Any) -> Any:
@@ -135,9 +188,12 @@ def layer(model: Any, options: IndRNNOptions, steps: int, **arguments: Any) -> A
     last = not arguments.get("return_sequences", False)
     # the layer the head reads starts with every unit's memory long, as in the authors' code
     recurrent_min = (1 / options.max_gain) ** (1 / steps) if last else 0.0
+    on_inputs = options.batch_norm == "inputs"
     cell = keras_objects()["IndRNNCell"](
-        model.hidden_units, recurrent_max, recurrent_min, options.batch_norm, name="indrnn_cell"
+        model.hidden_units, recurrent_max, recurrent_min, on_inputs, name="indrnn_cell"
     )  # a fixed name: checkpoints find the cell's weights by their path
+    if options.batch_norm == "states":
+        return keras_objects()["StateNormalisedRNN"](cell, **arguments)
     return keras_objects()["ProjectingRNN"](cell, **arguments)
 
 

@@ -30,7 +30,7 @@ def projecting_layer(name: str, **arguments):
 
     options = CELLS[name].options
     fields = {field.name for field in dataclasses.fields(options)} if options else set()
-    chosen = {"batch_norm": False} if "batch_norm" in fields else {}
+    chosen = {"batch_norm": "none"} if "batch_norm" in fields else {}
     layer = cell_layer(name, UNITS, steps=STEPS, options=chosen, **arguments)
     assert isinstance(layer, projecting.keras_objects()["ProjectingRNN"])
     return layer

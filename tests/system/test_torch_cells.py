@@ -144,7 +144,7 @@ def test_indrnn_of_the_authors_code_is_rnncls_indrnn(training):
     from rnncls.cells.indrnn import IndRNNOptions
 
     cells = torch_cells()
-    options = IndRNNOptions(max_gain=3.0, batch_norm=True)
+    options = IndRNNOptions(max_gain=3.0, batch_norm="inputs")
     layer = keras_layer("indrnn", options)
     weights = random_weights(layer, seed=4)
     theirs = cells.IndRNN(FEATURES, UNITS, STEPS, options.max_gain, options.batch_norm)
@@ -171,11 +171,53 @@ def test_indrnn_of_the_authors_code_is_rnncls_indrnn(training):
     assert_close(ours[:, -1], last)
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["batch statistics", "moving averages"])
+def test_indrnn_with_its_states_normalised_is_the_reference_with_batch_norm_last(training):
+    """rnncls's default (``indrnn.batch_norm = "states"``): the last state the head reads,
+    normalised over the batch (or by the moving averages), as the reference's BatchNorm1d
+    on its last output."""
+    from rnncls.cells import CELLS
+    from rnncls.cells.indrnn import IndRNNOptions
+    from rnncls.config_keys import ModelConfig
+
+    cells = torch_cells()
+    options = IndRNNOptions(max_gain=3.0, batch_norm="states")
+    model = dataclasses.replace(ModelConfig(), cell="indrnn", hidden_units=UNITS)
+    layer = CELLS["indrnn"].layer(model, options, STEPS, return_sequences=False, name="last")
+    inputs = sequences(seed=6)
+    layer(inputs)  # builds
+    weights = random_weights(layer, seed=7)
+    rng = np.random.default_rng(8)
+    norm = {}
+    for variable in layer.normalization.weights:
+        low = 0.5 if variable.name in ("moving_variance", "gamma") else -0.9
+        norm[variable.name] = rng.uniform(low, 0.9, size=variable.shape).astype("float32")
+        variable.assign(norm[variable.name])
+    theirs = cells.IndRNN(FEATURES, UNITS, STEPS, options.max_gain, options.batch_norm)
+    with torch.no_grad():
+        theirs.dense.fc.weight.copy_(tensor(weights["kernel"].T))
+        theirs.dense.fc.bias.copy_(tensor(weights["bias"]))
+        theirs.indrnn.indrnn_cell.weight_hh.copy_(tensor(weights["recurrent_weight"]))
+        bn = theirs.state_norm
+        bn.weight.copy_(tensor(norm["gamma"]))
+        bn.bias.copy_(tensor(norm["beta"]))
+        bn.running_mean.copy_(tensor(norm["moving_mean"]))
+        bn.running_var.copy_(tensor(norm["moving_variance"]))
+    theirs.train(training)
+    ours = np.asarray(layer(inputs, training=training))
+    with torch.no_grad():
+        last = theirs(tensor(inputs).transpose(0, 1)).numpy()
+    assert_close(ours, last)
+    if training:  # both moved their averages a tenth of the way to the batch's mean
+        moved = layer.normalization.moving_mean.numpy()
+        np.testing.assert_allclose(moved, bn.running_mean.numpy(), rtol=1e-4, atol=1e-5)
+
+
 def test_indrnn_keeps_its_recurrent_weights_within_the_bound_after_a_step():
     """The authors' clip_weight: every recurrent weight within max_gain ** (1 / steps),
     as rnncls's constraint keeps them."""
     cells = torch_cells()
-    layer = cells.IndRNN(FEATURES, UNITS, STEPS, max_gain=2.0, batch_norm=False)
+    layer = cells.IndRNN(FEATURES, UNITS, STEPS, max_gain=2.0, batch_norm="none")
     bound = 2.0 ** (1 / STEPS)
     weight = layer.indrnn.indrnn_cell.weight_hh.data
     assert float(weight.min()) >= 0.5 ** (1 / STEPS) and float(weight.max()) <= bound
