@@ -54,7 +54,7 @@ from rnncls.reporters import Reporter
 from rnncls.sequence import check_reading
 from rnncls.sequence import describe as describe_sequence
 from rnncls.stop_signals import stop_on_signals
-from rnncls.trainer import BatchOrder, Trainer
+from rnncls.trainer import BATCH_NORM_BATCHES, BatchOrder, Trainer
 from rnncls.training_state import (
     CHECKPOINT_VERSION,
     READABLE_CHECKPOINT_VERSIONS,
@@ -148,7 +148,9 @@ def train(
             checkpoints = Checkpoints(output, trainer, best, saved_step)
             callbacks = _callbacks(config, trainer, output, best, chief, checkpoints)
             _run_loop(trainer, inputs, config, run_dir, callbacks, checkpoints, reporter)
-            result = _finish(trainer, inputs.test_split, state, best, output, reporter, chief)
+            result = _finish(
+                trainer, inputs.order, inputs.test_split, state, best, output, reporter, chief
+            )
             for callback in callbacks:
                 callback.on_end(result)
             return result if chief else replace(result, run_dir=str(run_dir))
@@ -389,6 +391,7 @@ def training_loop(
         if not (step % eval_every == 0 or step == steps):
             yield Progress(step, steps)
             continue
+        trainer.recompute_batch_norm(order.batches(0, BATCH_NORM_BATCHES))
         eval_loss, eval_accuracy = _evaluate(trainer.model, validation_split)
         event = EvalEvent(
             step=step,
@@ -411,6 +414,7 @@ def _evaluate(model: Any, split: Split) -> tuple[float, float]:
 
 def _finish(
     trainer: Trainer,
+    order: BatchOrder,
     test_split: Split,
     state: TrainingState,
     best: dict[str, np.ndarray],
@@ -431,6 +435,9 @@ def _finish(
             f"(validation accuracy {state.best_accuracy:.4f})"
         )
     try:
+        # as the last evaluation set them (the same weights, the same batches), unless the
+        # run resumed from its last checkpoint with no step left to train
+        trainer.recompute_batch_norm(order.batches(0, BATCH_NORM_BATCHES))
         test_loss, test_accuracy = _evaluate(trainer.model, test_split)
         if chief:
             reporter.status("saving the model")
