@@ -16,11 +16,14 @@ layer the head reads keeps its memory). Several layers (``model.layers``) are th
 networks.
 
 ``indrnn.batch_norm`` says what each layer batch-normalises (a padded step of a series
-does not count), in training over the batch and the steps, in inference by its moving
-averages, which follow the batches as PyTorch's do (momentum 0.1, the authors' code):
+does not count), in training over the batch (and the steps, where it has them), in
+inference by its moving averages, which follow the batches as PyTorch's do (momentum
+0.1, the authors' code) and which training recomputes before each evaluation
+(``Trainer.recompute_batch_norm``):
 
-- ``"states"``: the layer's outputs, the authors' pixel-MNIST networks (``bn_after``);
-  the head reads a normalised last state;
+- ``"states"``: the layer's outputs, the authors' pixel-MNIST networks (``bn_after``):
+  a hidden layer's states over the batch and the steps, the last layer's last state
+  (the one the head reads) over the batch, where the authors pool it with the steps;
 - ``"inputs"``: the projected input before the loop (the paper's ``bn_before``);
 - ``"none"``.
 
@@ -28,7 +31,7 @@ On long sequences the states are the ones to normalise. The units of the last la
 keep nearly all they sum (``u`` near 1), so normalising the inputs lets a small error of
 the moving mean add up over the steps: after 300 steps of a 2-layer sMNIST run, the
 ``"inputs"`` network read 63 % of 512 test digits right with its batches' statistics and
-20 % with its moving ones, with logits over 100.
+21 % with its moving ones, with logits over 100.
 """
 
 from __future__ import annotations
@@ -52,8 +55,9 @@ class IndRNNOptions:
     )
     batch_norm: Literal["states", "inputs", "none"] = spec(
         "states",
-        help="What each IndRNN layer batch-normalises over the batch and the steps: its "
-        "states (the authors' pixel-MNIST networks), its projected input, or none.",
+        help="What each IndRNN layer batch-normalises: its states (the authors' "
+        "pixel-MNIST networks; the last layer's last state, over the batch), its projected "
+        "input (over the batch and the steps), or none.",
     )
 
 
@@ -147,9 +151,9 @@ def keras_objects() -> dict[str, Any]:
 
     @keras.saving.register_keras_serializable(package="rnncls")
     class StateNormalisedRNN(ProjectingRNN):
-        """The IndRNN layer with its outputs batch-normalised: each state the loop
-        returns (all of them, or the last one) over the batch and, for a sequence, the
-        steps that the mask keeps."""
+        """The IndRNN layer with its outputs batch-normalised: every step's state over
+        the batch and the steps that the mask keeps, or the last state (the one the head
+        reads) over the batch."""
 
         def __init__(self, cell: Any, **kwargs: Any) -> None:
             super().__init__(cell, **kwargs)
@@ -173,6 +177,10 @@ def keras_objects() -> dict[str, Any]:
                 sequences, initial_state=initial_state, mask=mask, training=training
             )
             step_mask = mask if self.return_sequences else None
+            if step_mask is not None and self.go_backwards:
+                # the outputs run from the last step back (Bidirectional turns them round
+                # after this layer): so must the steps the mask keeps
+                step_mask = ops.flip(step_mask, axis=1)
             return self.normalization(outputs, training=training, mask=step_mask)
 
     return {

@@ -144,6 +144,28 @@ def test_padded_steps_do_not_count_in_the_states_statistics() -> None:
     np.testing.assert_allclose(got[mask], expected[mask], atol=1e-4)
 
 
+def test_backwards_the_padded_steps_do_not_count_either() -> None:
+    """In a Bidirectional layer the backward copy's states come out last step first:
+    the statistics are still those of the real steps, each sequence read backwards."""
+    import keras
+
+    layer, sequences, _ = _states_layer(5, 6)
+    both = keras.layers.Bidirectional(layer)
+    mask = np.ones((4, 6), dtype=bool)
+    mask[1, 2:] = False
+    mask[3, 4:] = False
+    both(sequences, mask=mask, training=True)
+    backward = both.backward_layer
+    weights = {v.name: v.numpy() for v in backward.cell.trainable_weights}
+    real = [
+        indrnn(weights, sequence[steps][None, ::-1].astype("float64"))[0]
+        for sequence, steps in zip(sequences, mask, strict=True)
+    ]
+    mean = np.concatenate(real).mean(axis=0)
+    # one training call moves the moving mean a tenth of the way from 0
+    np.testing.assert_allclose(backward.normalization.moving_mean.numpy(), 0.1 * mean, rtol=1e-4)
+
+
 @pytest.mark.parametrize("batch_norm", ["states", "inputs"])
 def test_a_padded_sequence_ends_where_it_ends_with_batch_norm(batch_norm) -> None:
     assert_padding_is_invisible("indrnn", {"batch_norm": batch_norm})

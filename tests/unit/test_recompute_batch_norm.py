@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_digits
+from conftest import TINY_SETTINGS, make_digits
 
 from rnncls.config import load_config
-from rnncls.datasets import Split
+from rnncls.datasets import Split, find_data
 from rnncls.datasets.idx import MNIST
-from rnncls.trainer import BatchOrder, Trainer
+from rnncls.trainer import BATCH_NORM_BATCHES, BatchOrder, Trainer
 
 pytestmark = pytest.mark.tensorflow
 
@@ -55,6 +55,51 @@ def test_the_moving_averages_become_the_mean_of_the_batches_statistics() -> None
         norm.moving_variance.numpy(), np.mean(variances, axis=0), rtol=1e-4, atol=1e-7
     )
     assert norm.momentum == 0.9  # as it was
+
+
+def test_with_the_input_normalised_the_averages_are_those_of_the_projected_input() -> None:
+    """``indrnn.batch_norm = 'inputs'``: the normalisation inside the cell, over the batch
+    and the 28 steps of x W + b."""
+    trainer, order = trainer_of(["model.cell='indrnn'", "indrnn.batch_norm='inputs'"])
+    batches = order.batches(0, 4)
+    cell = next(layer for layer in trainer.network.layers if hasattr(layer, "cell")).cell
+    kernel, bias = cell.kernel.numpy(), cell.bias.numpy()
+    means, variances = [], []
+    for indices in batches:
+        pictures, _ = trainer.batches(indices[None])
+        projected = (pictures[0, ..., 0].astype("float64") / 255) @ kernel + bias
+        means.append(projected.mean(axis=(0, 1)))
+        variances.append(projected.var(axis=(0, 1)))
+    trainer.recompute_batch_norm(batches)
+    norm = cell.normalization
+    np.testing.assert_allclose(norm.moving_mean.numpy(), np.mean(means, axis=0), rtol=1e-4)
+    np.testing.assert_allclose(
+        norm.moving_variance.numpy(), np.mean(variances, axis=0), rtol=1e-4, atol=1e-7
+    )
+
+
+def test_a_run_recomputes_before_each_evaluation_and_the_test(
+    in_tmp, tiny_mnist, monkeypatch
+) -> None:
+    """Evaluations at steps 3 and 6, then the test: three recomputations, each from the
+    first batches of the run's order."""
+    from rnncls.train import train
+
+    calls = []
+    recompute = Trainer.recompute_batch_norm
+
+    def recorded(self, batch_indices):
+        calls.append(batch_indices.copy())
+        return recompute(self, batch_indices)
+
+    monkeypatch.setattr(Trainer, "recompute_batch_norm", recorded)
+    config = load_config(overrides=[*TINY_SETTINGS, "model.cell='indrnn'"])
+    train(config, find_data(tiny_mnist), in_tmp / "run")
+    first = BatchOrder(config.train.seed, 100, config.train.batch_size).batches(0, 20)
+    assert len(calls) == 3
+    for indices in calls:
+        assert indices.shape == (BATCH_NORM_BATCHES, config.train.batch_size)
+        np.testing.assert_array_equal(indices, first)
 
 
 @pytest.mark.parametrize(
