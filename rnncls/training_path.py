@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnncls.cells import CELLS
+from rnncls.cells import CELLS, takes_own_pass
 from rnncls.config_keys import Config
 from rnncls.datasets.description import DataSet
 from rnncls.sequence import sequence_shape, unrolled
@@ -59,7 +59,10 @@ def own_pass(config: Config, dataset: DataSet) -> bool:
     """Whether the cell's own pass trains the last recurrent layer (``Cell.sequence_pass``:
     no mask, as a series has, and forward only, not bidirectional)."""
     cell = CELLS[config.model.cell]
-    return cell.sequence_pass and not dataset.is_series and not config.model.bidirectional
+    options = getattr(config, config.model.cell, None)
+    return (
+        takes_own_pass(cell, options) and not dataset.is_series and not config.model.bidirectional
+    )
 
 
 def choose(config: Config, dataset: DataSet, gpus: int = 0) -> TrainingPath:

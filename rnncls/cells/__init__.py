@@ -13,7 +13,8 @@ A cell module declares ``CELL``, a :class:`Cell`:
 - ``lstm_passes``: the hand-written CPU passes of an LSTM (``rnncls.lstm_pass``,
   ``rnncls.lstm_loop``) can train it;
 - ``sequence_pass``: its layer trains the plain case (no mask, forward, the last output)
-  through the cell's own pass over the sequence (:mod:`rnncls.cells.projecting`);
+  through the cell's own pass over the sequence (:mod:`rnncls.cells.projecting`); True,
+  or a function of the cell's options that says whether they allow it;
 - ``keras_objects``: for a cell of its own Keras classes, the function that defines and
   registers them (cached, so Keras is imported only when a model is built or loaded, and with the
   shared layers it uses:
@@ -46,9 +47,16 @@ class Cell:
     options: type | None = None
     cudnn: bool = False
     lstm_passes: bool = False
-    sequence_pass: bool = False
+    sequence_pass: bool | Callable[[Any], bool] = False
     rank: int = 10  # where config keys lists it: Keras's cells first, then by name
     keras_objects: Callable[[], Any] | None = None
+
+
+def takes_own_pass(cell: Cell, options: Any) -> bool:
+    """Whether ``cell`` with ``options`` (its config section) trains through its own pass."""
+    if callable(cell.sequence_pass):
+        return bool(cell.sequence_pass(options))
+    return cell.sequence_pass
 
 
 def _load() -> dict[str, Cell]:

@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rnncls.cells import Cell, projecting
+from rnncls.cells import Cell, own_pass, projecting
 from rnncls.keyspec import at_least, spec
 
 
@@ -105,6 +105,8 @@ def keras_objects() -> dict[str, Any]:
                 if batch_norm
                 else None
             )
+            if batch_norm:  # the own pass projects without the normalisation
+                self.sequence_pass = None
 
         def build(self, input_shape: Any) -> None:
             features = input_shape[-1]
@@ -136,6 +138,19 @@ def keras_objects() -> dict[str, Any]:
         def call(self, projected: Any, states: Any) -> Any:
             state = states[0] if isinstance(states, (list, tuple)) else states
             state = ops.relu(projected + self.recurrent_weight * state)
+            return state, [state]
+
+        def sequence_pass(self, sequences: Any, states: Any) -> Any:
+            """Training's pass over the whole sequence (no normalised input: the input's
+            batch norm runs in ``project``, which this pass does not call)."""
+            (state,) = own_pass.run(
+                recurrence(self.units),
+                sequences,
+                states,
+                self.kernel,
+                self.bias,
+                (self.recurrent_weight,),
+            )
             return state, [state]
 
         def get_config(self) -> dict[str, Any]:
@@ -191,6 +206,38 @@ def keras_objects() -> dict[str, Any]:
     }
 
 
+def recurrence(units: int) -> own_pass.Recurrence:
+    """IndRNN's steps for its own training pass (:mod:`rnncls.cells.own_pass`). Backward,
+    from the gradient ``dh`` of the step's new state ``h' = relu(p + u * h)``:
+
+        dp        = dh * (h' > 0)
+        dh_{t-1}  = dp * u
+
+    and after the loop ``du = sum over steps and batch of h_{t-1} * dp``."""
+    import tensorflow as tf
+
+    def forward(projected: Any, states: Any, recurrent: Any) -> Any:
+        (state,), (u,) = states, recurrent
+        new = tf.nn.relu(projected + u * state)
+        return (new,), (state, new)
+
+    def backward(kept: Any, d_states: Any, recurrent: Any) -> Any:
+        (_, new), (d_new,), (u,) = kept, d_states, recurrent
+        d_projected = tf.where(new > 0, d_new, tf.zeros_like(d_new))
+        return (d_projected * u,), (d_projected,)
+
+    def weight_gradients(kept: Any, d_pieces: Any, recurrent: Any) -> Any:
+        (before, _), (d_projected,) = kept, d_pieces
+        return (tf.reduce_sum(before * d_projected, axis=[0, 1]),)
+
+    return own_pass.Recurrence(forward, backward, weight_gradients, kept=2, pieces=(units,))
+
+
+def takes_own_pass(options: IndRNNOptions) -> bool:
+    """The own pass trains the last layer unless the input is normalised (in ``project``)."""
+    return options.batch_norm != "inputs"
+
+
 def layer(model: Any, options: IndRNNOptions, steps: int, **arguments: Any) -> Any:
     recurrent_max = options.max_gain ** (1 / steps)
     last = not arguments.get("return_sequences", False)
@@ -210,5 +257,6 @@ CELL = Cell(
     "independently recurrent network, Li et al. 2018",
     layer,
     options=IndRNNOptions,
+    sequence_pass=takes_own_pass,
     keras_objects=keras_objects,
 )

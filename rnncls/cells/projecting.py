@@ -92,7 +92,7 @@ def keras_objects() -> dict[str, Any]:
         def takes_sequence_pass(self, mask: Any, training: Any) -> bool:
             """Whether the cell's own training pass computes this call (see the module)."""
             return (
-                hasattr(self.cell, "sequence_pass")
+                getattr(self.cell, "sequence_pass", None) is not None
                 and training is True
                 and mask is None
                 and not (self.go_backwards or self.unroll or self.return_sequences)

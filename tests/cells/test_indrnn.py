@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from checks import (
     assert_layer_follows,
+    assert_sequence_pass_follows_keras,
     assert_padding_is_invisible,
     assert_refused,
     assert_trains_resumes_exports_and_serves,
@@ -29,6 +30,29 @@ def indrnn(weights: dict[str, np.ndarray], sequences: np.ndarray) -> np.ndarray:
 
 def test_the_layer_follows_the_papers_equations() -> None:
     assert_layer_follows("indrnn", {"batch_norm": "none"}, indrnn)
+
+
+def test_the_own_training_pass_follows_keras_loop() -> None:
+    """Outputs and gradients of IndRNN's own pass (rnncls/cells/own_pass.py) against
+    Keras's loop over the step and autodiff; its normalisation is off, as the pass
+    concerns the recurrence (a "states" layer normalises after it)."""
+    assert_sequence_pass_follows_keras("indrnn", {"batch_norm": "none"})
+
+
+@pytest.mark.parametrize(
+    "batch_norm, own_pass", [("states", True), ("none", True), ("inputs", False)]
+)
+def test_the_own_pass_trains_unless_the_input_is_normalised(batch_norm, own_pass) -> None:
+    """The pass projects the input itself: a batch norm of the input (in ``project``)
+    trains through Keras's loop, and the training path says so."""
+    from rnncls import training_path
+    from rnncls.config import load_config
+    from rnncls.datasets.idx import MNIST
+
+    layer = cell_layer("indrnn", 5, steps=6, options={"batch_norm": batch_norm})
+    assert (layer.cell.sequence_pass is not None) is own_pass
+    config = load_config(overrides=["model.cell='indrnn'", f"indrnn.batch_norm='{batch_norm}'"])
+    assert training_path.own_pass(config, MNIST) is own_pass
 
 
 def test_batch_norm_normalises_the_projected_input_over_batch_and_steps() -> None:
