@@ -114,7 +114,9 @@ def test_bench_smoke_run_reports_every_field(tmp_path):
     assert cells["cells"]["lem"]["training"]["rnncls"]["path"] == (
         "the lem cell's own pass, compiled by XLA (49 steps)"
     )
-    assert "Keras's loop" in cells["cells"]["indrnn"]["training"]["rnncls"]["path"]
+    assert cells["cells"]["indrnn"]["training"]["rnncls"]["path"] == (
+        "the indrnn cell's own pass, compiled by XLA (49 steps)"
+    )
 
 
 def test_only_the_cells_report_leaves_the_seed_experiment_out():
