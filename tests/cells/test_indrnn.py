@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from checks import (
     assert_layer_follows,
-    assert_sequence_pass_follows_keras,
     assert_padding_is_invisible,
     assert_refused,
+    assert_sequence_pass_follows_keras,
     assert_trains_resumes_exports_and_serves,
     cell_layer,
 )
